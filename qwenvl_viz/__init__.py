@@ -1,0 +1,21 @@
+"""qwenvl-viz: how Qwen2-VL, Qwen2.5-VL and Qwen3-VL turn an image or a video into vision tokens.
+
+>>> import qwenvl_viz
+>>> trace = qwenvl_viz.explain("assets/sample_clip.mp4", model="qwen2.5-vl", fps=2.0)  # doctest: +SKIP
+"""
+
+from .errors import VizError
+from .profiles import PROFILES, Family, ModelProfile, Pipeline, get_profile
+from .trace import Params, Trace, explain
+
+__all__ = [
+    "explain",
+    "Trace",
+    "Params",
+    "VizError",
+    "ModelProfile",
+    "Family",
+    "Pipeline",
+    "PROFILES",
+    "get_profile",
+]

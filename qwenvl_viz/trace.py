@@ -1,0 +1,366 @@
+"""``explain()``: run every stage on one image or video and gather the records in a ``Trace``.
+
+Everything but the pixel tensor is arithmetic on metadata (milliseconds once the media is probed);
+``Trace.pixel_values`` is computed on first access, decoding only the sampled frames. The app and
+the CLI render a Trace; they compute nothing themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from . import media as media_stage
+from .errors import VizError
+from .media import MediaInfo
+from .patchify import Patchify, build_pixel_values, plan_patchify
+from .profiles import MODEL_SEQ_LEN, Family, ModelProfile, Pipeline, get_profile
+from .prompt import Prompt, VisionInput, build_prompt
+from .resize import Resize, plan_resize, resample
+from .rope import Rope, compute_rope
+from .sampling import Sampling, sample_frames
+
+__all__ = ["Params", "Trace", "explain", "ledger", "LedgerRow", "DEFAULT_PROMPTS"]
+
+DEFAULT_PROMPTS = {"image": "Describe this image.", "video": "Describe this video."}
+TEXT_RESUME = ("release", "transformers")
+
+
+@dataclass(frozen=True)
+class Params:
+    """The user's knobs. ``None`` means "the reference default for this family and pipeline"."""
+
+    fps: float | None = None
+    nframes: int | None = None
+    min_frames: int | None = None
+    max_frames: int | None = None
+    min_pixels: float | None = None
+    max_pixels: float | None = None
+    total_pixels: float | None = None
+    video_start: float | None = None
+    video_end: float | None = None
+    patch_size: int | None = None
+    merge_size: int | None = None
+    temporal_patch_size: int | None = None
+    prompt: str | None = None
+    cap_pixels_per_frame: bool = False  # processor pipeline, transformers >= 5.2x opt-in
+    text_resume: str = "release"  # "release" (max + 1) or "transformers" (>= 5.12: s + max(h, w)/m)
+    qwen3_outer_wrapper: bool = False  # True: transformers 5.12+ keeps the outer vision_start/end
+    tokenizer_dir: str | None = None
+    model_seq_len: int = MODEL_SEQ_LEN
+
+    def validate(self) -> None:
+        for name in ("patch_size", "merge_size", "temporal_patch_size"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, (int, np.integer)) or not 1 <= v <= 64):
+                raise VizError(f"{name} must be a whole number in 1..64, got {v!r}", field=name)
+        if self.text_resume not in TEXT_RESUME:
+            raise VizError(
+                f"text_resume must be one of {', '.join(TEXT_RESUME)}, got {self.text_resume!r}", field="text_resume"
+            )
+        if self.model_seq_len is not None and self.model_seq_len < 1:
+            raise VizError(f"model_seq_len must be >= 1, got {self.model_seq_len}", field="model_seq_len")
+        if self.video_start is not None and self.video_end is not None and self.video_start >= self.video_end:
+            raise VizError(
+                f"video_start ({self.video_start} s) must be before video_end ({self.video_end} s)",
+                field="video_start",
+            )
+
+
+@dataclass(frozen=True)
+class Trace:
+    model: Family
+    pipeline: Pipeline
+    profile: ModelProfile  # with the user's patch / merge / temporal sizes
+    params: Params
+    media: MediaInfo
+    exif_applied: bool  # images: transformers' load_image applies EXIF orientation, qwen-vl-utils does not
+    input_height: int  # the size that enters the resize stage (after rotation / EXIF, if applied)
+    input_width: int
+    sampling: Sampling | None  # None for images
+    resize: Resize
+    patchify: Patchify
+    prompt: Prompt
+    rope: Rope
+    notes: tuple[str, ...] = field(default=())
+
+    # ---- the plain answers -------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.media.kind
+
+    @property
+    def grid_thw(self) -> torch.Tensor:
+        return torch.tensor([self.patchify.grid_thw], dtype=torch.int64)
+
+    @property
+    def input_ids(self) -> np.ndarray:
+        return self.prompt.input_ids
+
+    @property
+    def position_ids(self) -> np.ndarray:
+        return self.rope.position_ids
+
+    @property
+    def frame_indices(self) -> tuple[int, ...]:
+        return self.sampling.indices if self.sampling else (0,)
+
+    @property
+    def num_vision_tokens(self) -> int:
+        return self.patchify.num_tokens
+
+    @cached_property
+    def pixel_values(self) -> torch.Tensor:
+        """float32 ``[rows, 3*Tp*p*p]``, rows in 2x2 merge order; computed once, on first access."""
+        return build_pixel_values(self.patchify, self.iter_resized_frames())
+
+    # ---- frames, for the pixel tensor and for the figures -------------------------------------
+    def iter_source_frames(self):
+        """The frames that enter the resize stage, uint8 ``[H, W, 3]``, one per sampled frame."""
+        if self.kind == "image":
+            yield media_stage.load_image(self.media, apply_exif=self.exif_applied)
+        else:
+            yield from media_stage.iter_frames(self.media, self.sampling.indices)
+
+    def _resize_chain(self, frame: np.ndarray) -> np.ndarray:
+        for i, step in enumerate(self.resize.steps):
+            if step.changed:
+                method = "pil" if (self.kind == "image" and self.pipeline is Pipeline.OFFICIAL and i == 0) else "torch"
+                frame = resample(frame, step.dst, method)
+        return frame
+
+    def iter_resized_frames(self):
+        for frame in self.iter_source_frames():
+            yield self._resize_chain(frame)
+
+    def source_frame(self, i: int = 0) -> np.ndarray:
+        """Sampled frame ``i`` before resizing (decoded once, then served from the media cache)."""
+        if self.kind == "image":
+            return media_stage.load_image(self.media, apply_exif=self.exif_applied)
+        return next(iter(media_stage.iter_frames(self.media, [self.sampling.indices[i]], prefetch=False)))
+
+    def resized_frame(self, i: int = 0) -> np.ndarray:
+        return self._resize_chain(self.source_frame(i))
+
+    # ---- export ------------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """The JSON object of ``python -m qwenvl_viz explain --json``."""
+        m = self.media
+        s = self.sampling
+        return {
+            "model": self.model.value,
+            "pipeline": self.pipeline.value,
+            "media": {
+                "kind": m.kind,
+                "path": m.path,
+                "width": m.width,
+                "height": m.height,
+                "coded_width": m.coded_width,
+                "coded_height": m.coded_height,
+                "frames": m.frames,
+                "frames_header": m.frames_header,
+                "fps": m.fps,
+                "duration": m.duration,
+                "rotation": m.rotation,
+                "exif_orientation": m.exif_orientation,
+                "exif_applied": self.exif_applied,
+                "mode": m.mode,
+            },
+            "sampling": None
+            if s is None
+            else {
+                "nframes": s.nframes,
+                "indices": list(s.indices),
+                "sample_fps": s.sample_fps,
+                "video_fps": s.video_fps,
+                "total_frames": s.total_frames,
+                "decided_by": s.decided_by,
+                "formula": s.formula,
+                "rule": s.rule,
+            },
+            "resize": {
+                "height": self.resize.height,
+                "width": self.resize.width,
+                "input_height": self.input_height,
+                "input_width": self.input_width,
+                "branch": self.resize.branch,
+                "min_pixels": self.resize.min_pixels,
+                "max_pixels": self.resize.max_pixels,
+                "resizes": self.resize.resizes,
+                "steps": [
+                    {"who": st.who, "src": list(st.src), "dst": list(st.dst), "branch": st.branch,
+                     "formula": st.formula, "budget": st.budget}
+                    for st in self.resize.steps
+                ],
+            },
+            "pixel_values_shape": list(self.patchify.shape),
+            "grid_thw": list(self.patchify.grid_thw),
+            "num_vision_tokens": self.num_vision_tokens,
+            "pad_frames": self.patchify.pad_frames if self.kind == "video" else 0,
+            "second_per_grid_ts": self.prompt.second_per_grid_ts,
+            "timestamps": None if self.prompt.timestamps is None else list(self.prompt.timestamps),
+            "num_tokens": int(len(self.prompt.input_ids)),
+            "rope_deltas": int(self.rope.rope_deltas),
+            "params": {k: v for k, v in asdict(self.params).items() if v is not None},
+            "notes": list(self.notes),
+        }
+
+
+def _coerce_source(source) -> str:
+    if isinstance(source, MediaInfo):
+        return source.path
+    if not isinstance(source, (str, os.PathLike)):
+        raise VizError(f"media must be a file path, got {type(source).__name__}", field="media")
+    return os.fspath(source)
+
+
+def explain(
+    source: str | os.PathLike | MediaInfo,
+    model: str | Family = "qwen2.5-vl",
+    pipeline: str | Pipeline = "official",
+    **params,
+) -> Trace:
+    """Every intermediate of the vision input pipeline for ``source``, as the reference computes it.
+
+    >>> t = explain("assets/sample_clip.mp4", model="qwen2.5-vl", fps=2.0)   # doctest: +SKIP
+    >>> t.sampling.nframes, t.patchify.grid_thw, tuple(t.pixel_values.shape)  # doctest: +SKIP
+    (16, (8, 72, 40), (23040, 1176))
+    """
+    try:
+        p = Params(**params)
+    except TypeError as e:
+        raise VizError(f"unknown parameter: {e}", field="params") from None
+    p.validate()
+    base = get_profile(model)
+    try:
+        pipe = Pipeline(pipeline)
+    except ValueError:
+        raise VizError(
+            f"unknown pipeline {pipeline!r}; allowed: {', '.join(x.value for x in Pipeline)}", field="pipeline"
+        ) from None
+    profile = base.with_sizes(p.patch_size, p.merge_size, p.temporal_patch_size)
+    info = source if isinstance(source, MediaInfo) else media_stage.open_media(_coerce_source(source))
+    notes: list[str] = []
+
+    if info.kind == "image":
+        for name in ("fps", "nframes", "min_frames", "max_frames", "video_start", "video_end"):
+            if getattr(p, name) is not None:
+                notes.append(f"{name} applies to videos only; ignored for this image")
+        exif_applied = pipe is Pipeline.PROCESSOR
+        h, w = media_stage.exif_size(info) if exif_applied else (info.height, info.width)
+        if info.exif_orientation not in (None, 1):
+            notes.append(
+                f"EXIF orientation {info.exif_orientation}: "
+                + ("applied (transformers load_image does exif_transpose)" if exif_applied
+                   else "NOT applied (qwen-vl-utils fetch_image opens the stored pixels: the model sees them as stored)")
+            )
+        sampling = None
+        nframes = 1
+    else:
+        exif_applied = False
+        h, w = info.height, info.width
+        sampling = sample_frames(
+            profile, pipe, total_frames=info.frames, video_fps=info.fps, fps=p.fps, nframes=p.nframes,
+            min_frames=p.min_frames, max_frames=p.max_frames, video_start=p.video_start, video_end=p.video_end,
+        )
+        nframes = sampling.nframes
+        if info.rotation:
+            notes.append(
+                f"display rotation {info.rotation} deg applied: coded {info.coded_width}x{info.coded_height} "
+                f"-> displayed {info.width}x{info.height} (decord ignores it; torchcodec >= 0.11 applies it)"
+            )
+    if pipe is Pipeline.PROCESSOR and p.total_pixels is not None:
+        notes.append("total_pixels is a qwen-vl-utils option; the processor pipeline ignores it")
+
+    resize = plan_resize(
+        profile, pipe, info.kind, h, w, nframes=nframes, min_pixels=p.min_pixels, max_pixels=p.max_pixels,
+        total_pixels=p.total_pixels, cap_pixels_per_frame=p.cap_pixels_per_frame, model_seq_len=p.model_seq_len,
+    )
+    if resize.resizes > 1:
+        notes.append(f"resized {resize.resizes} times: " + " -> ".join(
+            f"{s.dst[0]}x{s.dst[1]} ({s.who})" for s in resize.steps if s.changed))
+    patch = plan_patchify(profile, info.kind, nframes, resize.height, resize.width)
+    item = VisionInput(
+        kind=info.kind,
+        grid_thw=patch.grid_thw,
+        frame_indices=sampling.indices if sampling else (),
+        video_fps=info.fps,
+        sample_fps=sampling.sample_fps if sampling else None,
+    )
+    text = p.prompt if p.prompt is not None else DEFAULT_PROMPTS[info.kind]
+    prompt = build_prompt(
+        profile, [item], text, qwen3_outer_wrapper=p.qwen3_outer_wrapper, tokenizer_dir=p.tokenizer_dir
+    )
+    rope = compute_rope(profile, prompt, [item], text_resume=p.text_resume)
+    if getattr(prompt, "note", None):
+        notes.append(prompt.note)
+    return Trace(
+        model=profile.family,
+        pipeline=pipe,
+        profile=profile,
+        params=p,
+        media=info,
+        exif_applied=exif_applied,
+        input_height=h,
+        input_width=w,
+        sampling=sampling,
+        resize=resize,
+        patchify=patch,
+        prompt=prompt,
+        rope=rope,
+        notes=tuple(notes),
+    )
+
+
+def tokens_to_pixels(tokens: float, profile: ModelProfile) -> int:
+    """N tokens = N x factor^2 px (the converter users need: max_pixels is in pixels)."""
+    return int(math.floor(tokens * profile.factor**2))
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    stage: str  # key into the UI's word table: raw, sampled, resized, pixel_values, grid_thw, tokens, time, prompt
+    shape: str
+    formula: str
+
+
+def ledger(trace: Trace) -> list[LedgerRow]:
+    """The shape ledger: raw -> sampled -> resized -> pixel_values -> grid -> tokens, with formulas."""
+    t = trace
+    pf, pt, rz, s = t.profile, t.patchify, t.resize, t.sampling
+    p, m, tp = pf.patch_size, pf.merge_size, pf.temporal_patch_size
+    gt, gh, gw = pt.grid_thw
+    rows: list[LedgerRow] = []
+    if s is None:
+        rows.append(LedgerRow("raw", f"[1, 3, {t.media.height}, {t.media.width}]",
+                              f"{t.media.container}, mode {t.media.mode}"))
+        nf = 1
+    else:
+        rows.append(LedgerRow("raw", f"[{t.media.frames}, 3, {t.media.height}, {t.media.width}]",
+                              f"{t.media.frames} frames @ {t.media.fps:.3f} fps = {t.media.duration or 0:.2f} s"))
+        rows.append(LedgerRow("sampled", f"[{s.nframes}, 3, {t.input_height}, {t.input_width}]",
+                              f"{s.formula}; sample_fps = {s.nframes}/{s.total_frames} x {s.video_fps:.4g} = {s.sample_fps:.4f}"))
+        nf = s.nframes
+    rows.append(LedgerRow("resized", f"[{nf}, 3, {rz.height}, {rz.width}]", rz.deciding_step.formula))
+    rows.append(LedgerRow(
+        "pixel_values", f"[{pt.rows}, {pt.row_len}]",
+        f"{gt}x{gh}x{gw} patches x (3*{tp}*{p}*{p} = {pt.row_len}); {pt.padding_note()}"))
+    rows.append(LedgerRow(
+        "grid_thw", f"[{gt}, {gh}, {gw}]",
+        f"[{pt.nframes + (pt.pad_frames if t.kind == 'video' else 0)}/{tp}, {rz.height}/{p}, {rz.width}/{p}]"
+        if t.kind == "video" else f"[1, {rz.height}/{p}, {rz.width}/{p}]"))
+    rows.append(LedgerRow("tokens", f"{pt.num_tokens}", f"{pt.rows} / ({m}*{m}) = {pt.num_tokens} vision tokens"))
+    if t.prompt.second_per_grid_ts is not None:
+        rows.append(LedgerRow("time", f"{t.prompt.second_per_grid_ts:.4f} s/grid",
+                              f"second_per_grid_ts = {tp} / {s.sample_fps:.4f} = {t.prompt.second_per_grid_ts:.4f}"))
+    if t.prompt.timestamps:
+        rows.append(LedgerRow("time", f"{len(t.prompt.timestamps)} timestamps",
+                              " ".join(f"<{x:.1f} seconds>" for x in t.prompt.timestamps)))
+    rows.append(LedgerRow("prompt", f"{len(t.prompt.input_ids)} tokens",
+                          f"rope_deltas = {t.rope.rope_deltas}"))
+    return rows
