@@ -6,7 +6,6 @@
 
 from .errors import VizError
 from .profiles import PROFILES, Family, ModelProfile, Pipeline, get_profile
-from .trace import Params, Trace, explain
 
 __all__ = [
     "explain",
@@ -19,3 +18,12 @@ __all__ = [
     "PROFILES",
     "get_profile",
 ]
+
+
+def __getattr__(name: str):
+    # The stages import torch / PyAV; keep `import qwenvl_viz` (profiles, errors) light.
+    if name in ("explain", "Trace", "Params"):
+        from . import trace
+
+        return getattr(trace, name)
+    raise AttributeError(f"module 'qwenvl_viz' has no attribute {name!r}")

@@ -129,12 +129,12 @@ class VisionRotary(nn.Module):
 
     def __init__(self, head_dim: int, theta: float) -> None:
         super().__init__()
-        half = head_dim // 2
-        inv_freq = 1.0 / (theta ** (torch.arange(0, half, 2, dtype=torch.float) / half))  # (hd/4,)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.head_dim, self.theta = head_dim, theta
 
     def forward(self, coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        angles = coords[..., None].float() * self.inv_freq.to(coords.device)  # (N, 2, hd/4)
+        half = self.head_dim // 2
+        inv_freq = 1.0 / (self.theta ** (torch.arange(0, half, 2, dtype=torch.float) / half))  # (hd/4,)
+        angles = coords[..., None].float() * inv_freq.to(coords.device)  # (N, 2, hd/4)
         angles = angles.flatten(1)  # (N, hd/2): h angles then w angles
         angles = torch.cat([angles, angles], dim=-1)  # (N, hd)
         return angles.cos(), angles.sin()

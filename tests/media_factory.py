@@ -1,0 +1,377 @@
+"""Generated test media: images, videos and broken files, made on demand and cached per session.
+
+Plain functions write one file to a path you give; ``MediaFactory`` names files after their
+parameters under one folder and makes each only once; the ``media_files`` fixture is a
+session-wide ``MediaFactory`` in pytest's tmp dir. Import it into a test module to use it::
+
+    from media_factory import media_files  # noqa: F401  (pytest fixture)
+
+    def test_something(media_files):
+        clip = media_files.video("mp4", width=64, height=48, frames=250, gop=30)
+        bad = media_files.bad("audio_only")
+
+Every video frame carries its own index as a row of black/white blocks across the top
+(``frame_index_of`` reads it back), so a test can tell which frame it got without an oracle.
+Everything is deterministic (seeded, single-threaded encoders).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import struct
+import zlib
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+__all__ = [
+    "frame_pattern",
+    "frame_index_of",
+    "make_image",
+    "make_video",
+    "set_rotation",
+    "make_audio_only",
+    "make_truncated",
+    "make_corrupt_data",
+    "make_zero_fps_mp4",
+    "make_bomb_png",
+    "MediaFactory",
+    "media_files",
+    "BAD_KINDS",
+    "IMAGE_MODES",
+]
+
+INDEX_BITS = 12  # frame indices up to 4095 are readable from the frame itself
+DEFAULT_CODEC = {"mp4": "libx264", "mov": "libx264", "mkv": "libx264", "webm": "libvpx-vp9", "avi": "mpeg4", "gif": "gif"}
+# Modes each image format can store (Pillow 12), for parametrised tests.
+IMAGE_MODES = {
+    "png": ("RGB", "RGBA", "LA", "L", "P", "P+transparency", "I;16"),
+    "jpeg": ("RGB", "L", "CMYK"),
+    "webp": ("RGB", "RGBA"),
+    "bmp": ("RGB", "L", "P"),
+    "tiff": ("RGB", "RGBA", "LA", "L", "P", "I;16", "CMYK"),
+    "gif": ("P", "P+transparency", "L"),
+}
+
+
+# --- pixels --------------------------------------------------------------------------------------
+
+
+def frame_pattern(i: int, width: int, height: int) -> np.ndarray:
+    """RGB uint8 [height, width, 3] for frame ``i``: gradient, a moving bar, the index in blocks."""
+    y, x = np.mgrid[0:height, 0:width]
+    img = np.empty((height, width, 3), np.uint8)
+    img[..., 0] = (x * 255 // max(width - 1, 1)).astype(np.uint8)
+    img[..., 1] = (y * 255 // max(height - 1, 1)).astype(np.uint8)
+    img[..., 2] = (i * 37) % 256
+    bar = (i * max(width // 25, 2)) % width
+    img[:, bar : bar + max(width // 16, 2)] = (255, 255, 0)
+    band = max(height // 6, 8)
+    bw = width // INDEX_BITS
+    for b in range(INDEX_BITS):
+        img[:band, b * bw : (b + 1) * bw] = 255 if (i >> b) & 1 else 0
+    return img
+
+
+def frame_index_of(frame: np.ndarray) -> int:
+    """Read back the index ``frame_pattern`` drew (frame in its stored orientation)."""
+    height, width = frame.shape[:2]
+    band = max(height // 6, 8)
+    bw = width // INDEX_BITS
+    value = 0
+    for b in range(INDEX_BITS):
+        block = frame[1 : band - 1, b * bw + 1 : (b + 1) * bw - 1]
+        if block.mean() > 127:
+            value |= 1 << b
+    return value
+
+
+def _image_pattern(width: int, height: int) -> Image.Image:
+    """RGBA test picture: colour gradients, shapes, an alpha ramp from opaque to clear."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgba = np.empty((height, width, 4), np.uint8)
+    rgba[..., 0] = x * 255 // max(width - 1, 1)
+    rgba[..., 1] = y * 255 // max(height - 1, 1)
+    rgba[..., 2] = ((x // 8 + y // 8) % 2) * 200 + 20
+    rgba[..., 3] = 255 - (x * 255 // max(width - 1, 1))
+    rgba[height // 4 : height // 2, width // 4 : width // 2, :3] = (10, 200, 30)
+    return Image.fromarray(rgba, "RGBA")
+
+
+# --- images --------------------------------------------------------------------------------------
+
+
+def make_image(
+    path: str | Path,
+    *,
+    width: int = 84,
+    height: int = 56,
+    mode: str = "RGB",
+    exif_orientation: int | None = None,
+    quality: int = 95,
+) -> Path:
+    """Write an image in ``mode`` ("RGB", "RGBA", "LA", "L", "P", "P+transparency", "I;16",
+    "CMYK"); the format comes from the suffix. ``exif_orientation`` stores EXIF tag 0x0112."""
+    path = Path(path)
+    base = _image_pattern(width, height)
+    if mode == "RGBA":
+        img = base
+    elif mode == "LA":
+        img = base.convert("LA")
+    elif mode == "I;16":
+        # 0..1023: Pillow's convert("RGB") clips values above 255, so the ramp shows both sides
+        ramp = (np.arange(width * height, dtype=np.uint32).reshape(height, width) * 1024 // (width * height)).astype(np.uint16)
+        img = Image.fromarray(ramp)  # uint16 -> mode "I;16"
+    elif mode in ("P", "P+transparency"):
+        img = base.convert("RGB").quantize(64, dither=Image.Dither.NONE)
+    else:
+        img = base.convert(mode)
+    kwargs: dict = {}
+    if mode == "P+transparency":
+        kwargs["transparency"] = int(np.asarray(img)[0, -1])  # the palette index of a corner pixel
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        kwargs["exif"] = exif.tobytes()
+    if path.suffix.lower() in (".jpg", ".jpeg", ".webp"):
+        kwargs["quality"] = quality
+    img.save(path, **kwargs)
+    return path
+
+
+def make_bomb_png(path: str | Path, width: int = 20000, height: int = 20000) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` grey pixels (the data is one tiny row)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1))) + chunk(b"IEND", b"")
+    Path(path).write_bytes(data)
+    return Path(path)
+
+
+# --- videos --------------------------------------------------------------------------------------
+
+
+def make_video(
+    path: str | Path,
+    *,
+    width: int = 64,
+    height: int = 48,
+    fps: float = 30,
+    frames: int = 10,
+    codec: str | None = None,
+    pix_fmt: str | None = None,
+    gop: int | None = None,
+    bframes: int | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    rotation: int | None = None,
+    faststart: bool = False,
+) -> Path:
+    """Encode ``frames`` frames of ``frame_pattern`` with PyAV; container from the suffix.
+
+    ``gop`` fixes the keyframe interval exactly (x264: keyint = min-keyint = gop, no scene cuts);
+    ``rotation`` writes a display matrix, in clockwise degrees as ``MediaInfo.rotation`` reads it.
+    """
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    codec = codec or DEFAULT_CODEC[ext]
+    options: dict[str, str] = {}
+    if codec == "libx264":
+        params = ["threads=1"]
+        if gop:
+            params += [f"keyint={gop}", f"min-keyint={gop}", "scenecut=0"]
+        if bframes is not None:
+            params.append(f"bframes={bframes}")
+        options = {"crf": str(crf), "preset": preset, "x264-params": ":".join(params)}
+    elif codec in ("libvpx", "libvpx-vp9"):
+        options = {"crf": str(max(crf, 4)), "b": "0", "threads": "1", "deadline": "realtime", "cpu-used": "8"}
+    container_options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", container_options=container_options) as out:
+        stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001), options=options)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = pix_fmt or ("rgb8" if codec == "gif" else "yuv420p")
+        stream.codec_context.thread_count = 1
+        if gop and codec != "libx264":
+            stream.codec_context.gop_size = gop
+        if bframes is not None and codec not in ("libx264", "gif"):
+            stream.codec_context.max_b_frames = bframes
+        if rotation:
+            stream.set_display_rotation(-rotation)  # PyAV takes counterclockwise degrees
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(frame_pattern(i, width, height), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def set_rotation(src: str | Path, dst: str | Path, rotation: int) -> Path:
+    """Remux ``src`` (packets untouched) with a display matrix of ``rotation`` clockwise degrees."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        s_in = inp.streams.video[0]
+        s_out = out.add_stream_from_template(s_in)
+        s_out.set_display_rotation(-rotation)
+        for pkt in inp.demux(s_in):
+            if pkt.dts is None:
+                continue
+            pkt.stream = s_out
+            out.mux(pkt)
+    return Path(dst)
+
+
+def make_audio_only(path: str | Path, seconds: float = 0.5, rate: int = 16000) -> Path:
+    """An audio file with no video stream (AAC in .m4a, MP3 in .mp3, ...)."""
+    path = Path(path)
+    codec = {".mp3": "libmp3lame", ".wav": "pcm_s16le", ".ogg": "libvorbis"}.get(path.suffix.lower(), "aac")
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=rate)
+        n = int(seconds * rate)
+        t = np.arange(n) / rate
+        samples = (np.sin(2 * np.pi * 440 * t) * 0.3).astype(np.float32)
+        fmt = "fltp" if codec in ("aac", "libvorbis") else "s16p" if codec == "libmp3lame" else "s16"
+        if fmt.startswith("s16"):
+            samples = (samples * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format=fmt, layout="mono")
+        frame.sample_rate = rate
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+# --- broken files --------------------------------------------------------------------------------
+
+
+def make_truncated(src: str | Path, dst: str | Path, keep: float = 0.5) -> Path:
+    """The first ``keep`` fraction of ``src``'s bytes."""
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[: int(len(data) * keep)])
+    return Path(dst)
+
+
+def make_corrupt_data(src: str | Path, dst: str | Path, header_bytes: int | None = None, seed: int = 0) -> Path:
+    """Keep the container header of a faststart mp4, replace the media data with random bytes."""
+    data = Path(src).read_bytes()
+    start = header_bytes if header_bytes is not None else data.find(b"mdat") + 4
+    noise = np.random.default_rng(seed).integers(0, 256, len(data) - start, dtype=np.uint8).tobytes()
+    Path(dst).write_bytes(data[:start] + noise)
+    return Path(dst)
+
+
+def make_zero_fps_mp4(path: str | Path) -> Path:
+    """A 2-frame mp4 whose sample durations are all 0: FFmpeg's avg_frame_rate is undefined."""
+    path = Path(path)
+    make_video(path, frames=2, bframes=0)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"stts")
+    (entries,) = struct.unpack(">I", data[at + 8 : at + 12])
+    for e in range(entries):  # each entry: sample_count, sample_delta
+        data[at + 16 + 8 * e : at + 20 + 8 * e] = struct.pack(">I", 0)
+    path.write_bytes(bytes(data))
+    return path
+
+
+# --- cached factory ------------------------------------------------------------------------------
+
+BAD_KINDS = (
+    "missing",
+    "empty",
+    "text",
+    "folder",
+    "truncated_mp4",
+    "truncated_faststart_mp4",
+    "corrupt_data_mp4",
+    "audio_only",
+    "zero_fps",
+    "bomb_png",
+    "truncated_png",
+)
+
+
+class MediaFactory:
+    """Makes test media under ``root``, each file once, named by its parameters."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, kind: str, ext: str, params: dict) -> Path:
+        key = hashlib.blake2b(json.dumps(params, sort_keys=True).encode(), digest_size=6).hexdigest()
+        return self.root / f"{kind}-{key}.{ext}"
+
+    def image(self, fmt: str = "png", **kwargs) -> Path:
+        """``make_image`` with a cached file; ``fmt`` is the suffix (png, jpg, webp, bmp, tiff, gif)."""
+        ext = "jpg" if fmt == "jpeg" else fmt
+        path = self._path("image", ext, kwargs)
+        if not path.exists():
+            make_image(path.with_suffix(".tmp." + ext), **kwargs).rename(path)
+        return path
+
+    def video(self, ext: str = "mp4", **kwargs) -> Path:
+        """``make_video`` with a cached file; ``ext`` picks the container (mp4, mov, mkv, webm, avi, gif)."""
+        path = self._path("video", ext, kwargs)
+        if not path.exists():
+            make_video(path.with_suffix(".tmp." + ext), **kwargs).rename(path)
+        return path
+
+    def rotated(self, rotation: int, **kwargs) -> tuple[Path, Path]:
+        """(unrotated mp4, the same packets with a display matrix of ``rotation`` degrees clockwise)."""
+        plain = self.video("mp4", **kwargs)
+        path = self._path("rotated", "mp4", {"rotation": rotation, **kwargs})
+        if not path.exists():
+            set_rotation(plain, path.with_suffix(".tmp.mp4"), rotation).rename(path)
+        return plain, path
+
+    def bad(self, kind: str) -> Path:
+        """A broken input of ``kind`` (one of ``BAD_KINDS``)."""
+        path = self.root / f"bad-{kind}"
+        if kind == "missing":
+            return self.root / "no-such-file.mp4"
+        if kind == "folder":
+            path.mkdir(exist_ok=True)
+            return path
+        suffix = {"text": ".mp4", "audio_only": ".m4a", "bomb_png": ".png", "truncated_png": ".png"}.get(kind, ".mp4")
+        path = path.with_suffix(suffix)
+        if path.exists():
+            return path
+        tmp = path.with_suffix(".tmp" + suffix)
+        if kind == "empty":
+            tmp.write_bytes(b"")
+        elif kind == "text":
+            tmp.write_text("this is a text file, not a video\n" * 20)
+        elif kind == "truncated_mp4":  # moov box at the end: cut off, nothing indexes the data
+            make_truncated(self.video("mp4", width=160, height=120, frames=60), tmp)
+        elif kind == "truncated_faststart_mp4":  # index intact, second half of the data missing
+            make_truncated(self.video("mp4", width=160, height=120, frames=60, faststart=True), tmp)
+        elif kind == "corrupt_data_mp4":
+            make_corrupt_data(self.video("mp4", width=160, height=120, frames=20, faststart=True), tmp)
+        elif kind == "audio_only":
+            make_audio_only(tmp)
+        elif kind == "zero_fps":
+            make_zero_fps_mp4(tmp)
+        elif kind == "bomb_png":
+            make_bomb_png(tmp)
+        elif kind == "truncated_png":
+            make_truncated(self.image("png", width=256, height=256, mode="RGB"), tmp, keep=0.6)
+        else:
+            raise ValueError(f"unknown bad kind {kind!r}; one of {BAD_KINDS}")
+        tmp.rename(path)
+        return path
+
+    def copy(self, src: Path, name: str) -> Path:
+        """A copy of ``src`` named ``name`` (same bytes, another path)."""
+        dst = self.root / name
+        shutil.copyfile(src, dst)
+        return dst
+
+
+@pytest.fixture(scope="session")
+def media_files(tmp_path_factory) -> MediaFactory:
+    """One ``MediaFactory`` per test session, under pytest's tmp dir."""
+    return MediaFactory(tmp_path_factory.mktemp("media"))
