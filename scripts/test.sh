@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up a fresh machine and run the whole test suite (the README's test command; .ci/run calls it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: chromium + CJK fonts for the browser tests, ffmpeg to write rotated test clips.
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "note: missing ${need[*]} (run as root to install); browser/rotation tests will be skipped" >&2
+  fi
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -r requirements-test.txt 2>&1 | grep -v "WARNING: Location" || true
+.venv/bin/pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | grep -v "WARNING: Location" || true
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,353 @@
+"""media.py: metadata, RGB parity with decord / qwen-vl-utils / transformers, selective decode,
+the frame cache, and clear errors for bad inputs. Oracles run in the same test."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media_factory import BAD_KINDS, IMAGE_MODES, frame_index_of, media_files  # noqa: F401
+
+from qwenvl_viz import media
+from qwenvl_viz.errors import VizError
+from qwenvl_viz.media import (
+    clear_cache,
+    decode_stats,
+    exif_size,
+    iter_frames,
+    load_image,
+    open_media,
+    read_frames,
+    set_frame_cache_limit,
+)
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SPREAD_16 = [0, 17, 33, 50, 66, 83, 99, 116, 132, 149, 165, 182, 198, 215, 231, 248]  # linspace(0, 248, 16)
+
+
+def _delta(before: dict) -> dict:
+    after = decode_stats()
+    return {k: after[k] - before[k] for k in ("frames_decoded", "frames_converted", "seeks", "cache_hits")}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def _decord_frames(path: Path, indices: list[int]) -> tuple[np.ndarray, int, float]:
+    decord = pytest.importorskip("decord")
+    vr = decord.VideoReader(str(path))
+    return vr.get_batch(indices).asnumpy(), len(vr), vr.get_avg_fps()
+
+
+# --- video metadata and decord parity ------------------------------------------------------------
+
+VIDEO_CASES = [
+    ("mp4", {}),  # h264 with B-frames (x264 veryfast: 3)
+    ("mov", {"bframes": 0}),
+    ("mkv", {"gop": 8}),  # header has no frame count
+    ("webm", {"codec": "libvpx"}),  # vp8
+    ("webm", {"gop": 10}),  # vp9
+    ("avi", {}),  # mpeg4
+]
+
+
+@pytest.mark.parametrize(("ext", "kw"), VIDEO_CASES, ids=[f"{e}-{kw.get('codec', '')}{kw}" for e, kw in VIDEO_CASES])
+def test_video_metadata_and_frames_match_decord(media_files, ext, kw):
+    path = media_files.video(ext, width=96, height=64, fps=24, frames=40, **kw)
+    info = open_media(path)
+    want = [0, 1, 7, 8, 9, 20, 21, 39]
+    ref, ref_len, ref_fps = _decord_frames(path, want)
+    assert (info.kind, info.frames, info.fps) == ("video", ref_len, ref_fps)
+    assert info.duration == pytest.approx(40 / 24)
+    assert (info.width, info.height, info.coded_width, info.coded_height, info.rotation) == (96, 64, 96, 64, 0)
+    assert info.container.startswith(ext) and info.mode == "yuv420p" and not info.has_alpha
+    ours = read_frames(info, want)
+    assert ours.dtype == np.uint8 and ours.shape == (8, 64, 96, 3)
+    np.testing.assert_array_equal(ours, ref)
+    assert [frame_index_of(f) for f in ours] == want
+
+
+def test_sample_clip_asset_is_portrait_30fps_249_frames_and_matches_decord():
+    path = ASSETS / "sample_clip.mp4"
+    info = open_media(path)
+    assert (info.width, info.height, info.fps, info.frames, info.frames_header) == (720, 1280, 30.0, 249, 249)
+    assert info.container == "mp4 (h264)" and info.mode == "yuv420p"
+    assert info.duration == pytest.approx(8.3)
+    frames = read_frames(info, SPREAD_16)
+    ref, _, _ = _decord_frames(path, SPREAD_16)
+    np.testing.assert_array_equal(frames, ref)
+    assert len({f.tobytes() for f in frames}) == 16  # every sampled frame is visibly different
+    assert (ASSETS / "sample_clip.mp4").stat().st_size + (ASSETS / "sample_image.jpg").stat().st_size < 3_000_000
+
+
+def test_sample_image_asset_opens_as_a_1280x853_jpeg():
+    info = open_media(ASSETS / "sample_image.jpg")
+    assert (info.kind, info.container, info.width, info.height, info.mode) == ("image", "JPEG", 1280, 853, "RGB")
+    assert load_image(info, apply_exif=False).shape == (853, 1280, 3)
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_clip_frames_equal_decord_frames_rotated_clockwise(media_files, rotation):
+    plain, rotated = media_files.rotated(rotation, width=64, height=48, frames=12)
+    info = open_media(rotated)
+    assert info.rotation == rotation
+    assert (info.coded_width, info.coded_height) == (64, 48)
+    assert (info.width, info.height) == ((48, 64) if rotation in (90, 270) else (64, 48))
+    assert any(f"rotation {rotation}" in n for n in info.notes)
+    want = [0, 5, 11]
+    ref, _, _ = _decord_frames(plain, want)  # same packets, no display matrix: decord reads it
+    expected = np.stack([np.rot90(f, -rotation // 90) for f in ref])  # k=-1: a quarter turn clockwise
+    np.testing.assert_array_equal(read_frames(info, want), expected)
+
+
+def test_one_frame_video_opens_with_frames_1(media_files):
+    info = open_media(media_files.video("mp4", frames=1))
+    assert (info.frames, info.fps, info.duration) == (1, 30.0, pytest.approx(1 / 30))
+    assert frame_index_of(read_frames(info, [0])[0]) == 0
+
+
+def test_animated_gif_is_a_video_with_fps_from_frame_durations(media_files):
+    info = open_media(media_files.video("gif", fps=10, frames=12, width=96, height=64))
+    assert (info.kind, info.frames, info.fps, info.duration) == ("video", 12, 10.0, 1.2)
+    assert [frame_index_of(f) for f in read_frames(info, [0, 5, 11])] == [0, 5, 11]
+    still = open_media(media_files.image("gif", mode="P"))
+    assert (still.kind, still.frames, still.fps) == ("image", 1, None)
+
+
+# --- selective decode and the cache --------------------------------------------------------------
+
+
+def test_one_keyframe_clip_decodes_16_spread_frames_without_seeking(media_files):
+    info = open_media(media_files.video("mp4", frames=250, gop=250))
+    before = decode_stats()
+    frames = read_frames(info, SPREAD_16)
+    d = _delta(before)
+    assert d["seeks"] == 0
+    assert d["frames_decoded"] == 249  # 0..248, once each; nothing past the last wanted frame
+    assert d["frames_converted"] == 16
+    assert [frame_index_of(f) for f in frames] == SPREAD_16
+
+
+def test_gop30_clip_seeks_and_decodes_fewer_frames_with_the_same_pixels(media_files):
+    path = media_files.video("mp4", frames=250, gop=30)
+    info = open_media(path)
+    want = [0, 40, 95, 130, 200, 249]
+    before = decode_stats()
+    frames = read_frames(info, want)
+    d = _delta(before)
+    assert d["seeks"] >= 4 and d["frames_decoded"] < 120
+    ref, _, _ = _decord_frames(path, want)
+    np.testing.assert_array_equal(frames, ref)
+
+
+def test_second_call_decodes_nothing_and_superset_decodes_only_new_frames(media_files):
+    info = open_media(media_files.video("mp4", frames=60, gop=30))
+    first = [0, 10, 20, 30]
+    before = decode_stats()
+    a = read_frames(info, first)
+    assert _delta(before)["frames_converted"] == 4
+    before = decode_stats()
+    b = read_frames(info, first)
+    d = _delta(before)
+    assert (d["frames_decoded"], d["cache_hits"]) == (0, 4)
+    np.testing.assert_array_equal(a, b)
+    before = decode_stats()
+    c = read_frames(info, [0, 5, 10, 20, 30, 45])
+    d = _delta(before)
+    assert (d["frames_converted"], d["cache_hits"]) == (2, 4)
+    assert [frame_index_of(f) for f in c] == [0, 5, 10, 20, 30, 45]
+
+
+def test_repeated_indices_yield_the_same_frame_decoded_once(media_files):
+    info = open_media(media_files.video("mp4", frames=20))
+    before = decode_stats()
+    frames = read_frames(info, [3, 3, 3, 7])
+    assert _delta(before)["frames_converted"] == 2
+    assert [frame_index_of(f) for f in frames] == [3, 3, 3, 7]
+
+
+def test_prefetch_on_and_off_give_the_same_frames_and_early_stop_does_not_hang(media_files):
+    info = open_media(media_files.video("mp4", frames=60, gop=30))
+    want = list(range(0, 60, 4))
+    with_prefetch = np.stack(list(iter_frames(info, want, prefetch=True)))
+    clear_cache()
+    without = np.stack(list(iter_frames(info, want, prefetch=False)))
+    np.testing.assert_array_equal(with_prefetch, without)
+    clear_cache()
+    it = iter_frames(info, want)
+    first = next(it)
+    it.close()  # the decode thread must stop, not block on its queue
+    assert frame_index_of(first) == 0
+    frames = list(iter_frames(info, want))
+    assert not frames[0].flags.writeable  # shared with the cache
+
+
+def test_frame_cache_is_bounded_by_bytes(media_files):
+    info = open_media(media_files.video("mp4", width=64, height=48, frames=20))
+    frame_bytes = 64 * 48 * 3
+    try:
+        set_frame_cache_limit(3 * frame_bytes)
+        read_frames(info, [0, 1, 2, 3, 4])
+        stats = decode_stats()
+        assert stats["cache_frames"] == 3 and stats["cache_bytes"] <= 3 * frame_bytes
+        before = decode_stats()
+        read_frames(info, [2, 3, 4])  # the three most recent survived
+        assert _delta(before)["frames_decoded"] == 0
+    finally:
+        set_frame_cache_limit(media.FRAME_CACHE_BYTES)
+
+
+def test_open_media_is_cached_and_hash_follows_content_not_path(media_files):
+    path = media_files.video("mp4", frames=5)
+    info = open_media(path)
+    assert open_media(path) is info
+    copy = media_files.copy(path, "copy-of-clip.mp4")
+    assert open_media(copy).content_hash == info.content_hash
+    other = open_media(media_files.video("mp4", frames=6))
+    assert other.content_hash != info.content_hash
+
+
+def test_content_hash_samples_files_over_64_mb(tmp_path):
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(media.HASH_FULL_BYTES + 1)  # sparse: no disk cost
+    h1 = media._content_hash(str(big), big.stat().st_size)
+    with open(big, "r+b") as f:
+        f.seek(0)
+        f.write(b"x")
+    assert media._content_hash(str(big), big.stat().st_size) != h1
+
+
+def test_out_of_range_or_unsorted_indices_are_refused_before_decoding(media_files):
+    info = open_media(media_files.video("mp4", frames=10))
+    with pytest.raises(VizError, match=r"frame index 10 is out of range.*10 frames, allowed 0\.\.9"):
+        iter_frames(info, [0, 10])
+    with pytest.raises(VizError, match="sorted ascending"):
+        iter_frames(info, [5, 2])
+
+
+# --- images: parity with qwen-vl-utils fetch_image and transformers load_image -------------------
+
+IMAGE_CASES = [(fmt, mode) for fmt, modes in IMAGE_MODES.items() for mode in modes]
+
+
+@pytest.mark.parametrize(("fmt", "mode"), IMAGE_CASES, ids=[f"{f}-{m}" for f, m in IMAGE_CASES])
+def test_image_rgb_matches_fetch_image_and_transformers_load_image(media_files, fmt, mode):
+    from qwen_vl_utils import fetch_image
+    from transformers.image_utils import load_image as hf_load_image
+
+    # 84x56 is a multiple of 28 within fetch_image's default pixel budget: its resize is a no-op.
+    path = media_files.image(fmt, width=84, height=56, mode=mode)
+    info = open_media(path)
+    assert (info.kind, info.width, info.height, info.frames) == ("image", 84, 56, 1)
+    qvu = np.asarray(fetch_image({"image": str(path)}))
+    assert qvu.shape == (56, 84, 3)
+    np.testing.assert_array_equal(load_image(info, apply_exif=False), qvu)
+    np.testing.assert_array_equal(load_image(info, apply_exif=True), np.asarray(hf_load_image(str(path))))
+
+
+def test_rgba_is_composited_on_white_for_qwen_vl_utils_and_not_for_transformers(media_files):
+    info = open_media(media_files.image("png", mode="RGBA"))
+    assert info.has_alpha and info.mode == "RGBA"
+    qvu, hf = load_image(info, apply_exif=False), load_image(info, apply_exif=True)
+    assert qvu[:, -1].min() >= 250  # the right edge is fully transparent: white
+    assert not np.array_equal(qvu, hf)
+
+
+def test_exif_orientation_6_is_reported_and_applied_only_when_asked(media_files):
+    from transformers.image_utils import load_image as hf_load_image
+
+    path = media_files.image("jpg", width=84, height=56, exif_orientation=6)
+    info = open_media(path)
+    assert (info.exif_orientation, info.width, info.height) == (6, 84, 56)
+    assert exif_size(info) == (84, 56)
+    assert any("EXIF orientation 6" in n for n in info.notes)
+    assert load_image(info, apply_exif=False).shape == (56, 84, 3)
+    upright = load_image(info, apply_exif=True)
+    assert upright.shape == (84, 56, 3)
+    np.testing.assert_array_equal(upright, np.asarray(hf_load_image(str(path))))
+    plain = open_media(media_files.image("jpg", width=84, height=56))
+    assert plain.exif_orientation is None and exif_size(plain) == (56, 84)
+
+
+def test_16_bit_image_reports_clipping(media_files):
+    info = open_media(media_files.image("png", mode="I;16"))
+    assert info.mode == "I;16" and any("clipped to 255" in n for n in info.notes)
+
+
+# --- bad inputs ----------------------------------------------------------------------------------
+
+# kind -> words the message must contain (the problem; what is allowed or what to do)
+BAD_MESSAGES = {
+    "missing": ["not found", "existing image or video"],
+    "empty": ["empty (0 bytes)", "mp4"],
+    "text": ["neither an image", "nor a video", "Allowed:", "png", "mp4"],
+    "folder": ["is a folder", "one image or video file"],
+    "truncated_mp4": ["corrupt or truncated", "Allowed:"],
+    "truncated_faststart_mp4": ["truncated", "lists 60 frames", "re-download or re-export"],
+    "corrupt_data_mp4": ["corrupt", "first frame cannot be decoded"],
+    "audio_only": ["audio-only", "no video stream", "give an image or a video"],
+    "zero_fps": ["fps", "undefined", "must be > 0"],
+    "bomb_png": ["20000x20000", "decompression-bomb limit", "178,956,970", "downscale"],
+    "truncated_png": ["corrupt or truncated", "256x256", "re-export"],
+}
+
+
+def test_every_bad_kind_has_a_message_check():
+    assert set(BAD_MESSAGES) == set(BAD_KINDS)
+
+
+@pytest.mark.parametrize("kind", list(BAD_MESSAGES))
+def test_bad_input_raises_vizerror_naming_the_problem(media_files, kind):
+    path = media_files.bad(kind)
+    t0 = time.monotonic()
+    with pytest.raises(VizError) as err:
+        open_media(path)
+    assert time.monotonic() - t0 < 5
+    message = str(err.value)
+    for words in BAD_MESSAGES[kind]:
+        assert words in message, (words, message)
+    assert err.value.field == "media"
+
+
+# --- speed (printed for the report) --------------------------------------------------------------
+
+
+def test_sample_clip_opens_and_decodes_16_frames_quickly(capsys):
+    t0 = time.perf_counter()
+    info = open_media(ASSETS / "sample_clip.mp4")
+    t1 = time.perf_counter()
+    frames = read_frames(info, SPREAD_16)
+    t2 = time.perf_counter()
+    with capsys.disabled():
+        print(f"\nsample_clip.mp4: open {t1 - t0:.3f} s, 16 frames {t2 - t1:.3f} s, {decode_stats()}")
+    assert frames.shape == (16, 1280, 720, 3)
+    assert t2 - t0 < 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gop", [250, 30])
+def test_60s_1080p_clip_120_frames_timing(tmp_path_factory, capsys, gop):
+    from media_factory import make_video
+
+    path = tmp_path_factory.getbasetemp() / f"long-1080p-gop{gop}.mp4"
+    if not path.exists():
+        make_video(path, width=1920, height=1080, fps=30, frames=1800, gop=gop, crf=28, preset="ultrafast")
+    want = np.round(np.linspace(0, 1799, 120)).astype(int).tolist()
+    before = decode_stats()
+    t0 = time.perf_counter()
+    info = open_media(path)
+    t1 = time.perf_counter()
+    n = sum(1 for _ in iter_frames(info, want))
+    t2 = time.perf_counter()
+    d = _delta(before)
+    with capsys.disabled():
+        print(f"\n60 s 1080p GOP {gop} ({path.stat().st_size / 1e6:.1f} MB): open {t1 - t0:.3f} s, "
+              f"120 frames {t2 - t1:.2f} s, {d}")
+    assert n == 120
