@@ -66,8 +66,13 @@ PROBE_MAX_SECONDS = 60.0
 IO_TIMEOUT_S = 20.0  # FFmpeg interrupt callback: no single open/read may block longer
 FIRST_FRAME_MAX_PACKETS = 512  # packets fed before the first frame must come out
 SEEK_COST_FRAMES = 4  # a seek (flush + restart) costs about this many decoded frames
+# Codecs whose skip_frame=NONREF drops only frames no other frame references (checked bit-exact
+# against decord in tests/test_media.py for h264, vp8, vp9, mpeg4).
+SKIP_NONREF_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg2video", "vp8", "vp9"})
 PROBE_CACHE_ENTRIES = 64
 EXIF_ORIENTATION_TAG = 0x0112
+# Formats Pillow recognises by a signature: a load failure there means a broken image, not a video.
+IMAGE_FORMATS_WITH_MAGIC = frozenset({"PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "TIFF"})
 SUPPORTED = (
     "images: png, jpeg, webp, bmp, tiff, gif; videos: mp4, mov, mkv, webm (vp8/vp9), avi (mpeg4), "
     "animated gif"
@@ -113,7 +118,7 @@ class _VideoIndex:
 _lock = threading.Lock()
 _probe_cache: OrderedDict[tuple, MediaInfo] = OrderedDict()
 _index_cache: dict[str, _VideoIndex] = {}
-_STAT_KEYS = ("frames_decoded", "frames_converted", "seeks", "cache_hits", "cache_misses", "opens")
+_STAT_KEYS = ("frames_decoded", "frames_skipped", "frames_converted", "seeks", "cache_hits", "cache_misses", "opens")
 _stats: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
 
 
@@ -160,8 +165,9 @@ def _count(key: str, n: int = 1) -> None:
 
 
 def decode_stats() -> dict:
-    """Cumulative counters (take differences): frames decoded / converted to RGB, seeks, cache
-    hits and misses, container opens, plus the cache's current size and limit in bytes."""
+    """Cumulative counters (take differences): frames decoded, frames the decoder skipped
+    (unwanted and unreferenced), frames converted to RGB, seeks, cache hits and misses, container
+    opens; plus the frame cache's current size and limit in bytes."""
     with _lock:
         out = dict(_stats)
         out["cache_bytes"] = _frame_cache.nbytes
@@ -216,6 +222,7 @@ def open_media(source: str | os.PathLike) -> MediaInfo:
         path = os.fsdecode(path)
     if path.startswith("file://"):  # the references accept file:// URLs for local files
         path = path[len("file://") :]
+    path = os.path.abspath(path)  # MediaInfo.path stays valid if the working directory changes
     if not os.path.exists(path):
         raise VizError(f"media file not found: {path!r}; give the path of an existing image or video")
     if os.path.isdir(path):
@@ -258,6 +265,8 @@ def _probe_image(path: str, content_hash: str) -> MediaInfo | None:
         w, h = _image_header_size(path)
         limit = 2 * Image.MAX_IMAGE_PIXELS
         if img is None or w * h > limit:
+            if img is not None:
+                img.close()
             raise VizError(
                 f"image is {w}x{h} = {w * h:,} pixels, over Pillow's decompression-bomb limit of "
                 f"{limit:,} pixels, which the reference loaders refuse too; downscale it first"
@@ -278,6 +287,8 @@ def _probe_image(path: str, content_hash: str) -> MediaInfo | None:
                 warnings.simplefilter("ignore")
                 img.load()  # catches truncated / corrupt data now, not in the middle of the pipeline
         except (OSError, SyntaxError, ValueError) as e:
+            if img.format not in IMAGE_FORMATS_WITH_MAGIC:
+                return None  # Pillow's guess (e.g. TGA, which has no signature) was wrong: try FFmpeg
             raise VizError(
                 f"image file {os.path.basename(path)!r} ({img.format} {img.width}x{img.height}) is corrupt "
                 f"or truncated: {e}; re-export or re-download it"
@@ -368,11 +379,15 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
             f"({e}); it may be corrupt or truncated. Allowed: {SUPPORTED}"
         ) from None
     with container:
-        if not container.streams.video:
+        # Cover art in music files is a one-picture "video" stream: not a video.
+        videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not videos:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
+            art = " (its only picture is cover art)" if container.streams.video else ""
             what = "audio-only file" if "audio" in kinds else f"file without a video stream (streams: {', '.join(kinds)})"
-            raise VizError(f"{name!r} is an {what} with no video stream; give an image or a video ({SUPPORTED})")
-        stream = container.streams.best("video") or container.streams.video[0]
+            raise VizError(f"{name!r} is an {what}{art} with no video stream; give an image or a video ({SUPPORTED})")
+        best = container.streams.best("video")
+        stream = best if best in videos else videos[0]
         fmt = _short_format(path, container.format.name)
         codec = stream.codec_context.name
         frames_header = int(stream.frames or 0)
@@ -421,7 +436,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
             tb = float(time_base)
             notes.append(f"variable frame rate: frame gaps {deltas.min() * tb:.4g}..{deltas.max() * tb:.4g} s")
 
-    first = _decode_first_frame(path, name)
+    first = _decode_first_frame(path, name, stream_index)
     ccw = int(round(first.rotation or 0)) % 360  # FFmpeg's angle: counterclockwise degrees
     if ccw % 90:
         notes.append(f"display rotation {ccw} degrees is not a multiple of 90; not applied")
@@ -432,7 +447,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     if rotation:
         notes.append(
             f"rotation {rotation} applied: stored {coded_w}x{coded_h}, shown {width}x{height} "
-            f"(decord 0.6.0 ignores the display matrix)"
+            f"(decord 0.6.0 mis-reads display-rotated files)"
         )
     pix_fmt = first.format.name
     has_alpha = any(c.is_alpha for c in first.format.components)
@@ -491,9 +506,9 @@ def _demux_pass(container, stream, name: str):
     return pts, dts, durations, key_pts, last_end
 
 
-def _decode_first_frame(path: str, name: str) -> av.VideoFrame:
+def _decode_first_frame(path: str, name: str, stream_index: int) -> av.VideoFrame:
     with _av_open(path) as container:
-        stream = container.streams.best("video") or container.streams.video[0]
+        stream = container.streams[stream_index]
         try:
             for k, pkt in enumerate(container.demux(stream)):
                 for frame in pkt.decode():
@@ -581,24 +596,31 @@ def _to_display(frame: av.VideoFrame, rotation_k: int) -> np.ndarray:
 def _decode_wanted(info: MediaInfo, index: _VideoIndex, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(i, rgb)`` for each ``i`` of ``wanted`` (unique, ascending), decoding as little as possible.
 
-    ``pos`` is the presentation index of the next frame the decoder will output. For a target ``t``
-    whose closest keyframe at or before it is ``k``: seek to ``k`` when ``k > pos`` and decoding
-    ``t - k`` frames plus the seek's cost beats decoding ``t - pos`` frames forward.
+    Two savings, both exact (the frames kept are bit-identical to a full decode):
+    - seek: ``pos`` is the presentation index of the next frame the decoder outputs. For a target
+      ``t`` whose closest keyframe at or before it is ``k``, seek to ``k`` when ``k > pos`` and
+      decoding ``t - k`` frames plus the seek's cost beats decoding ``t - pos`` frames forward.
+    - skip: packets of frames nobody wants are fed with ``skip_frame=NONREF``, so the decoder drops
+      the ones no other frame references (about a third of an x264 stream with B-frames).
+    If the container's index or the codec misbehaves (a seek lands past its target, a wanted frame
+    goes missing), the pass restarts without that saving from the first frame not yet delivered.
     """
     name = os.path.basename(info.path)
-    allow_seek = index.seekable
+    allow_seek = allow_skip = index.seekable
     while True:
         try:
-            yield from _decode_pass(info, index, wanted, allow_seek, name)
+            yield from _decode_pass(info, index, wanted, allow_seek, allow_skip, name)
             return
-        except _Overshoot as e:  # a seek landed past its target (bad container index): go linear
+        except _Restart as e:
             wanted = [i for i in wanted if i >= e.target]
-            allow_seek = False
+            allow_seek = allow_seek and not e.seek_failed
+            allow_skip = allow_skip and e.seek_failed  # a missing frame: stop skipping first
 
 
-class _Overshoot(Exception):
-    def __init__(self, target: int) -> None:
+class _Restart(Exception):
+    def __init__(self, target: int, *, seek_failed: bool) -> None:
         self.target = target
+        self.seek_failed = seek_failed
 
 
 def _keyframe_at_or_before(index: _VideoIndex, target: int) -> int:
@@ -606,48 +628,76 @@ def _keyframe_at_or_before(index: _VideoIndex, target: int) -> int:
     return int(index.keyframes[j]) if j >= 0 else 0
 
 
-def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_seek: bool, name: str):
-    pts = index.pts
+def _frame_index(index: _VideoIndex, ts: int | None) -> int | None:
+    """Presentation index of the frame with timestamp ``ts`` (None when unknown)."""
+    if ts is None or not index.seekable:
+        return None
+    j = int(np.searchsorted(index.pts, ts))
+    return j if j < len(index.pts) and index.pts[j] == ts else None
+
+
+def _decoded_frames(container, stream, index: _VideoIndex, wanted: set[int], skip: bool) -> Iterator[av.VideoFrame]:
+    """Demux + decode from the current position; unwanted packets go in with skip_frame=NONREF."""
+    cc = stream.codec_context
+    mode = cc.skip_frame
+    for pkt in container.demux(stream):
+        if skip:
+            idx = _frame_index(index, pkt.pts)
+            want = "DEFAULT" if idx is None or idx in wanted else "NONREF"
+            if want != mode:  # read by the decoder when this packet is submitted (frame threads too)
+                cc.skip_frame = mode = want
+        yield from pkt.decode()
+
+
+def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_seek: bool, allow_skip: bool, name: str):
+    wanted_set = set(wanted)
     with _av_open(info.path) as container:
         stream = container.streams[index.stream_index]
-        frames = container.decode(stream)
+        skip = allow_skip and stream.codec_context.name in SKIP_NONREF_CODECS
+        frames = _decoded_frames(container, stream, index, wanted_set, skip)
         pos = 0
         just_seeked = False
         for target in wanted:
             if allow_seek:
                 k = _keyframe_at_or_before(index, target)
                 if k > pos and (target - k) + SEEK_COST_FRAMES < (target - pos):
-                    container.seek(int(pts[k]), stream=stream, backward=True, any_frame=False)
+                    frames.close()
+                    container.seek(int(index.pts[k]), stream=stream, backward=True, any_frame=False)
                     _count("seeks")
-                    frames = container.decode(stream)
+                    frames = _decoded_frames(container, stream, index, wanted_set, skip)
                     pos, just_seeked = k, True
             try:
                 for frame in frames:
                     _count("frames_decoded")
-                    idx = pos  # without usable pts, frames are counted in output order
-                    if index.seekable and frame.pts is not None:
-                        j = int(np.searchsorted(pts, frame.pts))
-                        if j < len(pts) and pts[j] == frame.pts:
-                            idx = j
+                    idx = _frame_index(index, frame.pts)
+                    if idx is None:
+                        idx = pos  # without usable pts, frames are counted in output order
                     if just_seeked and idx > target:
-                        raise _Overshoot(target)
+                        raise _Restart(target, seek_failed=True)
                     just_seeked = False
+                    if idx > pos:
+                        _count("frames_skipped", idx - pos)
                     pos = idx + 1
                     if idx == target:
                         _count("frames_converted")
                         yield target, _to_display(frame, index.rotation_k)
                         break
                     if idx > target:
+                        if skip:
+                            raise _Restart(target, seek_failed=False)
                         raise VizError(f"frame {target} of {name!r} could not be decoded (the decoder skipped it)")
                 else:
+                    if skip:
+                        raise _Restart(target, seek_failed=False)
                     raise VizError(
                         f"frame {target} of {name!r} could not be decoded: the stream ended after frame {pos - 1} "
                         f"although {info.frames} packets were counted; the file may be truncated"
                     )
-            except VizError:
+            except (VizError, _Restart):
                 raise
             except (av.FFmpegError, ValueError) as e:
                 raise VizError(f"decoding frame {target} of {name!r} failed: {e}; the file may be corrupt") from None
+        frames.close()
 
 
 def _prefetched(gen: Iterator[tuple[int, np.ndarray]], depth: int = 2) -> Iterator[tuple[int, np.ndarray]]:

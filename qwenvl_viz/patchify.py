@@ -17,6 +17,7 @@ import torch
 
 from .merge_order import row_coords, to_merge_blocks
 from .profiles import ModelProfile
+from .resize import frame_tensor
 
 __all__ = ["Patchify", "plan_patchify", "build_pixel_values", "normalize"]
 
@@ -119,7 +120,7 @@ def build_pixel_values(plan: Patchify, resized_frames: Iterable[np.ndarray]) -> 
         need = max(members) + 1
         while seen < need:
             frame = next(it)
-            pending.append(torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1))  # (3, H, W)
+            pending.append(frame_tensor(frame).permute(2, 0, 1))  # (3, H, W)
             seen += 1
         base = min(members)
         stack = torch.stack([pending[i - base] for i in members])  # (Tp, 3, H, W), padding repeats the last

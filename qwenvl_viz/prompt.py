@@ -361,6 +361,8 @@ def _expand_item(
             f"of each group of {tp}: ({first[0]}/{fps:g} + {first[-1]}/{fps:g}) / 2 = {timestamps[0]:.4f} -> "
             f"{strings[0]} ... {strings[-1]}"
             + ("" if item.video_fps else f" (no video fps: transformers falls back to {FALLBACK_FPS})")
+            # 4.57 / 5.0 passed merge_size as the group size; equal to Tp in every released config
+            + ("" if m == tp else f" (transformers 4.57 / 5.0 grouped the frames by merge_size = {m} instead)")
         )
     record = ItemPrompt(
         kind=item.kind, grid_thw=(t, h, w), llm_grid=llm_grid, num_tokens=total, tokens_per_group=per_group,

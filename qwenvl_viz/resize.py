@@ -13,6 +13,7 @@ half-to-even, and ``floor(height / beta / factor)`` keeps the reference's operat
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,8 @@ __all__ = [
     "SHRINK",
     "GROW",
     "resample",
+    "RESAMPLERS",
+    "frame_tensor",
 ]
 
 KEEP = "kept (each side rounded to the factor)"
@@ -69,7 +72,7 @@ class Resize:
     src_width: int
     factor: int
     steps: tuple[ResizeStep, ...]  # the whole chain (qwen-vl-utils, then the processor's pass)
-    resampler: str
+    methods: tuple[str, ...]  # resampler of each step, a key of RESAMPLERS
     tokens_per_group: int  # LLM tokens per temporal group: (H/p)*(W/p)/m^2
 
     @property
@@ -88,6 +91,11 @@ class Resize:
     @property
     def max_pixels(self) -> float:
         return self.steps[0].max_pixels
+
+    @property
+    def resampler(self) -> str:
+        used = [RESAMPLERS[m] for s, m in zip(self.steps, self.methods) if s.changed]
+        return ", then ".join(used) if used else "none (already a multiple of the factor)"
 
     @property
     def resizes(self) -> int:
@@ -335,13 +343,12 @@ def plan_resize(
                 hi = capped
             steps.append(_step("processor smart_resize", smart_resize_hf, src, f, lo, hi, budget))
     h, w = steps[-1].dst
-    resampler = (
-        "Pillow bicubic (qwen-vl-utils fetch_image)"
-        if pipeline is Pipeline.OFFICIAL and kind == "image"
-        else "antialiased bicubic on uint8 (torchvision resize)"
+    # Which resampler each step uses: qwen-vl-utils' own (PIL for images, torchvision v1 for videos),
+    # the processor's torchvision v2 for everything it resizes.
+    methods = tuple(
+        ("pil" if kind == "image" else "tv1") if (pipeline is Pipeline.OFFICIAL and i == 0) else "tv2"
+        for i in range(len(steps))
     )
-    if pipeline is Pipeline.OFFICIAL and kind == "image" and len(steps) > 1 and steps[1].changed:
-        resampler += ", then antialiased bicubic on uint8 (processor)"
     p, m = profile.patch_size, profile.merge_size
     if h % p or w % p or (h // p) % m or (w // p) % m:
         raise VizError(
@@ -354,25 +361,48 @@ def plan_resize(
         src_width=width,
         factor=f,
         steps=tuple(steps),
-        resampler=resampler,
+        methods=methods,
         tokens_per_group=(h // p) * (w // p) // (m * m),
     )
 
 
-def resample(frame: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
-    """Resample one uint8 ``[H, W, 3]`` frame to ``size = (h, w)``, as the reference does.
+def frame_tensor(frame: np.ndarray) -> torch.Tensor:
+    """A uint8 ``[H, W, 3]`` frame as a tensor sharing its memory."""
+    # Cached frames are read-only; torch warns on those although nothing writes into them.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(frame))
 
-    ``"pil"``: Pillow ``Image.resize`` with its default BICUBIC (qwen-vl-utils ``fetch_image``).
-    ``"torch"``: float32 antialiased bicubic, clamp, round half-to-even, back to uint8: what
-    torchvision's ``resize`` does to a uint8 tensor (qwen-vl-utils videos, transformers processors).
-    A same-size resize is an exact identity in both references, so it is skipped.
+
+RESAMPLERS = {
+    "pil": "Pillow bicubic (qwen-vl-utils fetch_image)",
+    "tv1": "bicubic antialias, float32 round trip (torchvision v1 resize in qwen-vl-utils fetch_video)",
+    "tv2": "bicubic antialias, native uint8 kernel (torchvision v2 resize in the transformers processors)",
+}
+
+
+def resample(frame: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
+    """Resample one uint8 ``[H, W, 3]`` frame to ``size = (h, w)`` exactly as one reference does.
+
+    The three references differ in the last bit, so each is copied (torchvision 0.28):
+    ``"pil"``: Pillow ``Image.resize`` default BICUBIC (qwen-vl-utils images).
+    ``"tv1"``: ``transforms.functional.resize`` casts uint8 to float32, interpolates, clamps and
+    rounds half-to-even (qwen-vl-utils videos).
+    ``"tv2"``: ``transforms.v2.functional.resize`` hands uint8 BICUBIC to torch's native uint8
+    kernel on CPU (transformers image and video processors).
+    A same-size resize is an identity in all three, so it is skipped.
     """
     h, w = size
     if frame.shape[:2] == (h, w):
         return frame
     if method == "pil":
         return np.asarray(Image.fromarray(frame).resize((w, h), Image.Resampling.BICUBIC))
-    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
-    x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False, antialias=True)
-    x = x.clamp_(0, 255).round_().to(torch.uint8)
+    x = frame_tensor(frame).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8, channels-last
+    if method == "tv1":
+        x = F.interpolate(x.float(), size=(h, w), mode="bicubic", align_corners=False, antialias=True)
+        x = x.clamp_(0, 255).round_().to(torch.uint8)
+    elif method == "tv2":
+        x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False, antialias=True)
+    else:
+        raise ValueError(f"unknown resampler {method!r}; one of {', '.join(RESAMPLERS)}")
     return x[0].permute(1, 2, 0).contiguous().numpy()

@@ -27,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from .errors import VizError
 from .profiles import Family, ModelProfile
 from .prompt import Prompt, VisionInput
 
@@ -193,8 +194,6 @@ def compute_rope(
     ([[14, 15, 15, 15, 15, 15, 15, 18, 19], [14, 15, 15, 15, 16, 16, 16, 18, 19], [14, 15, 16, 17, 15, 16, 17, 18, 19]], -3)
     """
     if text_resume not in TEXT_RESUME_CHOICES:
-        from .errors import VizError
-
         raise VizError(
             f"text_resume must be one of {', '.join(TEXT_RESUME_CHOICES)}, got {text_resume!r}", field="text_resume"
         )

@@ -128,9 +128,8 @@ class Trace:
             yield from media_stage.iter_frames(self.media, self.sampling.indices)
 
     def _resize_chain(self, frame: np.ndarray) -> np.ndarray:
-        for i, step in enumerate(self.resize.steps):
+        for step, method in zip(self.resize.steps, self.resize.methods):
             if step.changed:
-                method = "pil" if (self.kind == "image" and self.pipeline is Pipeline.OFFICIAL and i == 0) else "torch"
                 frame = resample(frame, step.dst, method)
         return frame
 

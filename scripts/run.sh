@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -r requirements.txt 2>&1 | grep -v "WARNING: Location" || true
-.venv/bin/pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | grep -v "WARNING: Location" || true
+pip_install() { .venv/bin/pip install -q "$@" 2> >(grep -v "WARNING: Location" >&2); }
+pip_install -r requirements.txt
+pip_install --no-deps -r requirements-nodeps.txt
 exec .venv/bin/python app.py "$@"

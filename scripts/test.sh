@@ -17,6 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -r requirements-test.txt 2>&1 | grep -v "WARNING: Location" || true
-.venv/bin/pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | grep -v "WARNING: Location" || true
+pip_install() { .venv/bin/pip install -q "$@" 2> >(grep -v "WARNING: Location" >&2); }
+pip_install -r requirements-test.txt
+pip_install --no-deps -r requirements-nodeps.txt
 exec .venv/bin/python -m pytest "$@"

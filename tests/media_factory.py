@@ -17,6 +17,7 @@ Everything is deterministic (seeded, single-threaded encoders).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -63,12 +64,20 @@ IMAGE_MODES = {
 # --- pixels --------------------------------------------------------------------------------------
 
 
-def frame_pattern(i: int, width: int, height: int) -> np.ndarray:
-    """RGB uint8 [height, width, 3] for frame ``i``: gradient, a moving bar, the index in blocks."""
+@functools.lru_cache(maxsize=8)
+def _gradient(width: int, height: int) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
     img = np.empty((height, width, 3), np.uint8)
     img[..., 0] = (x * 255 // max(width - 1, 1)).astype(np.uint8)
     img[..., 1] = (y * 255 // max(height - 1, 1)).astype(np.uint8)
+    img[..., 2] = 0
+    img.setflags(write=False)
+    return img
+
+
+def frame_pattern(i: int, width: int, height: int) -> np.ndarray:
+    """RGB uint8 [height, width, 3] for frame ``i``: gradient, a moving bar, the index in blocks."""
+    img = _gradient(width, height).copy()
     img[..., 2] = (i * 37) % 256
     bar = (i * max(width // 25, 2)) % width
     img[:, bar : bar + max(width // 16, 2)] = (255, 255, 0)
@@ -174,18 +183,20 @@ def make_video(
     preset: str = "veryfast",
     rotation: int | None = None,
     faststart: bool = False,
+    threads: int = 1,
 ) -> Path:
     """Encode ``frames`` frames of ``frame_pattern`` with PyAV; container from the suffix.
 
     ``gop`` fixes the keyframe interval exactly (x264: keyint = min-keyint = gop, no scene cuts);
     ``rotation`` writes a display matrix, in clockwise degrees as ``MediaInfo.rotation`` reads it.
+    ``threads=1`` keeps x264 output byte-identical from run to run; more only speeds up big clips.
     """
     path = Path(path)
     ext = path.suffix.lower().lstrip(".")
     codec = codec or DEFAULT_CODEC[ext]
     options: dict[str, str] = {}
     if codec == "libx264":
-        params = ["threads=1"]
+        params = [f"threads={threads}"]
         if gop:
             params += [f"keyint={gop}", f"min-keyint={gop}", "scenecut=0"]
         if bframes is not None:
@@ -198,7 +209,7 @@ def make_video(
         stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001), options=options)
         stream.width, stream.height = width, height
         stream.pix_fmt = pix_fmt or ("rgb8" if codec == "gif" else "yuv420p")
-        stream.codec_context.thread_count = 1
+        stream.codec_context.thread_count = threads
         if gop and codec != "libx264":
             stream.codec_context.gop_size = gop
         if bframes is not None and codec not in ("libx264", "gif"):

@@ -170,16 +170,26 @@ def test_aspect_ratio_over_200_is_a_clear_error():
         plan_resize(get_profile("qwen2-vl"), Pipeline.OFFICIAL, "image", 1, 5000)
 
 
-def test_torch_resample_equals_torchvision_uint8_resize():
-    import torchvision.transforms.functional as TF
+@pytest.mark.parametrize("method", ["tv1", "tv2"])
+def test_torch_resamplers_equal_torchvision_v1_and_v2_uint8_resize(method):
+    """qwen-vl-utils uses torchvision v1 (float round trip), transformers v2 (native uint8): both copied."""
+    import torchvision.transforms.functional as TF1
+    import torchvision.transforms.v2.functional as TF2
     from torchvision.transforms import InterpolationMode
 
+    fn = TF1.resize if method == "tv1" else TF2.resize
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (181, 307, 3), dtype=np.uint8)
-    for size in [(112, 196), (252, 420), (28, 56)]:
-        ref = TF.resize(torch.from_numpy(frame).permute(2, 0, 1), list(size), InterpolationMode.BICUBIC, antialias=True)
-        ours = resample(frame, size, "torch")
-        assert np.array_equal(ours, ref.permute(1, 2, 0).numpy())
+    for size in [(112, 196), (252, 420), (28, 56), (168, 336), (200, 280)]:
+        ref = fn(torch.from_numpy(frame).permute(2, 0, 1), list(size), InterpolationMode.BICUBIC, antialias=True)
+        assert np.array_equal(resample(frame, size, method), ref.permute(1, 2, 0).numpy())
+
+
+def test_the_two_torchvision_resizes_differ_somewhere():
+    """Pinned divergence: same formula, different rounding paths (why both are kept)."""
+    rng = np.random.default_rng(2)
+    frame = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    assert not np.array_equal(resample(frame, (112, 168), "tv1"), resample(frame, (112, 168), "tv2"))
 
 
 def test_pil_resample_equals_fetch_image_resize():
@@ -189,4 +199,4 @@ def test_pil_resample_equals_fetch_image_resize():
     frame = rng.integers(0, 256, (181, 307, 3), dtype=np.uint8)
     ref = np.asarray(Image.fromarray(frame).resize((280, 168)))
     assert np.array_equal(resample(frame, (168, 280), "pil"), ref)
-    assert math.isclose(float(np.abs(resample(frame, (168, 280), "torch").astype(int) - ref).mean()), 0, abs_tol=3)
+    assert math.isclose(float(np.abs(resample(frame, (168, 280), "tv2").astype(int) - ref).mean()), 0, abs_tol=3)

@@ -71,14 +71,21 @@ def save_npz(path: str | Path, enc: EncoderTrace, pixel_values, grid_thw) -> dic
         arrays["cu_window_seqlens"] = enc.cu_window_seqlens.numpy()
     arrays["random_weights"] = np.array(enc.random_weights)
     arrays["weights_source"] = np.array(enc.weights_source)
-    np.savez(path, **arrays)
+    try:
+        np.savez(path, **arrays)
+    except OSError as e:
+        raise VizError(f"cannot write {path}: {e.strerror}", field="save") from None
     return {k: list(v.shape) for k, v in arrays.items()}
 
 
 def _progress(out: TextIO):
+    tty = out.isatty()
+
     def report(done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        print(f"\rencoder block {done}/{total}", end=end, file=out, flush=True)
+        if tty:  # one line, rewritten in place
+            print(f"\rencoder block {done}/{total}", end="\n" if done == total else "", file=out, flush=True)
+        elif done == total:
+            print(f"encoder block {done}/{total}", file=out, flush=True)
 
     return report
 
@@ -93,6 +100,8 @@ def run_encode(args: argparse.Namespace, trace: Any, *, out: TextIO = sys.stdout
         device=getattr(args, "device", "auto"),
     )
     enc = encode(trace, tower, layers=parse_layers(getattr(args, "layers", None)), progress=_progress(err))
+    if getattr(args, "json", False):
+        out = err  # stdout carries the one JSON object
     for line in describe(enc):
         print(line, file=out)
     summary: dict[str, Any] = {

@@ -77,6 +77,12 @@ class VisionConfig:
                 f"unknown vision hidden_act {self.hidden_act!r}; allowed: {', '.join(ACTIVATIONS)}",
                 field="checkpoint",
             )
+        if self.window_size is not None and self.window_merged < 1:
+            raise VizError(
+                f"window of {self.window_size} px is smaller than one merged token "
+                f"({self.spatial_merge_size} x {self.patch_size} px); use a smaller patch or merge size",
+                field="patch_size",
+            )
         for name, idx in (
             ("fullatt_block_indexes", self.fullatt_block_indexes),
             ("deepstack_visual_indexes", self.deepstack_visual_indexes),

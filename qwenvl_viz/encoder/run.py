@@ -96,7 +96,7 @@ def run_tower(
     grid_thw = torch.as_tensor(grid_thw, dtype=torch.int64).reshape(-1, 3).cpu()
     layers = tuple(layers) + (-1,)
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: callers may edit the returned tensors in place
         out = tower(pixel_values, grid_thw, layers=layers, progress=progress)
         result = EncoderTrace(
             family=c.family,
@@ -174,8 +174,9 @@ def describe(enc: EncoderTrace) -> list[str]:
     for name, shape in enc.stages:
         note = next((v for k, v in notes.items() if name.startswith(k)), "")
         lines.append(f"  {name:<{width}}  {_shape(shape):<14} {note}".rstrip())
-    frames = len(enc.cu_seqlens) - 1
-    lines.append(f"attention: {frames} frame segment(s) of {n // max(frames, 1)} patches")
+    frame_lengths = (enc.cu_seqlens[1:] - enc.cu_seqlens[:-1]).tolist()
+    sizes = " / ".join(str(v) for v in sorted(set(frame_lengths), reverse=True))
+    lines.append(f"attention: each of {len(frame_lengths)} frame(s) attends within itself ({sizes} patches)")
     if enc.cu_window_seqlens is not None:
         lengths = (enc.cu_window_seqlens[1:] - enc.cu_window_seqlens[:-1]).tolist()
         lines.append(

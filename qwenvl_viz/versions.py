@@ -1,0 +1,297 @@
+"""Where the tools and transformers versions disagree, with the numbers for THIS media and settings.
+
+``version_differences(trace)`` returns one :class:`VersionDiff` per behaviour that applies to the
+trace's family and media, each with the value every variant gives (``differs`` says whether they
+disagree here) and which versions do what. Facts: shared/reference/qwen-vl-pipeline.md §2.5, §2.6,
+§3.1, §6.1:
+
+- text position after a vision block: ``max + 1`` (transformers 4.x and 5.0, the release code) vs
+  ``s + max(h, w) / merge`` (5.12 .. 5.23, the temporal axis ignored);
+- Qwen3-VL video prompt: 4.57 / 5.0 replace ``<|vision_start|><|video_pad|><|vision_end|>`` by the
+  timestamped blocks, 5.12 .. 5.23 keep the outer pair (+2 tokens per video);
+- Qwen2.5-VL time ids: float ``second_per_grid_t`` (4.49 release, 5.23) vs cast to int first
+  (4.5x .. 5.0; ``int()`` on the interval in 5.12);
+- Qwen2.5-VL ``second_per_grid_ts`` source in 5.x: ``video_metadata.sampled_fps``; without metadata it
+  falls back to fps 24;
+- video pixel budgets: qwen-vl-utils per frame vs the processor's Hub budget (Qwen3: whole clip
+  T*H*W) vs the processor's opt-in ``cap_pixels_per_frame`` (5.2x);
+- frame indices: qwen-vl-utils ``round(linspace)`` vs the processor's ``sample_frames``.
+
+The other variants' numbers come from ``explain()`` with the other settings (metadata only, no pixels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import VizError
+from .profiles import Family, Pipeline
+from .rope import qwen25_time_ids
+
+__all__ = ["Variant", "VersionDiff", "version_differences", "VERSION_KEYS"]
+
+VERSION_KEYS = (
+    "text_resume",
+    "qwen3_outer_wrapper",
+    "int_cast_time_ids",
+    "second_per_grid_ts_source",
+    "video_budget",
+    "image_budget",
+    "frame_indices",
+)
+FALLBACK_FPS = 24  # transformers VideoMetadata: fps missing -> 24
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str  # short name of the behaviour ("release: max + 1")
+    versions: str  # which tools / transformers versions behave so
+    value: Any  # what it gives for this media (JSON-able); a str message when it cannot run
+    shown: bool  # the page currently shows this variant
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    key: str  # one of VERSION_KEYS
+    view: str  # the view it affects: "rope", "prompt", "resize", "sampling"
+    title: str
+    differs: bool  # the variants give different numbers for this media and settings
+    variants: tuple[Variant, ...]
+    explanation: str
+
+
+def _rerun(trace, **changes):
+    """``explain()`` on the same media with some settings changed; a VizError comes back as its message."""
+    from .trace import explain
+
+    params = {k: v for k, v in dataclasses.asdict(trace.params).items() if v is not None}
+    pipeline = changes.pop("pipeline", trace.pipeline)
+    params.update(changes)
+    try:
+        return explain(trace.media, model=trace.model, pipeline=pipeline, **params)
+    except VizError as e:
+        return f"not available: {e}"
+
+
+def _after_media(pos, trace) -> int | None:
+    """Position id (T axis) of the token right after the last pad run: the first text after the media."""
+    runs = trace.prompt.runs
+    return int(pos[0, runs[-1].end]) if runs else None
+
+
+def _text_resume(trace) -> VersionDiff:
+    r = trace.rope
+    main = {"next_text_position": _after_media(r.position_ids, trace), "rope_deltas": int(r.rope_deltas)}
+    alt = {"next_text_position": _after_media(r.alt_position_ids, trace), "rope_deltas": int(r.alt_rope_deltas)}
+    values = {r.text_resume: main, r.alt_text_resume: alt}
+    differs = bool(r.differ_at.size)
+    run = r.runs[-1] if r.runs else None
+    how = ""
+    if run is not None:
+        _, hm, wm = run.llm_grid
+        tmax = max(g.time_id for g in run.groups)
+        how = (f" Last vision block: s = {run.start_position}, merged grid {run.llm_grid}, largest time id {tmax}: "
+               f"release resumes at s + max({tmax}, {hm - 1}, {wm - 1}) + 1 = {run.resume_release}, "
+               f"5.12+ at s + max(h, w) / merge = {run.resume_transformers}.")
+    expl = (
+        ("The two rules differ at " f"{r.differ_at.size} tokens: the video's time ids run past its spatial extent, "
+         "so transformers 5.12+ puts the text after the video inside the video's T ids." if differs
+         else "Both rules give the same positions here (the time ids stay within the spatial extent).") + how
+    )
+    return VersionDiff(
+        key="text_resume",
+        view="rope",
+        title="Text position after a vision block (MRoPE)",
+        differs=differs,
+        variants=(
+            Variant("release: max(all ids so far) + 1", "transformers 4.x and 5.0 (the code the models were "
+                    "released with)", values["release"], r.text_resume == "release"),
+            Variant("s + max(h, w) / merge_size", "transformers 5.12 .. 5.23 (get_rope_index rewritten after 5.0; "
+                    "transformers issue #45381 reports it in 5.3)", values["transformers"],
+                    r.text_resume == "transformers"),
+        ),
+        explanation=expl,
+    )
+
+
+def _outer_wrapper(trace) -> VersionDiff:
+    cur = trace.prompt.qwen3_outer_wrapper
+    other = _rerun(trace, qwen3_outer_wrapper=not cur)
+
+    def value(t):
+        if isinstance(t, str):
+            return t
+        return {"prompt_tokens": t.prompt.num_tokens, "rope_deltas": int(t.rope.rope_deltas),
+                "vision_blocks": len(t.prompt.runs)}
+
+    vals = {cur: value(trace), (not cur): value(other)}
+    n_videos = sum(1 for it in trace.prompt.items if it.kind == "video")
+    return VersionDiff(
+        key="qwen3_outer_wrapper",
+        view="prompt",
+        title="Qwen3-VL: the outer <|vision_start|> / <|vision_end|> around a video's timestamped blocks",
+        differs=True,
+        variants=(
+            Variant("replaced: '<t seconds><|vision_start|>pads<|vision_end|>' per temporal group",
+                    "transformers 4.57 and 5.0 (release)", vals[False], not cur),
+            Variant("outer pair kept: '<|vision_start|>' + the blocks + '<|vision_end|>'",
+                    "transformers 5.12 .. 5.23", vals[True], cur),
+        ),
+        explanation=f"+2 tokens per video ({2 * n_videos} here); every position after the media shifts by 2.",
+    )
+
+
+def _int_cast(trace) -> VersionDiff:
+    run = next(r for r in trace.rope.runs if r.kind == "video")
+    spg = trace.prompt.items[run.item].second_per_grid_t
+    tps = trace.profile.tokens_per_second
+    floats = [g.time_id for g in run.groups]
+    casted = [g.int_cast_time_id for g in run.groups]
+    differs = floats != casted
+    return VersionDiff(
+        key="int_cast_time_ids",
+        view="rope",
+        title="Qwen2.5-VL: time ids of the temporal groups",
+        differs=differs,
+        variants=(
+            Variant(f"long(k * {spg:.6g} * {tps})", "transformers 4.49 (release) and 5.23 (PR #48669)",
+                    floats, True),
+            Variant(f"k * int({spg:.6g}) * {tps}", "transformers 4.5x .. 5.0 (int64 cast before multiplying) and "
+                    "5.12 (int() on the interval); QwenLM/Qwen3-VL issue #1282", casted, False),
+        ),
+        explanation=(
+            f"second_per_grid_t = {spg:.6g} s; "
+            + (f"int() makes it {int(spg)}, so the time ids change" + (" and every group gets time id 0"
+               if int(spg) == 0 else "") if differs else "an integer part that gives the same ids")
+        ),
+    )
+
+
+def _spg_source(trace) -> VersionDiff:
+    item = next(it for it in trace.prompt.items if it.kind == "video")
+    tp = trace.profile.temporal_patch_size
+    spg = item.second_per_grid_t
+    fallback = tp / FALLBACK_FPS
+    t = item.llm_grid[0]
+    tps = trace.profile.tokens_per_second
+    ids = qwen25_time_ids(t, spg, tps).tolist()
+    ids_fb = qwen25_time_ids(t, fallback, tps).tolist()
+    return VersionDiff(
+        key="second_per_grid_ts_source",
+        view="rope",
+        title="Qwen2.5-VL: where second_per_grid_ts comes from",
+        differs=ids != ids_fb,
+        variants=(
+            Variant("Tp / sample_fps", "transformers 5.0 .. 5.23 with video_metadata (qwen-vl-utils "
+                    "return_video_metadata=True); 4.49 .. 4.57 with qwen-vl-utils' fps list",
+                    {"second_per_grid_ts": spg, "time_ids": ids}, True),
+            Variant(f"Tp / {FALLBACK_FPS} (fps fallback)", "transformers 5.0 .. 5.23 when frames are passed without "
+                    "video_metadata (a scalar fps kwarg is ignored; a list fails validation)",
+                    {"second_per_grid_ts": fallback, "time_ids": ids_fb}, False),
+        ),
+        explanation=f"{tp} / {item.sample_fps:.6g} = {spg:.6g} s per temporal group, vs {tp} / {FALLBACK_FPS} "
+                    f"= {fallback:.4g} without metadata.",
+    )
+
+
+def _size(t) -> Any:
+    if isinstance(t, str):
+        return t
+    return {"resized": [t.resize.height, t.resize.width], "grid_thw": list(t.patchify.grid_thw),
+            "vision_tokens": t.num_vision_tokens, "nframes": t.patchify.nframes}
+
+
+def _budgets(trace) -> VersionDiff:
+    video = trace.kind == "video"
+    qwen3 = trace.model is Family.QWEN3_VL
+    cap = trace.params.cap_pixels_per_frame
+    official = trace if trace.pipeline is Pipeline.OFFICIAL else _rerun(trace, pipeline=Pipeline.OFFICIAL)
+    proc = (trace if trace.pipeline is Pipeline.PROCESSOR and not cap
+            else _rerun(trace, pipeline=Pipeline.PROCESSOR, cap_pixels_per_frame=False))
+    pf = trace.profile
+    if video:
+        proc_rule = (f"whole-clip budget T*H*W in [{pf.processor_video_min_pixels}, {pf.processor_video_max_pixels}] px"
+                     if qwen3 else
+                     f"per-frame budget [{pf.processor_video_min_pixels}, {pf.processor_video_max_pixels}] px")
+        variants = [
+            Variant("qwen-vl-utils: per frame, max(min(768 tokens, total / nframes * 2), 1.05 * min)",
+                    "qwen-vl-utils 0.0.14 (official recipe)", _size(official), trace.pipeline is Pipeline.OFFICIAL),
+            Variant(f"processor: {proc_rule} (Hub config)",
+                    ("transformers 4.57 .. 5.23 Qwen3VLVideoProcessor" if qwen3
+                     else "transformers Qwen2VLVideoProcessor (falls back to the image preprocessor_config size)"),
+                    _size(proc), trace.pipeline is Pipeline.PROCESSOR and not cap),
+        ]
+        capped = (trace if trace.pipeline is Pipeline.PROCESSOR and cap
+                  else _rerun(trace, pipeline=Pipeline.PROCESSOR, cap_pixels_per_frame=True))
+        variants.append(Variant("processor with cap_pixels_per_frame=True (qwen-vl-utils-like per-frame cap)",
+                                "transformers 5.2x .. 5.23 opt-in (default off, with a warning)", _size(capped),
+                                trace.pipeline is Pipeline.PROCESSOR and cap))
+        title = ("Qwen3-VL video budget: per frame (qwen-vl-utils) vs whole clip (processor)" if qwen3
+                 else "Video pixel budget: qwen-vl-utils vs the processor")
+    else:
+        variants = [
+            Variant(f"qwen-vl-utils: [{pf.qvu_image_min_pixels}, {pf.qvu_image_max_pixels}] px",
+                    "qwen-vl-utils 0.0.14 (official recipe)", _size(official), trace.pipeline is Pipeline.OFFICIAL),
+            Variant(f"processor: [{pf.processor_image_min_pixels}, {pf.processor_image_max_pixels}] px (Hub config)",
+                    "transformers image processor alone (load_image applies EXIF orientation)", _size(proc),
+                    trace.pipeline is Pipeline.PROCESSOR),
+        ]
+        title = "Image pixel budget: qwen-vl-utils vs the processor"
+    sizes = [v.value for v in variants if isinstance(v.value, dict)]
+    differs = any(s != sizes[0] for s in sizes[1:]) or len(sizes) < len(variants)
+    return VersionDiff(
+        key="video_budget" if video else "image_budget",
+        view="resize",
+        title=title,
+        differs=differs,
+        variants=tuple(variants),
+        explanation="Same media and settings through each tool's own resize rule.",
+    )
+
+
+def _frame_indices(trace) -> VersionDiff:
+    official = trace if trace.pipeline is Pipeline.OFFICIAL else _rerun(trace, pipeline=Pipeline.OFFICIAL)
+    proc = trace if trace.pipeline is Pipeline.PROCESSOR else _rerun(trace, pipeline=Pipeline.PROCESSOR)
+
+    def value(t):
+        if isinstance(t, str):
+            return t
+        return {"nframes": t.sampling.nframes, "indices": list(t.sampling.indices), "sample_fps": t.sampling.sample_fps}
+
+    a, b = value(official), value(proc)
+    qwen3 = trace.model is Family.QWEN3_VL
+    differs = isinstance(a, str) or isinstance(b, str) or a["indices"] != b["indices"]
+    return VersionDiff(
+        key="frame_indices",
+        view="sampling",
+        title="Which frames are taken: qwen-vl-utils vs the processor",
+        differs=differs,
+        variants=(
+            Variant("round(linspace(start, end, n)), n floored to even", "qwen-vl-utils 0.0.14 (official recipe)",
+                    a, trace.pipeline is Pipeline.OFFICIAL),
+            Variant("round(linspace(0, total - 1, n)), n = int(total / fps * fps), odd n allowed" if qwen3
+                    else "int(arange(0, total, total / n)), n floored to a multiple of Tp",
+                    "transformers 5.23 " + ("Qwen3VLVideoProcessor" if qwen3 else "Qwen2VLVideoProcessor")
+                    + ".sample_frames (do_sample_frames=True)", b, trace.pipeline is Pipeline.PROCESSOR),
+        ),
+        explanation="Same fps / nframes request, each tool's own sampling rule.",
+    )
+
+
+def version_differences(trace) -> list[VersionDiff]:
+    """Every version / tool difference that applies to this trace's family and media, in VERSION_KEYS order."""
+    out = []
+    video = trace.kind == "video"
+    if trace.prompt.runs:
+        out.append(_text_resume(trace))
+    if video and trace.model is Family.QWEN3_VL:
+        out.append(_outer_wrapper(trace))
+    if video and trace.model is Family.QWEN2_5_VL:
+        out.append(_int_cast(trace))
+        out.append(_spg_source(trace))
+    out.append(_budgets(trace))
+    if video:
+        out.append(_frame_indices(trace))
+    return out
