@@ -101,7 +101,7 @@ def walkthrough(trace) -> str:
         lines.append(f"media     {m.container}: {m.width}x{m.height} (WxH), mode {m.mode}, "
                      f"EXIF orientation {m.exif_orientation or '-'} ({'applied' if trace.exif_applied else 'not applied'})")
     for row in ledger(trace):
-        lines.append(f"{row.stage:<12}{row.shape:<24}{row.formula}")
+        lines.append(f"{row.stage:<14}{row.shape:<22}{row.formula}")
     if trace.sampling is not None:
         lines.append(f"indices   {list(trace.sampling.indices)}")
         lines.append(f"decided by {trace.sampling.decided_by}")
@@ -127,7 +127,10 @@ def _save_npz(path: str, trace, extra: dict | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # usage errors were printed as one "error: ..." line; --help exits 0
+        return int(e.code or 0)
     try:
         trace = trace_from_args(args)
         if args.command == "explain":

@@ -107,6 +107,15 @@ def _element(trace, media: str) -> dict[str, Any]:
     return ele
 
 
+def _py(v: Any) -> str:
+    """A value as Python source, strings double-quoted (JSON string escapes are valid Python)."""
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, float):
+        return _num(v)
+    return repr(v)
+
+
 def _size(lo: float, hi: float) -> str:
     return f'{{"shortest_edge": {_num(lo)}, "longest_edge": {_num(hi)}}}'
 
@@ -177,9 +186,9 @@ def python_snippet(trace) -> str:
         add("from transformers.image_utils import load_image" if kind == "image"
             else "from transformers.video_utils import load_video")
     add("")
-    add(f"MEDIA = {media!r}")
+    add(f"MEDIA = {_py(media)}")
     if p.tokenizer_dir:
-        add(f"TOKENIZER_DIR = {str(Path(p.tokenizer_dir).resolve())!r}")
+        add(f"TOKENIZER_DIR = {_py(str(Path(p.tokenizer_dir).resolve()))}")
     add(f"TOKENIZER = {tok}")
     add("")
 
@@ -192,7 +201,7 @@ def python_snippet(trace) -> str:
     add("    tokenizer=Qwen2TokenizerFast(tokenizer_file=str(TOKENIZER)),")
     add(")")
     add("# The chat template's text for one user turn (media first, then the text):")
-    add(f"text = {template!r}")
+    add(f"text = {_py(template)}")
     add("")
 
     # --- media ----------------------------------------------------------------------------------
@@ -200,9 +209,9 @@ def python_snippet(trace) -> str:
     if official:
         ele = _element(trace, "MEDIA")
         ele_src = "{" + ", ".join(
-            f"{k!r}: MEDIA" if v == "MEDIA" else f"{k!r}: {v!r}" for k, v in ele.items()) + "}"
+            f"{_py(k)}: MEDIA" if v == "MEDIA" else f"{_py(k)}: {_py(v)}" for k, v in ele.items()) + "}"
         add("# 1. qwen-vl-utils: " + ("frame sampling and resize" if video else "resize") + " (the official recipe)")
-        add(f"messages = [{{\"role\": \"user\", \"content\": [{ele_src}, {{\"type\": \"text\", \"text\": {text!r}}}]}}]")
+        add(f"messages = [{{\"role\": \"user\", \"content\": [{ele_src}, {{\"type\": \"text\", \"text\": {_py(text)}}}]}}]")
         add("images, videos, video_kwargs = process_vision_info(")
         add(f"    messages, image_patch_size={pf.patch_size}, return_video_kwargs=True, return_video_metadata=True")
         add(")")

@@ -1,0 +1,193 @@
+"""Patch grid over the resized frame: every patch numbered by its ``pixel_values`` row (2x2 merge order)
+or by its raster index, merge blocks outlined, hover = row, (t, h, w), block / token, window; Qwen2.5-VL's
+attention windows as an overlay.
+
+The row -> (t, h, w) map is the library's (``Patchify.row_coords``, i.e. ``merge_order.row_coords``);
+the windows are the encoder's own ``window_partition``. Nothing here re-derives the permute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+
+from ..encoder import DEFAULT_PRESET, get_preset, window_partition
+from ..profiles import Family
+from ..trace import Trace
+from ..ui.i18n import tr
+from ._style import base_layout
+from .pictures import data_uri
+
+__all__ = ["PatchLayout", "patch_layout", "patch_grid_figure", "Windows", "qwen25_windows", "ZOOM_PATCHES",
+           "ORDERS"]
+
+ZOOM_PATCHES = 8  # the zoom panel shows the top-left 8 x 8 patches (4 x 4 merge blocks) with numbers
+ORDERS = ("merge", "raster")
+MAX_LINE_CELLS = 120  # draw per-patch lines only up to this many patches per side
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Qwen2.5-VL window attention on one frame: a window id per patch and the window geometry."""
+
+    ids: np.ndarray  # int32 [gh, gw]
+    count: int
+    window_patches: int  # window side in patches (partial at the edges)
+    window_px: int
+    window_merged: int
+    full_blocks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PatchLayout:
+    """Per patch of one temporal group: its pixel_values row, token, raster index ([gh, gw] int32 each)."""
+
+    row: np.ndarray
+    token: np.ndarray
+    raster: np.ndarray
+
+
+@lru_cache(maxsize=32)
+def _layout(grid_thw: tuple[int, int, int], merge_size: int, group: int) -> PatchLayout:
+    from ..merge_order import row_coords
+
+    t, gh, gw = grid_thw
+    coords = row_coords((1, gh, gw), merge_size).numpy()  # rows of one group, in merge order
+    row = np.empty((gh, gw), dtype=np.int32)
+    row[coords[:, 1], coords[:, 2]] = np.arange(gh * gw, dtype=np.int32) + group * gh * gw
+    token = row // (merge_size * merge_size)  # token k = rows 4k..4k+3 (merge_order's definition)
+    raster = np.arange(gh * gw, dtype=np.int32).reshape(gh, gw)
+    return PatchLayout(row=row, token=token, raster=raster)
+
+
+def patch_layout(trace: Trace, group: int) -> PatchLayout:
+    return _layout(tuple(trace.patchify.grid_thw), trace.patchify.merge_size, group)
+
+
+@lru_cache(maxsize=32)
+def _windows(gh: int, gw: int, patch: int, merge: int, temporal: int) -> Windows:
+    cfg = get_preset(DEFAULT_PRESET[Family.QWEN2_5_VL]).with_sizes(patch, merge, temporal)
+    wm = cfg.window_merged
+    index, cu = window_partition(torch.tensor([[1, gh, gw]]), merge, wm)
+    m2 = merge * merge
+    slot_window = np.searchsorted(cu.numpy()[1:] // m2, np.arange(index.numel()), side="right")
+    token_window = np.empty(index.numel(), dtype=np.int32)
+    token_window[index.numpy()] = slot_window  # merged token -> its window
+    hm, wmm = gh // merge, gw // merge
+    ids = token_window.reshape(hm, wmm).repeat(merge, axis=0).repeat(merge, axis=1)
+    return Windows(ids=ids, count=int(cu.numel() - 1), window_patches=wm * merge, window_px=cfg.window_size,
+                   window_merged=wm, full_blocks=tuple(cfg.fullatt_block_indexes))
+
+
+def qwen25_windows(trace: Trace) -> Windows | None:
+    """The attention windows of one frame, for Qwen2.5-VL only."""
+    if trace.model is not Family.QWEN2_5_VL:
+        return None
+    pf = trace.profile
+    _, gh, gw = trace.patchify.grid_thw
+    return _windows(gh, gw, pf.patch_size, pf.merge_size, pf.temporal_patch_size)
+
+
+def _lines(n_h: int, n_w: int, step: int, x_off: float = -0.5, y_off: float = -0.5) -> tuple[list, list]:
+    xs: list = []
+    ys: list = []
+    for c in range(0, n_w + 1, step):
+        xs += [x_off + c, x_off + c, None]
+        ys += [y_off, y_off + n_h, None]
+    for r in range(0, n_h + 1, step):
+        xs += [x_off, x_off + n_w, None]
+        ys += [y_off + r, y_off + r, None]
+    return xs, ys
+
+
+def _window_edges(ids: np.ndarray) -> tuple[list, list]:
+    """Segments on the borders between different windows (and the frame border)."""
+    gh, gw = ids.shape
+    xs: list = []
+    ys: list = []
+    vert = np.flatnonzero((ids[:, 1:] != ids[:, :-1]).any(axis=0)) + 1
+    horiz = np.flatnonzero((ids[1:, :] != ids[:-1, :]).any(axis=1)) + 1
+    for c in [0, *vert.tolist(), gw]:  # patch (h, w) is centred on (w, h): borders at -0.5 offsets
+        xs += [c - 0.5, c - 0.5, None]
+        ys += [-0.5, gh - 0.5, None]
+    for r in [0, *horiz.tolist(), gh]:
+        xs += [-0.5, gw - 0.5, None]
+        ys += [r - 0.5, r - 0.5, None]
+    return xs, ys
+
+
+def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, windows: bool, lang: str) -> go.Figure:
+    """``frame``: the group's first frame at the resized aspect (any display size)."""
+    pt = trace.patchify
+    t, gh, gw = pt.grid_thw
+    m = pt.merge_size
+    group = min(max(int(group), 0), t - 1)
+    lay = patch_layout(trace, group)
+    win = qwen25_windows(trace) if windows else None
+    label = lay.row if order == "merge" else lay.raster
+    cols = [lay.row, lay.token, lay.raster] + ([win.ids] if win is not None else [])
+    custom = np.stack(cols, axis=-1).astype(np.int32)
+    hover = (f"{tr('hover_row', lang)} %{{customdata[0]}}<br>(t, h, w) = ({group}, %{{y}}, %{{x}})<br>"
+             f"{tr('hover_block', lang)} %{{customdata[1]}}<br>{tr('hover_raster', lang)} %{{customdata[2]}}"
+             + (f"<br>{tr('hover_window', lang)} %{{customdata[3]}}" if win is not None else "") + "<extra></extra>")
+    colour_title = tr("order_colour" if order == "merge" else "raster_colour", lang)
+    fig = go.Figure()
+    # main panel: the whole frame
+    # patch (h, w) is centred on (x=w, y=h) so hover reads integers; the frame covers [-0.5, gw - 0.5]
+    fig.add_trace(go.Image(source=data_uri(frame), x0=0.5 * gw / frame.width - 0.5, dx=gw / frame.width,
+                           y0=0.5 * gh / frame.height - 0.5, dy=gh / frame.height, hoverinfo="skip",
+                           xaxis="x", yaxis="y"))
+    fig.add_trace(go.Heatmap(
+        z=label, x0=0, dx=1, y0=0, dy=1, customdata=custom, hovertemplate=hover, opacity=0.35,
+        colorscale="Turbo", showscale=True, xaxis="x", yaxis="y",
+        colorbar=dict(title=dict(text=colour_title, side="right"), len=0.8, thickness=12, x=0.6),
+    ))
+    if max(gh, gw) <= MAX_LINE_CELLS:
+        bx, by = _lines(gh, gw, m)
+        fig.add_trace(go.Scatter(x=bx, y=by, mode="lines", line=dict(color="rgba(255,255,255,0.75)", width=0.8),
+                                 hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"))
+    if win is not None:
+        wx, wy = _window_edges(win.ids)
+        fig.add_trace(go.Scatter(x=wx, y=wy, mode="lines", line=dict(color="#ffdd00", width=2.5),
+                                 name=tr("windows", lang), hoverinfo="skip", xaxis="x", yaxis="y"))
+    # zoom panel: the top-left patches with their numbers
+    z = min(ZOOM_PATCHES, gh, gw)
+    z -= z % m
+    z = max(z, min(m, gh, gw))
+    crop = frame.crop((0, 0, round(z * frame.width / gw), round(z * frame.height / gh)))
+    fig.add_trace(go.Image(source=data_uri(crop), x0=0.5 * z / crop.width - 0.5, dx=z / crop.width,
+                           y0=0.5 * z / crop.height - 0.5, dy=z / crop.height, hoverinfo="skip",
+                           xaxis="x2", yaxis="y2"))
+    fig.add_trace(go.Heatmap(
+        z=label[:z, :z], x0=0, dx=1, y0=0, dy=1, customdata=custom[:z, :z], hovertemplate=hover,
+        opacity=0.35, colorscale="Turbo", zmin=int(label.min()), zmax=int(label.max()), showscale=False,
+        texttemplate="%{z}", textfont=dict(size=13, color="black"), xaxis="x2", yaxis="y2",
+    ))
+    px_, py_ = _lines(z, z, 1)
+    fig.add_trace(go.Scatter(x=px_, y=py_, mode="lines", line=dict(color="rgba(255,255,255,0.8)", width=0.7),
+                             hoverinfo="skip", showlegend=False, xaxis="x2", yaxis="y2"))
+    bx, by = _lines(z, z, m)
+    fig.add_trace(go.Scatter(x=bx, y=by, mode="lines", line=dict(color="black", width=2.5),
+                             hoverinfo="skip", showlegend=False, xaxis="x2", yaxis="y2"))
+    frames = ", ".join(str(trace.frame_indices[i]) for i in dict.fromkeys(pt.groups[group])) \
+        if trace.sampling else "0"
+    fig.update_layout(
+        xaxis=dict(domain=[0, 0.56], range=[-0.5, gw - 0.5], showgrid=False, constrain="domain", title_text="w"),
+        yaxis=dict(range=[gh - 0.5, -0.5], scaleanchor="x", showgrid=False, constrain="domain", title_text="h"),
+        xaxis2=dict(domain=[0.68, 1], range=[-0.5, z - 0.5], showgrid=False, constrain="domain", anchor="y2",
+                    showticklabels=False),
+        yaxis2=dict(range=[z - 0.5, -0.5], scaleanchor="x2", showgrid=False, constrain="domain", anchor="x2",
+                    showticklabels=False),
+        annotations=[
+            dict(text=tr("frame_title", lang, g=group, frames=frames, h=trace.resize.height, w=trace.resize.width),
+                 x=0, y=1.0, xref="x domain", yref="paper", yanchor="bottom", xanchor="left", showarrow=False),
+            dict(text=tr("zoom_title", lang, n=z), x=0, y=1.0, xref="x2 domain", yref="paper", yanchor="bottom",
+                 xanchor="left", showarrow=False),
+        ],
+    )
+    return base_layout(fig, height=480, legend=win is not None)

@@ -1,0 +1,104 @@
+"""Resize: original vs resized size on the factor grid, and the token count as a function of max_pixels
+with the current point and a line at a chosen context length."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..errors import VizError
+from ..patchify import plan_patchify
+from ..profiles import IMAGE_MAX_TOKEN_NUM, IMAGE_MIN_TOKEN_NUM
+from ..resize import plan_resize
+from ..trace import Trace
+from ..ui.i18n import tr
+from ._style import ERROR_COLOR, base_layout
+
+__all__ = ["resize_figure", "token_curve", "CURVE_POINTS"]
+
+CURVE_POINTS = 40
+
+
+def token_curve(trace: Trace, points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """``(max_pixels, vision tokens)`` for the same media and settings, max_pixels swept on a log scale.
+
+    Each point is the library's own resize plan (``plan_resize`` + ``plan_patchify``); settings the
+    reference rejects (min_pixels above max_pixels, a side shrunk to 0) are left out.
+    """
+    p, pf = trace.params, trace.profile
+    f2 = pf.factor**2
+    lo = IMAGE_MIN_TOKEN_NUM * f2
+    hi = max(IMAGE_MAX_TOKEN_NUM * f2, 4 * float(trace.resize.max_pixels))
+    xs = np.unique(np.geomspace(lo, hi, points).round())
+    nframes = trace.sampling.nframes if trace.sampling else 1
+    out_x, out_y = [], []
+    for x in xs.tolist():
+        try:
+            rz = plan_resize(pf, trace.pipeline, trace.kind, trace.input_height, trace.input_width,
+                             nframes=nframes, min_pixels=p.min_pixels, max_pixels=x, total_pixels=p.total_pixels,
+                             cap_pixels_per_frame=p.cap_pixels_per_frame, model_seq_len=p.model_seq_len)
+        except VizError:
+            continue
+        out_x.append(x)
+        out_y.append(plan_patchify(pf, trace.kind, nframes, rz.height, rz.width).num_tokens)
+    return np.asarray(out_x, dtype=np.float64), np.asarray(out_y, dtype=np.int64)
+
+
+def _grid_lines(w: int, h: int, step: int) -> tuple[list, list]:
+    """One polyline (None-separated) drawing every ``step`` px line of a w x h rectangle."""
+    xs: list = []
+    ys: list = []
+    for x in range(0, w + 1, step):
+        xs += [x, x, None]
+        ys += [0, h, None]
+    for y in range(0, h + 1, step):
+        xs += [0, w, None]
+        ys += [y, y, None]
+    return xs, ys
+
+
+def resize_figure(trace: Trace, lang: str, context_len: int | None = None) -> go.Figure:
+    rz, pf = trace.resize, trace.profile
+    f = pf.factor
+    fig = go.Figure()
+    # left: the two rectangles in pixel units (image coordinates: y down)
+    sw, sh = trace.input_width, trace.input_height
+    fig.add_trace(go.Scatter(
+        x=[0, sw, sw, 0, 0], y=[0, 0, sh, sh, 0], mode="lines", name=tr("original", lang, w=sw, h=sh),
+        line=dict(color="#555", width=2, dash="dash"), xaxis="x", yaxis="y", hoverinfo="name",
+    ))
+    fig.add_trace(go.Scatter(
+        x=[0, rz.width, rz.width, 0, 0], y=[0, 0, rz.height, rz.height, 0], mode="lines", fill="toself",
+        fillcolor="rgba(31,119,180,0.12)", name=tr("resized", lang, w=rz.width, h=rz.height),
+        line=dict(color="#1f77b4", width=2), xaxis="x", yaxis="y", hoverinfo="name",
+    ))
+    if max(rz.width, rz.height) // f <= 400:  # beyond that the grid is a grey smear
+        gx, gy = _grid_lines(rz.width, rz.height, f)
+        fig.add_trace(go.Scatter(x=gx, y=gy, mode="lines", line=dict(color="rgba(31,119,180,0.35)", width=0.6),
+                                 name=tr("factor_grid", lang, f=f), xaxis="x", yaxis="y", hoverinfo="skip"))
+    side = max(sw, sh, rz.width, rz.height) * 1.05
+    # right: tokens vs max_pixels
+    xs, ys = token_curve(trace)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#444", width=2, shape="hv"),
+                             name=tr("curve", lang), xaxis="x2", yaxis="y2",
+                             hovertemplate="max_pixels %{x:,.0f} px → %{y:,} tokens<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[float(rz.max_pixels)], y=[trace.num_vision_tokens], mode="markers+text",
+                             marker=dict(size=13, color="#ff7f0e", line=dict(width=1, color="black")),
+                             text=[f"{trace.num_vision_tokens:,}"], textposition="middle left",
+                             name=tr("current", lang), xaxis="x2", yaxis="y2",
+                             hovertemplate="max_pixels %{x:,.0f} px → %{y:,} tokens<extra></extra>"))
+    top = max([trace.num_vision_tokens, *(ys.tolist() or [1])])
+    if context_len:
+        fig.add_shape(type="line", xref="x2 domain", yref="y2", x0=0, x1=1, y0=context_len, y1=context_len,
+                      line=dict(color=ERROR_COLOR, width=2, dash="dot"))
+        fig.add_annotation(xref="x2 domain", yref="y2", x=0.02, y=context_len, yanchor="bottom", xanchor="left",
+                           text=tr("context_line", lang, n=f"{context_len:,}"), showarrow=False,
+                           font=dict(color=ERROR_COLOR, size=12))
+        top = max(top, context_len)
+    fig.update_layout(
+        xaxis=dict(domain=[0, 0.38], range=[-side * 0.02, side], title_text=tr("pixels", lang), constrain="domain"),
+        yaxis=dict(range=[side, -side * 0.02], scaleanchor="x", scaleratio=1, constrain="domain"),
+        xaxis2=dict(domain=[0.5, 1], type="log", title_text=tr("max_pixels_axis", lang), anchor="y2"),
+        yaxis2=dict(anchor="x2", title_text=tr("tokens_axis", lang), range=[0, top * 1.1]),
+    )
+    return base_layout(fig, height=360)

@@ -1,0 +1,112 @@
+"""Sampling timeline: every raw frame as a tick, the sampled ones with index and time, temporal groups,
+the padding frame; and the sampled frames as a contact sheet of thumbnails."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from ..trace import Trace
+from ..ui.i18n import tr
+from ._style import GROUP_COLORS, PAD_COLOR, base_layout, group_color
+from .pictures import contact_sheet
+
+__all__ = ["timeline_figure", "frames_sheet", "MAX_LABELLED", "sheet_positions"]
+
+MAX_LABELLED = 40  # above this many sampled frames / groups, labels would overlap: hover only
+MAX_TILES = 64  # thumbnails shown in the contact sheet (evenly chosen beyond this)
+
+
+def timeline_figure(trace: Trace, lang: str) -> go.Figure:
+    fig = go.Figure()
+    if trace.sampling is None:
+        fig.add_annotation(text=tr("n_timeline_image", lang, tp=trace.profile.temporal_patch_size),
+                           x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=14))
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return base_layout(fig, height=160, legend=False)
+    s, m, pt = trace.sampling, trace.media, trace.patchify
+    fps = s.video_fps
+    n_raw = m.frames
+    # raw frames: x0 / dx instead of an x array keeps the payload flat for long videos
+    fig.add_trace(go.Scatter(
+        x0=0.0, dx=1.0 / fps, y=np.zeros(n_raw, dtype=np.int8), mode="markers", name=tr("raw_frames", lang),
+        marker=dict(symbol="line-ns-open", size=12, color="#9a9a9a", line=dict(width=1)),
+        hovertemplate="frame %{pointNumber} · %{x:.3f} s<extra></extra>",
+    ))
+    if s.start_frame != 0 or s.end_frame != n_raw - 1:
+        fig.add_vrect(x0=s.start_frame / fps, x1=s.end_frame / fps, fillcolor="rgba(44,160,44,0.10)",
+                      line_width=0, annotation_text=tr("trimmed", lang), annotation_position="top left")
+    times = np.asarray(s.times, dtype=np.float64)
+    group_of = np.zeros(len(times), dtype=np.int64)
+    for g, members in enumerate(pt.groups):
+        for pos in members:
+            group_of[pos] = g
+    labelled = len(times) <= MAX_LABELLED
+    fig.add_trace(go.Scatter(
+        x=times, y=np.ones(len(times), dtype=np.int8), mode="markers+text" if labelled else "markers",
+        name=tr("sampled_frames", lang),
+        text=[str(i) for i in s.indices] if labelled else None, textposition="top center",
+        textfont=dict(size=11),
+        marker=dict(size=11, color=[group_color(int(g)) for g in group_of], line=dict(width=1, color="white")),
+        customdata=np.stack([np.arange(len(times)), np.asarray(s.indices), group_of], axis=1),
+        hovertemplate="#%{customdata[0]} · frame %{customdata[1]} · %{x:.3f} s · g%{customdata[2]}<extra></extra>",
+    ))
+    # temporal groups: a bracket under each pair, labelled with its group / Qwen3 timestamp
+    ts = trace.prompt.timestamp_strings
+    pad_x, pad_text = [], []
+    seen: set[int] = set()
+    for g, members in enumerate(pt.groups):
+        x0, x1 = times[members[0]], times[members[-1]]
+        width = max(x1 - x0, 0.5 / fps)
+        fig.add_shape(type="rect", x0=x0 - 0.25 / fps, x1=x0 + width + 0.25 / fps, y0=0.55, y1=0.8,
+                      fillcolor=group_color(g), opacity=0.35, line_width=0)
+        if len(pt.groups) <= MAX_LABELLED:
+            label = tr("group_short", lang, g=g) + (f"<br>{ts[g]}" if ts and g < len(ts) else "")
+            fig.add_annotation(x=(x0 + x1) / 2, y=0.5, text=label, showarrow=False, yanchor="top",
+                               font=dict(size=10, color=group_color(g)))
+        for pos in members:
+            if pos in seen:  # a position used twice = the padding copy of the last frame
+                pad_x.append(times[pos])
+                pad_text.append("pad")
+            seen.add(pos)
+    if pad_x:
+        fig.add_trace(go.Scatter(
+            x=pad_x, y=[1.35] * len(pad_x), mode="markers+text", text=pad_text, textposition="top center",
+            name=tr("padding_frame", lang), marker=dict(symbol="x", size=12, color=PAD_COLOR),
+            textfont=dict(color=PAD_COLOR), hovertemplate="%{x:.3f} s: padding<extra></extra>",
+        ))
+    duration = n_raw / fps
+    fig.update_xaxes(title_text=tr("time_s", lang), range=[-0.02 * duration, 1.02 * duration])
+    fig.update_yaxes(visible=False, range=[-0.3, 2.0] if len(pt.groups) <= MAX_LABELLED else [-0.3, 1.7])
+    return base_layout(fig, height=260)
+
+
+def sheet_positions(trace: Trace) -> list[int]:
+    """Which sampled positions get a thumbnail (all of them up to MAX_TILES, then evenly spread)."""
+    n = trace.sampling.nframes if trace.sampling else 1
+    if n <= MAX_TILES:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, MAX_TILES).round().astype(int).tolist()))
+
+
+def frames_sheet(trace: Trace, thumbs: Sequence[Image.Image], lang: str) -> Image.Image:
+    """Contact sheet of the sampled frames (``thumbs`` follow :func:`sheet_positions`), one border colour
+    per temporal group, captions ``#k · frame i · t s``; a padded group's repeated frame is tagged."""
+    positions = sheet_positions(trace)
+    if trace.sampling is None:
+        return contact_sheet(list(thumbs), ["image"], [GROUP_COLORS[0]], cols=1)
+    s, pt = trace.sampling, trace.patchify
+    group_of = {}
+    for g, members in enumerate(pt.groups):
+        for pos in members:
+            group_of.setdefault(pos, g)
+    padded = {members[-1] for members in pt.groups if len(set(members)) < len(members)}
+    labels = [f"#{k} · {s.indices[k]} · {s.times[k]:.2f}s" for k in positions]
+    borders = [group_color(group_of.get(k, 0)) for k in positions]
+    marks = [f"+pad x{pt.pad_frames}" if k in padded else None for k in positions]
+    cols = 8 if trace.media.width >= trace.media.height else 12
+    return contact_sheet(list(thumbs), labels, borders, cols=min(cols, len(positions)), marks=marks)
