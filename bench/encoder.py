@@ -111,7 +111,7 @@ def child(args: argparse.Namespace) -> dict:
     dev = torch.device(args.device)
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     ours = random_tower(config, seed=0, device="cpu")
-    pv, grid = _inputs(config.family, tuple(args.grid), args.image)
+    pv, grid = _inputs(config.family, args.grid, args.image)
     if args.impl == "ours":
         model = ours.to(device=dev, dtype=dtype)
 

@@ -98,10 +98,14 @@ def plan_patchify(profile: ModelProfile, kind: str, nframes: int, height: int, w
     )
 
 
+def _norm_constants(mean, std) -> tuple[torch.Tensor, torch.Tensor]:
+    # The processor's fused rescale + normalize: mean * (1 / rescale_factor), in float32.
+    return torch.tensor(mean) * (1.0 / RESCALE_FACTOR), torch.tensor(std) * (1.0 / RESCALE_FACTOR)
+
+
 def normalize(frames: torch.Tensor, mean, std) -> torch.Tensor:
     """``[..., 3, H, W]`` uint8-valued -> float32 ``(x - 255*mean) / (255*std)``, the processor's fused form."""
-    mean_t = torch.tensor(mean) * (1.0 / RESCALE_FACTOR)
-    std_t = torch.tensor(std) * (1.0 / RESCALE_FACTOR)
+    mean_t, std_t = _norm_constants(mean, std)
     x = frames.to(torch.float32)
     return x.sub_(mean_t.view(-1, 1, 1)).div_(std_t.view(-1, 1, 1))
 
@@ -109,22 +113,26 @@ def normalize(frames: torch.Tensor, mean, std) -> torch.Tensor:
 def build_pixel_values(plan: Patchify, resized_frames: Iterable[np.ndarray]) -> torch.Tensor:
     """``pixel_values`` float32 ``[rows, 3*Tp*p*p]`` from resized uint8 ``[H, W, 3]`` frames, in order.
 
-    Frames are consumed one temporal group at a time (a generator keeps memory flat).
+    Frames are consumed one temporal group at a time (a generator keeps memory flat). Patches are cut
+    from the uint8 frames and normalized in place in the output: the same float32 operations per
+    value as ``normalize`` then cut, with a quarter of the memory traffic.
     """
     out = torch.empty(plan.shape, dtype=torch.float32)
     n = plan.rows_per_group
+    mean_t, std_t = _norm_constants(plan.image_mean, plan.image_std)
+    mean_t, std_t = mean_t.view(1, 3, 1), std_t.view(1, 3, 1)
     it = iter(resized_frames)
     pending: list[torch.Tensor] = []
     seen = 0
     for g, members in enumerate(plan.groups):
         need = max(members) + 1
         while seen < need:
-            frame = next(it)
-            pending.append(frame_tensor(frame).permute(2, 0, 1))  # (3, H, W)
+            pending.append(frame_tensor(next(it)).permute(2, 0, 1))  # (3, H, W) uint8
             seen += 1
         base = min(members)
-        stack = torch.stack([pending[i - base] for i in members])  # (Tp, 3, H, W), padding repeats the last
-        x = normalize(stack, plan.image_mean, plan.image_std)
-        out[g * n : (g + 1) * n] = to_merge_blocks(x, plan.patch_size, plan.merge_size)
+        stack = torch.stack([pending[i - base] for i in members])  # (Tp, 3, H, W); padding repeats the last
+        rows = out[g * n : (g + 1) * n]
+        rows.copy_(to_merge_blocks(stack, plan.patch_size, plan.merge_size))  # uint8 -> float32
+        rows.view(n, 3, -1).sub_(mean_t).div_(std_t)  # a row is laid out (C, Tp, p, p)
         pending = pending[max(members) + 1 - base :]
     return out

@@ -158,6 +158,7 @@ def python_snippet(trace) -> str:
 
     L: list[str] = []
     add = L.append
+    step = iter(range(1, 10))
     add(f"# Reproduces qwenvl-viz: {pf.display_name}, {trace.pipeline.value} pipeline, {Path(media).name}")
     add(f"#   {cli_command(trace)}")
     add("# Reference stack: transformers==5.23.0 qwen-vl-utils==0.0.14 decord==0.6.0 torchvision, and the Qwen")
@@ -210,7 +211,7 @@ def python_snippet(trace) -> str:
         ele = _element(trace, "MEDIA")
         ele_src = "{" + ", ".join(
             f"{_py(k)}: MEDIA" if v == "MEDIA" else f"{_py(k)}: {_py(v)}" for k, v in ele.items()) + "}"
-        add("# 1. qwen-vl-utils: " + ("frame sampling and resize" if video else "resize") + " (the official recipe)")
+        add(f"# {next(step)}. qwen-vl-utils: " + ("frame sampling and resize" if video else "resize") + " (the official recipe)")
         add(f"messages = [{{\"role\": \"user\", \"content\": [{ele_src}, {{\"type\": \"text\", \"text\": {_py(text)}}}]}}]")
         add("images, videos, video_kwargs = process_vision_info(")
         add(f"    messages, image_patch_size={pf.patch_size}, return_video_kwargs=True, return_video_metadata=True")
@@ -221,14 +222,17 @@ def python_snippet(trace) -> str:
         else:
             call.append("images=images")
         if qwen3:
-            add("# 2. the processor; the Qwen3-VL recipe keeps qwen-vl-utils' size (do_resize=False)")
+            add(f"# {next(step)}. the processor; the Qwen3-VL recipe keeps qwen-vl-utils' size (do_resize=False)")
             call.append("do_resize=False")
         else:
-            add("# 2. the processor (it re-checks the size against the Hub budget: an identity here)")
+            again = trace.resize.steps[-1]
+            add(f"# {next(step)}. the processor; it runs smart_resize again with the Hub budget: "
+                + (f"{again.src[0]}x{again.src[1]} -> {again.dst[0]}x{again.dst[1]}" if again.changed
+                   else "an identity here"))
     else:
         if video:
             req = f"num_frames={p.nframes}" if p.nframes is not None else f"fps={p.fps if p.fps is not None else 2.0!r}"
-            add("# 1. the processor samples the frames itself; processor(videos=[MEDIA]) would decode with torchcodec,")
+            add(f"# {next(step)}. the processor samples the frames itself; processor(videos=[MEDIA]) would decode with torchcodec,")
             add("#    here decord decodes only the frames the processor's sample_frames picks")
             add("video, meta = load_video(")
             add(f"    MEDIA, backend=\"decord\", sample_indices_fn=partial(processor.video_processor.sample_frames, {req})")
@@ -236,7 +240,7 @@ def python_snippet(trace) -> str:
             add("metadata = [meta]")
             call += ["videos=[video]", "video_metadata=metadata", "do_sample_frames=False"]
         else:
-            add("# 1. transformers' own loader (applies EXIF orientation), then the image processor")
+            add(f"# {next(step)}. transformers' own loader (applies EXIF orientation), then the image processor")
             add("images = [load_image(MEDIA)]")
             call.append("images=images")
     if video:
@@ -253,7 +257,7 @@ def python_snippet(trace) -> str:
         cfg_args.append(f'"spatial_merge_size": {pf.merge_size}')
     cfg = f"{cfg_cls}(vision_config={{{', '.join(cfg_args)}}})" if cfg_args else f"{cfg_cls}()"
     grid_key = "video_grid_thw" if video else "image_grid_thw"
-    add(f"# 3. MRoPE: {model_cls}.get_rope_index bound to a config only (no weights)")
+    add(f"# {next(step)}. MRoPE: {model_cls}.get_rope_index bound to a config only (no weights)")
     add(f"model = types.SimpleNamespace(config={cfg})")
     add(f"model.get_vision_position_ids = types.MethodType({model_cls}.get_vision_position_ids, model)")
     rope_kw = f'{grid_key}=inputs["{grid_key}"]'

@@ -32,6 +32,7 @@ def base_layout(fig: go.Figure, *, height: int, title: str | None = None, legend
         showlegend=legend,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=12)),
         hoverlabel=dict(font=dict(family=FONT, size=13)),
+        template="none",  # the default template adds ~7 kB of JSON to every figure
     )
     fig.update_xaxes(showline=True, linecolor="#888", gridcolor="#eee", zeroline=False)
     fig.update_yaxes(showline=True, linecolor="#888", gridcolor="#eee", zeroline=False)

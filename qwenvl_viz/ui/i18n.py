@@ -238,8 +238,10 @@ WORDS: dict[str, tuple[str, str]] = {
         "Qwen3-VL 的每个时间组都是 T = s（位置编号里没有时间）：时间以文本形式写在每组之前，{first} … {last}。",
     ),
     "n_time_image": ("An image is one run with T = s.", "图像是一个 T = s 的视觉段。"),
-    "n_collide": (" ⚠ {n} time ids are shared by several groups: above ~{fps:.0f} fps the model cannot tell them apart.",
-                  " ⚠ 有 {n} 个时间编号被多个组共用：超过约 {fps:.0f} fps 时模型无法区分这些组。"),
+    "n_collide": (" ⚠ {n} time ids are shared by several temporal groups (time_interval {iv:.3f} < 1): the model "
+                  "cannot tell those groups apart. Lower the fps or use fewer frames.",
+                  " ⚠ 有 {n} 个时间编号被多个时间组共用（time_interval {iv:.3f} < 1）：模型无法区分这些组。"
+                  "请降低 fps 或减少帧数。"),
     "n_prompt": (
         "The chat template writes one placeholder per item; the processor expands it to {n} × {pad}. "
         "{tokens} tokens in all: {vision} vision pads + {text} text and special tokens.{ts}",

@@ -1,0 +1,236 @@
+"""What the controls ask for (``Request``), and the caches that make a control change cheap.
+
+- Traces are cached by (file identity, model, pipeline, parameters): moving a slider back is free.
+- Preview images (thumbnails, the patch-grid frame) are cached by (content hash, raw frame, size);
+  the decoded frames themselves live in the media stage's own cache.
+- Rendered views are cached by (view, trace key, view options, language), so every session shares them.
+- Encoder runs are cached by (trace key, weights).
+
+Nothing here computes a pipeline number: ``Request.params`` only turns widget values into the keyword
+arguments of :func:`qwenvl_viz.explain` (blank = reference default; tokens -> pixels via the library).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from PIL import Image
+
+from ..errors import VizError
+from ..profiles import get_profile
+from ..trace import Trace, explain, tokens_to_pixels
+
+__all__ = [
+    "Request",
+    "Selection",
+    "LRU",
+    "FIELDS",
+    "get_trace",
+    "trace_key",
+    "preview",
+    "previews",
+    "TRACES",
+    "PREVIEWS",
+    "VIEWS",
+    "ENCODINGS",
+]
+
+T = TypeVar("T")
+
+# Every control a VizError.field can name; the layout puts an error slot under each.
+FIELDS = (
+    "media", "model", "pipeline", "fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels",
+    "total_pixels", "video_start", "video_end", "patch_size", "merge_size", "temporal_patch_size", "prompt",
+    "text_resume",
+)
+
+
+class LRU:
+    """A small thread-safe LRU map; ``get_or(key, make)`` computes once per key."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        return None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def get_or(self, key: Hashable, make: Callable[[], T]) -> T:
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        value = make()
+        self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+TRACES = LRU(48)
+PREVIEWS = LRU(1024)
+VIEWS = LRU(512)
+ENCODINGS = LRU(4)
+
+
+def _whole(name: str, value: float | None) -> int | None:
+    """A widget number that must be a whole number (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise VizError(f"{name} must be a whole number, got {value}", field=name)
+    return int(value)
+
+
+def _num(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not math.isfinite(float(value)):
+        raise VizError(f"{name} must be a finite number, got {value}", field=name)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The values of the pipeline controls, as the widgets deliver them."""
+
+    media: str | None
+    model: str = "qwen2.5-vl"
+    pipeline: str = "official"
+    sample_by: str = "fps"  # "fps" or "nframes": which of the two the user is driving
+    fps: float | None = 2.0
+    nframes: float | None = None
+    min_frames: float | None = None
+    max_frames: float | None = None
+    pixel_unit: str = "px"  # "px" or "tokens"
+    min_pixels: float | None = None
+    max_pixels: float | None = None
+    total_pixels: float | None = None
+    video_start: float | None = None
+    video_end: float | None = None
+    patch_size: float | None = None
+    merge_size: float | None = None
+    temporal_patch_size: float | None = None
+    prompt: str | None = None
+    text_resume: str = "release"
+    qwen3_outer_wrapper: bool = False
+    cap_pixels_per_frame: bool = False
+
+    def params(self) -> dict:
+        """Keyword arguments for :func:`qwenvl_viz.explain` (blank widgets = the reference defaults)."""
+        sizes = {n: _whole(n, getattr(self, n)) for n in ("patch_size", "merge_size", "temporal_patch_size")}
+        out: dict[str, Any] = dict(sizes)
+        if self.sample_by == "nframes":
+            out["nframes"] = _whole("nframes", self.nframes)
+        else:
+            out["fps"] = _num("fps", self.fps)
+        out["min_frames"] = _whole("min_frames", self.min_frames)
+        out["max_frames"] = _whole("max_frames", self.max_frames)
+        profile = None
+        for name in ("min_pixels", "max_pixels", "total_pixels"):
+            v = _num(name, getattr(self, name))
+            if v is not None and v <= 0:
+                raise VizError(f"{name} must be > 0, got {v:g}", field=name)
+            if v is not None and self.pixel_unit == "tokens":
+                profile = profile or get_profile(self.model).with_sizes(*sizes.values())
+                v = tokens_to_pixels(v, profile)
+            out[name] = v
+        out["video_start"] = _num("video_start", self.video_start)
+        out["video_end"] = _num("video_end", self.video_end)
+        out["prompt"] = self.prompt if self.prompt else None
+        out["text_resume"] = self.text_resume
+        out["qwen3_outer_wrapper"] = bool(self.qwen3_outer_wrapper)
+        out["cap_pixels_per_frame"] = bool(self.cap_pixels_per_frame)
+        return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass
+class Selection:
+    """What the user has picked in the views (kept per session in a ``gr.State``).
+
+    Today: the temporal group shown in the patch grid and the token for the cosine heatmap; linked
+    selection (click a patch -> its row, position ids, prompt position) builds on this.
+    """
+
+    group: int = 0
+    token: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _file_id(path: str) -> tuple:
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+
+
+def trace_key(req: Request) -> tuple:
+    """Cache key of the Trace a request gives."""
+    if not req.media:
+        raise VizError("no media: upload an image or a video, or pick an example", field="media")
+    if not os.path.exists(req.media):
+        raise VizError(f"media file not found: {os.path.basename(req.media)!r}; upload it again", field="media")
+    params = req.params()
+    return (_file_id(req.media), req.model, req.pipeline, tuple(sorted(params.items())))
+
+
+def get_trace(req: Request) -> tuple[tuple, Trace]:
+    """``(key, trace)``; errors are raised as VizError (never cached)."""
+    key = trace_key(req)
+    trace = TRACES.get(key)
+    if trace is None:
+        trace = explain(req.media, model=req.model, pipeline=req.pipeline, **dict(key[3]))
+        TRACES.put(key, trace)
+    return key, trace
+
+
+def previews(trace: Trace, positions: list[int], width: int, height: int) -> list[Image.Image]:
+    """Sampled frames at ``positions`` (``[0]`` for an image) fitted to ``width`` x ``height`` for display.
+
+    Cached by (content hash, raw frame index, size); the missing frames are decoded in one pass.
+    """
+    from ..figures.pictures import fit
+    from ..media import iter_frames
+
+    raws = [trace.frame_indices[p] if trace.sampling else 0 for p in positions]
+    keys = [("preview", trace.media.content_hash, trace.exif_applied, r, width, height) for r in raws]
+    got = {k: PREVIEWS.get(k) for k in keys}
+    missing = sorted({r for r, k in zip(raws, keys) if got[k] is None})
+    if missing:
+        if trace.sampling is None:
+            frames = [trace.source_frame(0)]
+        else:
+            frames = iter_frames(trace.media, missing)
+        for r, frame in zip(missing, frames):
+            k = ("preview", trace.media.content_hash, trace.exif_applied, r, width, height)
+            got[k] = fit(frame, width, height)
+            PREVIEWS.put(k, got[k])
+    return [got[k] for k in keys]
+
+
+def preview(trace: Trace, position: int, width: int, height: int) -> Image.Image:
+    return previews(trace, [position], width, height)[0]
+
+
+def request_dict(req: Request) -> dict:
+    return asdict(req)
