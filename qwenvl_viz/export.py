@@ -226,16 +226,22 @@ def token_table(trace) -> list[dict[str, Any]]:
     return rows
 
 
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
 def _cell(v: Any) -> Any:
+    if isinstance(v, str):  # one line per token: newlines / tabs in token text written as \n, \t
+        return v.translate(_ESCAPES)
     if v is None:
         return ""
     if isinstance(v, list):
-        return ";".join(f"{x:.6g}" if isinstance(x, float) else str(x) for x in v)
+        return ";".join(str(x) for x in v)
     return v
 
 
 def to_csv(trace, path: str | os.PathLike | IO[str]) -> int:
-    """Write ``token_table(trace)`` as CSV (lists joined with ';'); returns the number of data rows."""
+    """Write ``token_table(trace)`` as CSV, one line per token (lists joined with ';', newlines and tabs in
+    token text escaped as ``\\n`` / ``\\t``); returns the number of data rows."""
     table = token_table(trace)
 
     def write(fh: IO[str]) -> None:

@@ -98,6 +98,13 @@ class ModelProfile:
         """Length of one ``pixel_values`` row: 3 * Tp * p * p (1176 or 1536)."""
         return 3 * self.temporal_patch_size * self.patch_size * self.patch_size
 
+    def tokens_to_pixels(self, tokens: float) -> int:
+        """N tokens = N x factor^2 px (max_pixels is in pixels; users often think in tokens)."""
+        return int(tokens * self.factor**2)
+
+    def pixels_to_tokens(self, pixels: float) -> float:
+        return pixels / self.factor**2
+
     # qwen-vl-utils budgets follow the (possibly user-set) patch size: factor = image_patch_size * 2.
     @property
     def qvu_image_min_pixels(self) -> int:

@@ -7,7 +7,6 @@ the CLI render a Trace; they compute nothing themselves.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -314,11 +313,6 @@ def explain(
         rope=rope,
         notes=tuple(notes),
     )
-
-
-def tokens_to_pixels(tokens: float, profile: ModelProfile) -> int:
-    """N tokens = N x factor^2 px (the converter users need: max_pixels is in pixels)."""
-    return int(math.floor(tokens * profile.factor**2))
 
 
 @dataclass(frozen=True)

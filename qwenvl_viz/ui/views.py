@@ -1,0 +1,130 @@
+"""Render every view of one Trace, cached; the layout's ``update`` only routes the results to widgets.
+
+Each view has a cache key (view name, trace key, the view options it depends on, language). Within a
+session the last key sent to each widget is remembered, and an unchanged view is not sent again
+(``gr.skip()``): moving the group slider re-sends the patch grid only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gradio.components.plot import PlotData
+
+from ..figures import encoder as enc_fig
+from ..figures.ledger import ledger_html
+from ..figures.media import media_html
+from ..figures.patch_grid import patch_grid_figure
+from ..figures.pictures import jpeg_bytes
+from ..figures.prompt import prompt_html
+from ..figures.resize import resize_figure
+from ..figures.rope import rope_figure
+from ..figures.timeline import frames_sheet, sheet_positions, timeline_figure
+from ..trace import Trace
+from . import narration
+from .state import VIEWS, previews
+
+__all__ = ["ViewOptions", "VIEW_NAMES", "render_views", "display_size", "save_jpeg", "PATCH_FRAME_SIDE",
+           "THUMB_SIDE", "plot_data"]
+
+PATCH_FRAME_SIDE = 768  # long side of the patch-grid frame preview (px)
+THUMB_SIDE = 132  # long side of a contact-sheet thumbnail (px)
+
+VIEW_NAMES = (
+    "ledger", "media", "media_text", "timeline", "frames", "timeline_text", "resize", "resize_text", "budget",
+    "patch", "patch_text", "rope", "rope_text", "prompt", "prompt_text", "summary",
+)
+
+_IMAGE_DIR = tempfile.mkdtemp(prefix="qwenvl_viz_views_")
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """View-only controls: they change how a Trace is drawn, never the Trace."""
+
+    group: int = 0
+    order: str = "merge"  # "merge" | "raster"
+    windows: bool = True
+    context_len: int | None = 32768
+
+
+def display_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(w, h) with the same aspect as ``width`` x ``height`` and the longer side ``long_side``."""
+    s = long_side / max(width, height)
+    return max(1, round(width * s)), max(1, round(height * s))
+
+
+def plot_data(fig) -> PlotData:
+    """A figure serialised once (the cache keeps the JSON, not the figure)."""
+    return PlotData(type="plotly", plot=fig.to_json())
+
+
+def save_jpeg(img, name: str) -> str:
+    """Write a preview image once; gr.Image serves the file (no pixels in the JSON payload)."""
+    path = os.path.join(_IMAGE_DIR, f"{name}.jpg")
+    if not os.path.exists(path):
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(jpeg_bytes(img, quality=85))
+        os.replace(tmp, path)
+    return path
+
+
+def _frames_view(trace: Trace, lang: str, key_hash: str) -> str:
+    positions = sheet_positions(trace)
+    w, h = display_size(trace.input_width, trace.input_height, THUMB_SIDE)
+    thumbs = previews(trace, positions, w, h)
+    return save_jpeg(frames_sheet(trace, thumbs, lang), f"frames_{key_hash}")
+
+
+def _patch_view(trace: Trace, view: ViewOptions, lang: str) -> PlotData:
+    pt = trace.patchify
+    group = min(max(view.group, 0), pt.grid_thw[0] - 1)
+    position = pt.groups[group][0]
+    w, h = display_size(trace.resize.width, trace.resize.height, PATCH_FRAME_SIDE)
+    frame = previews(trace, [position], w, h)[0]
+    return plot_data(patch_grid_figure(trace, frame, group, view.order, view.windows, lang))
+
+
+def _view_specs(trace: Trace, view: ViewOptions, lang: str, key_hash: str) -> dict[str, tuple[tuple, Callable[[], Any]]]:
+    """name -> (the view options it depends on, how to render it)."""
+    group = min(max(view.group, 0), trace.patchify.grid_thw[0] - 1)
+    return {
+        "ledger": ((), lambda: ledger_html(trace, lang)),
+        "media": ((), lambda: media_html(trace, lang)),
+        "media_text": ((), lambda: narration.media_text(trace, lang)),
+        "timeline": ((), lambda: plot_data(timeline_figure(trace, lang))),
+        "frames": ((), lambda: _frames_view(trace, lang, key_hash)),
+        "timeline_text": ((), lambda: narration.timeline_text(trace, lang)),
+        "resize": ((view.context_len,), lambda: plot_data(resize_figure(trace, lang, view.context_len))),
+        "resize_text": ((), lambda: narration.resize_text(trace, lang)),
+        "budget": ((), lambda: narration.budget_text(trace, lang)),
+        "patch": ((group, view.order, view.windows), lambda: _patch_view(trace, view, lang)),
+        "patch_text": ((), lambda: narration.patch_text(trace, lang)),
+        "rope": ((), lambda: plot_data(rope_figure(trace, lang))),
+        "rope_text": ((), lambda: narration.rope_text(trace, lang)),
+        "prompt": ((), lambda: prompt_html(trace, lang)),
+        "prompt_text": ((), lambda: narration.prompt_text(trace, lang)),
+        "summary": ((), lambda: json.loads(json.dumps(trace.summary(), default=str))),
+    }
+
+
+def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str) -> dict[str, tuple[tuple, Any]]:
+    """``{view name: (cache key, value)}`` for every view; values come from the shared cache when present."""
+    import hashlib
+
+    key_hash = hashlib.blake2b(repr((key, lang)).encode(), digest_size=10).hexdigest()
+    out = {}
+    for name, (opts, make) in _view_specs(trace, view, lang, key_hash).items():
+        ck = (name, key, opts, lang)
+        out[name] = (ck, VIEWS.get_or(ck, make))
+    return out
+
+
+def heatmap_image(hm, tiles, labels, name: str) -> str:
+    return save_jpeg(enc_fig.heatmap_sheet(hm, tiles, labels), name)
