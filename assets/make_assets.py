@@ -51,7 +51,8 @@ def clip_frame(i: int) -> Image.Image:
 
 
 def make_clip(path: Path) -> None:
-    options = {"crf": str(CLIP_CRF), "preset": "medium", "x264-params": f"keyint={CLIP_GOP}:min-keyint={CLIP_GOP}:scenecut=0:threads=1"}
+    x264 = f"keyint={CLIP_GOP}:min-keyint={CLIP_GOP}:scenecut=0:threads=1"
+    options = {"crf": str(CLIP_CRF), "preset": "medium", "x264-params": x264}
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=CLIP_FPS, options=options)
         stream.width, stream.height, stream.pix_fmt = CLIP_W, CLIP_H, "yuv420p"
@@ -69,7 +70,8 @@ def sample_image() -> Image.Image:
         f = y / IMAGE_H
         d.line([(0, y), (IMAGE_W, y)], fill=(int(40 + 180 * f), int(90 + 120 * f), int(200 - 60 * f)))
     d.ellipse((1040, 250, 1200, 410), fill=(255, 214, 90))
-    d.polygon([(0, 600), (220, 330), (420, 560), (640, 250), (900, 590), (1100, 380), (1280, 560), (1280, 853), (0, 853)], fill=(70, 90, 110))
+    ridge = [(0, 600), (220, 330), (420, 560), (640, 250), (900, 590), (1100, 380), (1280, 560), (1280, 853), (0, 853)]
+    d.polygon(ridge, fill=(70, 90, 110))
     d.polygon([(560, 340), (640, 250), (720, 345), (680, 330), (640, 360), (600, 330)], fill=(240, 240, 250))
     for y in range(640, IMAGE_H):  # lake
         f = (y - 640) / (IMAGE_H - 640)
@@ -78,8 +80,9 @@ def sample_image() -> Image.Image:
     for k, c in enumerate(colors):  # tiles, one per 28-px-ish patch scale
         x0 = 60 + k * 90
         d.rectangle((x0, 700, x0 + 70, 770), fill=c, outline=(20, 20, 20), width=3)
-    d.text((IMAGE_W / 2, 140), "qwenvl-viz", font=_font(150), fill=(255, 255, 255), anchor="mm", stroke_width=6, stroke_fill=(30, 30, 50))
-    d.text((IMAGE_W / 2, 250), f"{IMAGE_W} x {IMAGE_H}", font=_font(54), fill=(255, 255, 255), anchor="mm", stroke_width=3, stroke_fill=(30, 30, 50))
+    outline = {"fill": (255, 255, 255), "anchor": "mm", "stroke_fill": (30, 30, 50)}
+    d.text((IMAGE_W / 2, 140), "qwenvl-viz", font=_font(150), stroke_width=6, **outline)
+    d.text((IMAGE_W / 2, 250), f"{IMAGE_W} x {IMAGE_H}", font=_font(54), stroke_width=3, **outline)
     return img
 
 

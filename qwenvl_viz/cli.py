@@ -10,8 +10,6 @@ import json
 import os
 import sys
 
-import numpy as np
-
 from .errors import VizError
 from .profiles import Family, Pipeline
 
@@ -49,6 +47,8 @@ def add_preprocess_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--qwen3-outer-wrapper", action="store_true",
                     help="Qwen3-VL: keep the outer vision_start/end as transformers 5.12+ does")
     ap.add_argument("--tokenizer", dest="tokenizer_dir", help="checkpoint folder whose tokenizer.json to use")
+    ap.add_argument("--model-seq-len", type=int,
+                    help="context length behind qwen-vl-utils' default video budget (MODEL_SEQ_LEN, 128000)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 _PARAM_KEYS = (
     "fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels", "total_pixels", "video_start",
     "video_end", "patch_size", "merge_size", "temporal_patch_size", "prompt", "cap_pixels_per_frame",
-    "text_resume", "qwen3_outer_wrapper", "tokenizer_dir",
+    "text_resume", "qwen3_outer_wrapper", "tokenizer_dir", "model_seq_len",
 )
 
 
@@ -111,21 +111,6 @@ def walkthrough(trace) -> str:
     return "\n".join(lines)
 
 
-def _save_npz(path: str, trace, extra: dict | None = None) -> None:
-    arrays = {
-        "pixel_values": trace.pixel_values.numpy(),
-        "grid_thw": trace.grid_thw.numpy(),
-        "input_ids": np.asarray(trace.input_ids, dtype=np.int64),
-        "position_ids": np.asarray(trace.position_ids, dtype=np.int64),
-        "frame_indices": np.asarray(trace.frame_indices, dtype=np.int64),
-    }
-    arrays.update(extra or {})
-    try:
-        np.savez(path, **arrays)
-    except OSError as e:
-        raise VizError(f"cannot write {path}: {e.strerror}", field="save") from None
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -135,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         trace = trace_from_args(args)
         if args.command == "explain":
             if args.save:
-                _save_npz(args.save, trace)
+                from .export import to_npz
+
+                to_npz(trace, args.save)
             if args.json:
                 print(json.dumps(trace.summary()))
             else:

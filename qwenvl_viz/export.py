@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from .errors import VizError
-from .profiles import IMAGE_PAD_ID, VIDEO_PAD_ID
 
 __all__ = ["to_json", "to_npz", "token_table", "to_csv", "TOKEN_COLUMNS", "JSON_FORMAT"]
 

@@ -5,17 +5,20 @@ Semantics follow the references the rest of the pipeline is compared with:
 - Images: ``apply_exif=False`` is qwen-vl-utils 0.0.14 ``fetch_image`` (``Image.open`` then its
   ``to_rgb``: RGBA composited on white, every other mode through ``convert("RGB")``);
   ``apply_exif=True`` is transformers 5.23 ``image_utils.load_image`` (``exif_transpose`` then
-  ``convert("RGB")``, alpha dropped, not composited).
+  ``convert("RGB")``, alpha dropped, not composited). Both hand the image processor an RGB image
+  whose ``info`` may carry a colour key (P / L / RGB with tRNS, GIF); its ``convert_to_rgb`` then
+  turns that colour white: ``MediaInfo.transparency_key`` + ``whiten_transparency_key``.
 - Videos: frame ``i`` is the i-th frame in presentation order, counted over the demuxed packets of
   the best video stream sorted by pts, and fps is the stream's ``avg_frame_rate``: what decord 0.6.0
   (``len(vr)``, ``get_avg_fps()``) reports and qwen-vl-utils samples from. RGB comes from PyAV's
   ``to_ndarray(format="rgb24")``, bit-identical to decord's ``get_batch``. Frames are returned in
   the displayed orientation (the display matrix applied), as torchcodec >= 0.11 does; decord 0.6.0
-  ignores rotation (and fails on such files in ``get_batch``).
+  mis-reads such files (it swaps the size, then its ``get_batch`` fails).
 
 Decoding is selective: per gap between wanted frames we either decode forward or seek to the
 keyframe before the target, whichever decodes fewer frames (keyframe positions come from the probe's
-demux pass), and convert to RGB only the frames kept. Decoded frames live in a byte-bounded LRU
+demux pass); unwanted frames that nothing references are not decoded at all; only the frames kept
+are converted to RGB. Decoded frames live in a byte-bounded LRU
 cache keyed by (content hash, index), so moving a slider re-decodes nothing it has seen.
 
 Example::
@@ -54,6 +57,7 @@ __all__ = [
     "decode_stats",
     "clear_cache",
     "set_frame_cache_limit",
+    "whiten_transparency_key",
     "FRAME_CACHE_BYTES",
 ]
 
@@ -100,6 +104,9 @@ class MediaInfo:
     mode: str  # image mode as opened ("RGBA", "I;16", "P", ...) or video pixel format
     has_alpha: bool
     notes: tuple[str, ...]  # remarks for the user ("header says 431 frames, 300 in the stream")
+    # Image colour-key transparency (P / L / RGB with tRNS, GIF): the RGB colour that the reference
+    # image processor turns white; see whiten_transparency_key. None for videos and most images.
+    transparency_key: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -302,7 +309,8 @@ def _probe_image(path: str, content_hash: str) -> MediaInfo | None:
                 f"EXIF orientation {orientation}: qwen-vl-utils ignores it, transformers' load_image applies it"
             )
         has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-        notes.extend(_mode_notes(img.mode, has_alpha))
+        key = _transparency_key(img)
+        notes.extend(_mode_notes(img.mode, has_alpha, key))
         return MediaInfo(
             kind="image",
             path=path,
@@ -321,16 +329,53 @@ def _probe_image(path: str, content_hash: str) -> MediaInfo | None:
             mode=img.mode,
             has_alpha=has_alpha,
             notes=tuple(notes),
+            transparency_key=key,
         )
 
 
-def _mode_notes(mode: str, has_alpha: bool) -> list[str]:
+def _transparency_key(img: Image.Image) -> tuple[int, int, int] | None:
+    """The colour key both loaders hand on in ``info["transparency"]`` of their RGB image.
+
+    Pillow's ``convert("RGB")`` of a P / L / RGB image with a tRNS colour key keeps the key as an
+    RGB tuple in ``info`` (resize keeps ``info`` too); RGBA goes through qwen-vl-utils' paste,
+    which drops it. Both references then meet transformers' ``convert_to_rgb``.
+    """
+    if img.mode == "RGBA" or img.info.get("transparency") is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        key = img.convert("RGB").info.get("transparency")
+    if isinstance(key, tuple) and len(key) == 3 and all(isinstance(v, int) for v in key):
+        return (int(key[0]), int(key[1]), int(key[2]))
+    return None
+
+
+def whiten_transparency_key(rgb: np.ndarray, key: tuple[int, int, int] | None) -> np.ndarray:
+    """transformers' ``convert_to_rgb`` for an RGB image carrying a colour key: pixels exactly
+    equal to ``key`` become white (alpha 0 composited on white), all others are unchanged.
+
+    The reference applies it after qwen-vl-utils' resize (official pipeline) and before the
+    processor's own resize (processor pipeline), so call it on the matching array.
+    """
+    if key is None:
+        return rgb
+    out = np.array(rgb)
+    out[(rgb == np.asarray(key, np.uint8)).all(axis=-1)] = 255
+    return out
+
+
+def _mode_notes(mode: str, has_alpha: bool, key: tuple[int, int, int] | None) -> list[str]:
     """What the two reference conversions do to this mode (both end in 8-bit RGB)."""
     if mode == "RGBA":
         return ["RGBA: qwen-vl-utils composites it on white, transformers' load_image drops the alpha"]
     notes = [] if mode == "RGB" else [f"mode {mode} converted to RGB by Pillow's convert"]
-    if has_alpha:
-        notes.append(f"{mode} transparency is dropped by both loaders (only RGBA is composited on white)")
+    if key is not None:
+        notes.append(
+            f"colour-key transparency {key}: the reference image processor turns pixels of exactly this "
+            f"colour white (transformers convert_to_rgb), after qwen-vl-utils' resize or before its own"
+        )
+    elif has_alpha:
+        notes.append(f"{mode} alpha is dropped by both loaders (only RGBA is composited on white)")
     if mode.startswith("I") or mode == "F":
         notes.append(f"{mode}: values above 255 are clipped to 255 by Pillow's convert (the references do the same)")
     return notes
@@ -384,7 +429,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         if not videos:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
             art = " (its only picture is cover art)" if container.streams.video else ""
-            what = "audio-only file" if "audio" in kinds else f"file without a video stream (streams: {', '.join(kinds)})"
+            what = "audio-only file" if "audio" in kinds else f"file (streams: {', '.join(kinds)})"
             raise VizError(f"{name!r} is an {what}{art} with no video stream; give an image or a video ({SUPPORTED})")
         best = container.streams.best("video")
         stream = best if best in videos else videos[0]
@@ -401,8 +446,8 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         raise VizError(f"video {name!r} ({fmt}, {codec}) has a video stream with no frames; give a video with frames")
     if frames_header and n < frames_header and last_end >= size:
         raise VizError(
-            f"video {name!r} is truncated: its header lists {frames_header} frames but the file ends after "
-            f"{n} ({size:,} bytes); re-download or re-export it"
+            f"video {name!r} is truncated: its header lists {frames_header} frames but the data ends after "
+            f"{n} frames ({size:,} bytes); re-download or re-export it"
         )
     if frames_header and frames_header != n:
         notes.append(f"header says {frames_header} frames, {n} in the stream (the count sampling uses)")
@@ -421,7 +466,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         # GIF has no frame rate, only per-frame delays: fps = frames / total delay.
         total = sum(d or 0 for d in durations) * float(time_base) if time_base else 0.0
         fps = n / total if total > 0 else None
-        notes.append(f"animated GIF: fps {fps:.4g} from frame durations" if fps else "animated GIF without frame durations")
+        notes.append(f"animated GIF: fps {fps:.4g} from frame durations" if fps else "GIF without frame durations")
     else:
         fps = float(average_rate) if average_rate else None
     if fps is None or not math.isfinite(fps) or fps <= 0:
@@ -471,7 +516,11 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         notes=tuple(notes),
     )
     index = _VideoIndex(
-        stream_index=stream_index, pts=pts_arr, keyframes=key_idx.astype(np.int64), seekable=seekable, rotation_k=ccw // 90
+        stream_index=stream_index,
+        pts=pts_arr,
+        keyframes=key_idx.astype(np.int64),
+        seekable=seekable,
+        rotation_k=ccw // 90,
     )
     return info, index
 
@@ -502,7 +551,9 @@ def _demux_pass(container, stream, name: str):
                     f"the file may be malformed or too long"
                 )
     except av.FFmpegError as e:
-        raise VizError(f"video {name!r} is corrupt or truncated: demuxing stopped after {len(pts)} frames ({e})") from None
+        raise VizError(
+            f"video {name!r} is corrupt or truncated: demuxing stopped after {len(pts)} frames ({e})"
+        ) from None
     return pts, dts, durations, key_pts, last_end
 
 
@@ -543,7 +594,7 @@ def load_image(info: MediaInfo, *, apply_exif: bool) -> np.ndarray:
                 rgb.paste(img, mask=img.split()[3])
             else:
                 rgb = img.convert("RGB")
-            return np.asarray(rgb)
+            return np.array(rgb)  # a writable copy
     except (OSError, SyntaxError, ValueError) as e:
         raise VizError(f"image file {os.path.basename(info.path)!r} cannot be read: {e}") from None
 

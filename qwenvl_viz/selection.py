@@ -9,7 +9,7 @@ encoder's :func:`~qwenvl_viz.encoder.window_partition`, positions from ``trace.r
 
 >>> sel = select(trace, x=300, y=500)          # doctest: +SKIP
 >>> sel.patch, sel.row, sel.token, sel.position_ids  # doctest: +SKIP
-((35, 21), 1402, 350, (10, 27, 20))
+((35, 21), 1403, 350, (15, 32, 25))
 
 ``Selection.remap(new_trace)`` keeps the selection across parameter changes (same relative place
 in the frame, the group holding the same moment), ``Selection.still_valid(new_trace)`` says
@@ -143,6 +143,12 @@ def _rows_of_raster(gh: int, gw: int, m: int) -> torch.Tensor:
     return rows
 
 
+@functools.lru_cache(maxsize=32)
+def _frame_windows(partition, gh: int, gw: int, m: int, side: int) -> tuple[torch.Tensor, torch.Tensor]:
+    # One temporal group is enough: windows never cross frames, and the ids only shift per group.
+    return partition(torch.tensor([[1, gh, gw]]), m, side)
+
+
 def _window(trace, token_in_group: int, group: int, window_size: int | None) -> Window | None:
     if trace.model is not Family.QWEN2_5_VL:
         return None
@@ -156,11 +162,10 @@ def _window(trace, token_in_group: int, group: int, window_size: int | None) -> 
     side = config.window_merged
     if not side:
         return None
-    t, gh, gw = trace.patchify.grid_thw
+    _, gh, gw = trace.patchify.grid_thw
     m = pf.merge_size
     m2 = m * m
-    # One temporal group is enough: windows never cross frames, and the ids only shift per group.
-    index, cu = window_partition(torch.tensor([[1, gh, gw]]), m, side)
+    index, cu = _frame_windows(window_partition, gh, gw, m, side)
     slot = int(torch.nonzero(index == token_in_group)[0, 0])
     win = int(torch.searchsorted(cu, torch.tensor(slot * m2, dtype=cu.dtype), right=True)) - 1
     r0, r1 = int(cu[win]), int(cu[win + 1])

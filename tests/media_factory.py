@@ -49,10 +49,12 @@ __all__ = [
 ]
 
 INDEX_BITS = 12  # frame indices up to 4095 are readable from the frame itself
-DEFAULT_CODEC = {"mp4": "libx264", "mov": "libx264", "mkv": "libx264", "webm": "libvpx-vp9", "avi": "mpeg4", "gif": "gif"}
+DEFAULT_CODEC = {
+    "mp4": "libx264", "mov": "libx264", "mkv": "libx264", "webm": "libvpx-vp9", "avi": "mpeg4", "gif": "gif"
+}
 # Modes each image format can store (Pillow 12), for parametrised tests.
 IMAGE_MODES = {
-    "png": ("RGB", "RGBA", "LA", "L", "P", "P+transparency", "I;16"),
+    "png": ("RGB", "RGBA", "LA", "L", "P", "P+transparency", "I;16", "RGB+tRNS", "L+tRNS"),
     "jpeg": ("RGB", "L", "CMYK"),
     "webp": ("RGB", "RGBA"),
     "bmp": ("RGB", "L", "P"),
@@ -125,8 +127,9 @@ def make_image(
     exif_orientation: int | None = None,
     quality: int = 95,
 ) -> Path:
-    """Write an image in ``mode`` ("RGB", "RGBA", "LA", "L", "P", "P+transparency", "I;16",
-    "CMYK"); the format comes from the suffix. ``exif_orientation`` stores EXIF tag 0x0112."""
+    """Write an image in ``mode`` ("RGB", "RGBA", "LA", "L", "P", "I;16", "CMYK", or "P+transparency",
+    "RGB+tRNS", "L+tRNS": a colour key, the colour of the top-right pixel); the format comes from
+    the suffix. ``exif_orientation`` stores EXIF tag 0x0112."""
     path = Path(path)
     base = _image_pattern(width, height)
     if mode == "RGBA":
@@ -135,15 +138,17 @@ def make_image(
         img = base.convert("LA")
     elif mode == "I;16":
         # 0..1023: Pillow's convert("RGB") clips values above 255, so the ramp shows both sides
-        ramp = (np.arange(width * height, dtype=np.uint32).reshape(height, width) * 1024 // (width * height)).astype(np.uint16)
+        ramp = np.arange(width * height, dtype=np.uint32).reshape(height, width) * 1024 // (width * height)
+        ramp = ramp.astype(np.uint16)
         img = Image.fromarray(ramp)  # uint16 -> mode "I;16"
     elif mode in ("P", "P+transparency"):
         img = base.convert("RGB").quantize(64, dither=Image.Dither.NONE)
     else:
-        img = base.convert(mode)
+        img = base.convert(mode.removesuffix("+tRNS"))
     kwargs: dict = {}
-    if mode == "P+transparency":
-        kwargs["transparency"] = int(np.asarray(img)[0, -1])  # the palette index of a corner pixel
+    if mode.endswith(("+transparency", "+tRNS")):
+        corner = np.asarray(img)[0, -1]  # a palette index, a grey level or an RGB colour
+        kwargs["transparency"] = tuple(int(v) for v in corner) if corner.ndim else int(corner)
     if exif_orientation is not None:
         exif = Image.Exif()
         exif[0x0112] = exif_orientation
@@ -160,7 +165,8 @@ def make_bomb_png(path: str | Path, width: int = 20000, height: int = 20000) -> 
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1))) + chunk(b"IEND", b"")
+    idat = zlib.compress(b"\0" * (width + 1))
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
     Path(path).write_bytes(data)
     return Path(path)
 

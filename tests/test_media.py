@@ -22,6 +22,7 @@ from qwenvl_viz.media import (
     open_media,
     read_frames,
     set_frame_cache_limit,
+    whiten_transparency_key,
 )
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -226,6 +227,7 @@ def test_open_media_is_cached_and_hash_follows_content_not_path(media_files):
     path = media_files.video("mp4", frames=5)
     info = open_media(path)
     assert open_media(path) is info
+    assert open_media(f"file://{path}") is info  # qwen-vl-utils' file:// form
     copy = media_files.copy(path, "copy-of-clip.mp4")
     assert open_media(copy).content_hash == info.content_hash
     other = open_media(media_files.video("mp4", frames=6))
@@ -259,16 +261,39 @@ IMAGE_CASES = [(fmt, mode) for fmt, modes in IMAGE_MODES.items() for mode in mod
 @pytest.mark.parametrize(("fmt", "mode"), IMAGE_CASES, ids=[f"{f}-{m}" for f, m in IMAGE_CASES])
 def test_image_rgb_matches_fetch_image_and_transformers_load_image(media_files, fmt, mode):
     from qwen_vl_utils import fetch_image
+    from transformers.image_transforms import convert_to_rgb
     from transformers.image_utils import load_image as hf_load_image
 
     # 84x56 is a multiple of 28 within fetch_image's default pixel budget: its resize is a no-op.
     path = media_files.image(fmt, width=84, height=56, mode=mode)
     info = open_media(path)
     assert (info.kind, info.width, info.height, info.frames) == ("image", 84, 56, 1)
-    qvu = np.asarray(fetch_image({"image": str(path)}))
-    assert qvu.shape == (56, 84, 3)
-    np.testing.assert_array_equal(load_image(info, apply_exif=False), qvu)
-    np.testing.assert_array_equal(load_image(info, apply_exif=True), np.asarray(hf_load_image(str(path))))
+    qvu_pil, hf_pil = fetch_image({"image": str(path)}), hf_load_image(str(path))
+    qvu = load_image(info, apply_exif=False)
+    hf = load_image(info, apply_exif=True)
+    np.testing.assert_array_equal(qvu, np.asarray(qvu_pil))
+    np.testing.assert_array_equal(hf, np.asarray(hf_pil))
+    # ... and what the image processor makes of them (its convert_to_rgb reads info["transparency"])
+    key = info.transparency_key
+    np.testing.assert_array_equal(whiten_transparency_key(qvu, key), convert_to_rgb(qvu_pil, return_numpy=True))
+    np.testing.assert_array_equal(whiten_transparency_key(hf, key), convert_to_rgb(hf_pil, return_numpy=True))
+
+
+@pytest.mark.parametrize("mode", ["P+transparency", "RGB+tRNS", "L+tRNS"])
+def test_colour_key_is_whitened_after_fetch_image_resize(media_files, mode):
+    from PIL import Image
+    from qwen_vl_utils import fetch_image
+    from transformers.image_transforms import convert_to_rgb
+
+    path = media_files.image("png", width=250, height=180, mode=mode)  # fetch_image resizes to 252x168
+    info = open_media(path)
+    assert info.has_alpha and info.transparency_key is not None
+    assert any("colour-key transparency" in n for n in info.notes)
+    ref = convert_to_rgb(fetch_image({"image": str(path)}), return_numpy=True)
+    resized = np.asarray(Image.fromarray(load_image(info, apply_exif=False)).resize((252, 168)))
+    ours = whiten_transparency_key(resized, info.transparency_key)
+    np.testing.assert_array_equal(ours, ref)
+    assert (ours != resized).any()  # the key really changed pixels
 
 
 def test_rgba_is_composited_on_white_for_qwen_vl_utils_and_not_for_transformers(media_files):
@@ -339,13 +364,14 @@ def test_bad_input_raises_vizerror_naming_the_problem(media_files, kind):
 
 
 def test_sample_clip_opens_and_decodes_16_frames_quickly(capsys):
+    before = decode_stats()
     t0 = time.perf_counter()
     info = open_media(ASSETS / "sample_clip.mp4")
     t1 = time.perf_counter()
     frames = read_frames(info, SPREAD_16)
     t2 = time.perf_counter()
     with capsys.disabled():
-        print(f"\nsample_clip.mp4: open {t1 - t0:.3f} s, 16 frames {t2 - t1:.3f} s, {decode_stats()}")
+        print(f"\nsample_clip.mp4: open {t1 - t0:.3f} s, 16 frames {t2 - t1:.3f} s, {_delta(before)}")
     assert frames.shape == (16, 1280, 720, 3)
     assert t2 - t0 < 5
 

@@ -77,6 +77,7 @@ def test_image_group_is_the_image_and_its_duplicate(media_files):
     trace = explain(media_files.image("png", width=392, height=224), model="qwen2.5-vl")
     sel = select(trace, 100, 50)
     assert [(f.raw_index, f.seconds, f.padding) for f in sel.frames] == [(0, None, False), (0, None, True)]
+    assert torch.equal(trace.pixel_values[sel.row], patch_pixels(trace, sel))
     assert sel.time_id == 0 and sel.seconds is None
 
 

@@ -143,9 +143,8 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
                            y0=0.5 * gh / frame.height - 0.5, dy=gh / frame.height, hoverinfo="skip",
                            xaxis="x", yaxis="y"))
     fig.add_trace(go.Heatmap(
-        z=label, x0=0, dx=1, y0=0, dy=1, customdata=custom, hovertemplate=hover, opacity=0.35,
-        colorscale="Turbo", showscale=True, xaxis="x", yaxis="y",
-        colorbar=dict(title=dict(text=colour_title, side="right"), len=0.8, thickness=12, x=0.6),
+        z=label, x0=0, dx=1, y0=0, dy=1, customdata=custom, hovertemplate=hover, opacity=0.3,
+        colorscale="Turbo", showscale=False, xaxis="x", yaxis="y", name=colour_title,
     ))
     if max(gh, gw) <= MAX_LINE_CELLS:
         bx, by = _lines(gh, gw, m)
@@ -153,7 +152,7 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
                                  hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"))
     if win is not None:
         wx, wy = _window_edges(win.ids)
-        fig.add_trace(go.Scatter(x=wx, y=wy, mode="lines", line=dict(color="#ffdd00", width=2.5),
+        fig.add_trace(go.Scatter(x=wx, y=wy, mode="lines", line=dict(color="#ffdd00", width=2),
                                  name=tr("windows", lang), hoverinfo="skip", xaxis="x", yaxis="y"))
     # zoom panel: the top-left patches with their numbers
     z = min(ZOOM_PATCHES, gh, gw)
@@ -165,8 +164,8 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
                            xaxis="x2", yaxis="y2"))
     fig.add_trace(go.Heatmap(
         z=label[:z, :z], x0=0, dx=1, y0=0, dy=1, customdata=custom[:z, :z], hovertemplate=hover,
-        opacity=0.35, colorscale="Turbo", zmin=int(label.min()), zmax=int(label.max()), showscale=False,
-        texttemplate="%{z}", textfont=dict(size=13, color="black"), xaxis="x2", yaxis="y2",
+        opacity=0.3, colorscale="Turbo", zmin=int(label.min()), zmax=int(label.max()), showscale=False,
+        texttemplate="%{z}", textfont=dict(size=14, color="black"), xaxis="x2", yaxis="y2",
     ))
     px_, py_ = _lines(z, z, 1)
     fig.add_trace(go.Scatter(x=px_, y=py_, mode="lines", line=dict(color="rgba(255,255,255,0.8)", width=0.7),
@@ -176,18 +175,23 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
                              hoverinfo="skip", showlegend=False, xaxis="x2", yaxis="y2"))
     frames = ", ".join(str(trace.frame_indices[i]) for i in dict.fromkeys(pt.groups[group])) \
         if trace.sampling else "0"
+    portrait = gh > gw  # a tall frame hugs the zoom panel; a wide one takes more of the width
     fig.update_layout(
-        xaxis=dict(domain=[0, 0.56], range=[-0.5, gw - 0.5], showgrid=False, constrain="domain", title_text="w"),
+        xaxis=dict(domain=[0, 0.5 if portrait else 0.62], range=[-0.5, gw - 0.5], showgrid=False,
+                   constrain="domain", constraintoward="right" if portrait else "left", title_text="w"),
         yaxis=dict(range=[gh - 0.5, -0.5], scaleanchor="x", showgrid=False, constrain="domain", title_text="h"),
-        xaxis2=dict(domain=[0.68, 1], range=[-0.5, z - 0.5], showgrid=False, constrain="domain", anchor="y2",
-                    showticklabels=False),
+        xaxis2=dict(domain=[0.56 if portrait else 0.67, 1], range=[-0.5, z - 0.5], showgrid=False,
+                    constrain="domain", constraintoward="left", anchor="y2", showticklabels=False),
         yaxis2=dict(range=[z - 0.5, -0.5], scaleanchor="x2", showgrid=False, constrain="domain", anchor="x2",
                     showticklabels=False),
         annotations=[
             dict(text=tr("frame_title", lang, g=group, frames=frames, h=trace.resize.height, w=trace.resize.width),
-                 x=0, y=1.0, xref="x domain", yref="paper", yanchor="bottom", xanchor="left", showarrow=False),
-            dict(text=tr("zoom_title", lang, n=z), x=0, y=1.0, xref="x2 domain", yref="paper", yanchor="bottom",
+                 x=0, y=1.0, xref="paper", yref="paper", yanchor="bottom", xanchor="left", showarrow=False),
+            dict(text=tr("zoom_title", lang, n=z), x=0, y=1.0, xref="x2 domain", yref="y2 domain", yanchor="bottom",
                  xanchor="left", showarrow=False),
         ],
     )
-    return base_layout(fig, height=480, legend=win is not None)
+    fig = base_layout(fig, height=520, legend=win is not None)
+    fig.update_layout(legend=dict(orientation="h", y=-0.08, yanchor="top", x=0, xanchor="left"),
+                      margin=dict(t=36))
+    return fig

@@ -56,10 +56,11 @@ def contact_sheet(
     *,
     cols: int,
     gap: int = 6,
-    label_h: int = 18,
+    label_h: int = 32,
     marks: Sequence[str | None] | None = None,
 ) -> Image.Image:
-    """Tiles in a grid, each with a coloured border and a caption above it; ``marks`` stamps a corner tag."""
+    """Tiles in a grid, each with a coloured border and a caption (up to two lines) above it; ``marks`` stamps a
+    corner tag."""
     if not tiles:
         return Image.new("RGB", (10, 10), "white")
     tw = max(t.width for t in tiles)
@@ -72,7 +73,7 @@ def contact_sheet(
     for i, (tile, label, colour) in enumerate(zip(tiles, labels, borders)):
         r, c = divmod(i, cols)
         x, y = gap + c * cell_w, gap + r * cell_h
-        draw.text((x + 1, y), label, fill="#222", font=font)
+        draw.multiline_text((x + 1, y), label, fill="#222", font=font, spacing=1)
         draw.rectangle([x, y + label_h, x + tw + 3, y + label_h + th + 3], outline=colour, width=2)
         sheet.paste(tile, (x + 2, y + label_h + 2))
         mark = marks[i] if marks else None

@@ -13,40 +13,55 @@ from ._style import AXIS_COLORS, ERROR_COLOR, VISION_FILL, base_layout, group_co
 __all__ = ["rope_figure"]
 
 MAX_SHADED_RUNS = 400
+ZOOM_TEXT = 6  # text tokens shown before / after the zoomed vision rows
+ZOOM_ROWS = 2
+FREQ_COLS = 16  # the 64 LLM rotary frequencies drawn as 4 rows of 16  # rows of merged tokens shown in the zoom
 
 
 def rope_figure(trace: Trace, lang: str) -> go.Figure:
     rope = trace.rope
     pos = rope.position_ids
     fig = go.Figure()
-    for k, axis in enumerate("THW"):
+    # overview: the whole prompt; T drawn last so its staircase stays visible over H / W
+    for axis in "HWT":
+        k = "THW".index(axis)
         fig.add_trace(go.Scatter(
-            x0=0, dx=1, y=pos[k].astype(np.int32), mode="lines", name=axis, line=dict(color=AXIS_COLORS[axis],
-            width=1.6 if axis == "T" else 1.2), xaxis="x", yaxis="y",
-            hovertemplate=f"{axis} %{{y}}<extra></extra>",
+            x0=0, dx=1, y=pos[k].astype(np.int32), mode="lines", name=axis, legendgroup=axis,
+            line=dict(color=AXIS_COLORS[axis], width=2 if axis == "T" else 1), opacity=1 if axis == "T" else 0.55,
+            xaxis="x", yaxis="y", hovertemplate=f"token %{{x}}: {axis} %{{y}}<extra></extra>",
         ))
+    # zoom: the text before the first vision run and its first rows, token by token
+    first = rope.runs[0] if rope.runs else None
+    if first is not None:
+        lo = max(first.start - ZOOM_TEXT, 0)
+        hi = min(first.start + min(first.end - first.start, ZOOM_ROWS * first.llm_grid[2]) + ZOOM_TEXT, pos.shape[1])
+    else:
+        lo, hi = 0, min(pos.shape[1], 40)
+    for axis in "THW":
+        k = "THW".index(axis)
+        fig.add_trace(go.Scatter(
+            x0=lo, dx=1, y=pos[k, lo:hi].astype(np.int32), mode="lines+markers", name=axis, legendgroup=axis,
+            showlegend=False, line=dict(color=AXIS_COLORS[axis], width=1.5), marker=dict(size=4),
+            xaxis="x4", yaxis="y4", hovertemplate=f"token %{{x}}: {axis} %{{y}}<extra></extra>",
+        ))
+    shapes = []
     for run in rope.runs[:MAX_SHADED_RUNS]:
-        fig.add_vrect(x0=run.start - 0.5, x1=run.end - 0.5, fillcolor=VISION_FILL, line_width=0, layer="below",
-                      xref="x", yref="y domain")
+        for xref, yref in (("x", "y domain"), ("x4", "y4 domain")):
+            shapes.append(dict(type="rect", x0=run.start - 0.5, x1=run.end - 0.5, y0=0, y1=1, xref=xref, yref=yref,
+                               fillcolor=VISION_FILL, line_width=0, layer="below"))
+    fig.update_layout(shapes=shapes)  # one assignment: add_shape per run is slow in plotly.py
     video_runs = [r for r in rope.runs if r.kind == "video"]
     groups = [g for r in video_runs for g in r.groups]
     has_time = bool(groups)
-    top = [0.45, 1.0] if has_time else [0.35, 1.0]
     if has_time:
         collided = {g for c in rope.collisions for g in c.groups}
         xs = [g.group for g in groups]
-        text = []
-        for g in groups:
-            if trace.prompt.timestamp_strings:
-                text.append(trace.prompt.timestamp_strings[g.group])
-            elif g.seconds is not None:
-                text.append(f"{g.seconds:.2f}s")
-            else:
-                text.append("")
+        text = [f"{g.seconds:.1f}s" if g.seconds is not None else "" for g in groups]
         fig.add_trace(go.Bar(
             x=xs, y=[g.time_id for g in groups], name=tr("time_id", lang), xaxis="x2", yaxis="y2",
             marker_color=[ERROR_COLOR if g.group in collided else group_color(g.group) for g in groups],
-            text=text if len(groups) <= 40 else None, textposition="outside", cliponaxis=False,
+            text=text if len(groups) <= 24 else None, textposition="outside", cliponaxis=False,
+            textfont=dict(size=10),
             customdata=[[g.position, g.seconds if g.seconds is not None else float("nan")] for g in groups],
             hovertemplate="g%{x}: time id %{y} · T = %{customdata[0]} · %{customdata[1]:.3f} s<extra></extra>",
             showlegend=False,
@@ -62,34 +77,38 @@ def rope_figure(trace: Trace, lang: str) -> go.Figure:
         ymax = max([g.time_id for g in groups] + [g.int_cast_time_id or 0 for g in groups] + [1])
         fig.update_layout(
             xaxis2=dict(domain=[0, 0.62], anchor="y2", title_text=tr("group_axis", lang)),
-            yaxis2=dict(domain=[0, 0.27], anchor="x2", title_text=tr("time_id", lang), range=[0, ymax * 1.35]),
+            yaxis2=dict(domain=[0, 0.27], anchor="x2", title_text=tr("time_id", lang), range=[0, ymax * 1.4]),
         )
-    # LLM frequency layout: 64 frequencies as an 8 x 8 tile, letter = the axis that drives it
+    # LLM frequency layout: 64 frequencies as 4 rows of 16, letter = the axis that drives it
     layout = np.array(rope.mrope_layout)
-    side = int(np.ceil(np.sqrt(len(layout))))
+    side = FREQ_COLS
     codes = {"T": 0, "H": 1, "W": 2}
-    z = np.full(side * side, np.nan)
+    rows = -(-len(layout) // side)
+    z = np.full(rows * side, np.nan)
     z[: len(layout)] = [codes[a] for a in layout]
-    letters = np.full(side * side, "", dtype=object)
+    letters = np.full(rows * side, "", dtype=object)
     letters[: len(layout)] = layout
     scale = [[0, AXIS_COLORS["T"]], [0.33, AXIS_COLORS["T"]], [0.34, AXIS_COLORS["H"]], [0.66, AXIS_COLORS["H"]],
              [0.67, AXIS_COLORS["W"]], [1, AXIS_COLORS["W"]]]
     fig.add_trace(go.Heatmap(
-        z=z.reshape(side, side), text=letters.reshape(side, side), texttemplate="%{text}", zmin=0, zmax=2,
+        z=z.reshape(rows, side), text=letters.reshape(rows, side), texttemplate="%{text}", zmin=0, zmax=2,
         colorscale=scale, showscale=False, xgap=1, ygap=1, opacity=0.8, xaxis="x3", yaxis="y3",
         hovertemplate="frequency %{customdata}: %{text}<extra></extra>",
-        customdata=np.arange(side * side).reshape(side, side), textfont=dict(color="white", size=10),
+        customdata=np.arange(rows * side).reshape(rows, side), textfont=dict(color="white", size=9),
     ))
+    top = [0.44, 1.0]
     fig.update_layout(
-        xaxis=dict(domain=[0, 1], anchor="y", title_text=tr("token_pos", lang)),
+        xaxis=dict(domain=[0, 0.6], anchor="y", title_text=tr("token_pos", lang)),
         yaxis=dict(domain=top, anchor="x", title_text=tr("position_id", lang)),
-        xaxis3=dict(domain=[0.72, 1] if has_time else [0.8, 1], anchor="y3", showticklabels=False, showgrid=False,
-                    showline=False, title=dict(text=tr("freq_layout", lang), font=dict(size=11))),
-        yaxis3=dict(domain=[0, 0.27], anchor="x3", showticklabels=False, showgrid=False, autorange="reversed",
-                    showline=False, scaleanchor="x3"),
+        xaxis4=dict(domain=[0.68, 1], anchor="y4", range=[lo - 0.5, hi - 0.5],
+                    title_text=tr("zoom_tokens", lang, a=lo, b=hi - 1)),
+        yaxis4=dict(domain=top, anchor="x4"),
+        xaxis3=dict(domain=[0.72, 1] if has_time else [0, 0.4], anchor="y3", showticklabels=False, showgrid=False,
+                    showline=False),
+        yaxis3=dict(domain=[0, 0.24], anchor="x3", showticklabels=False, showgrid=False, autorange="reversed",
+                    showline=False),
         hovermode="closest",
     )
-    if not has_time:
-        fig.update_layout(xaxis=dict(domain=[0, 0.72]), yaxis=dict(domain=[0, 1]),
-                          yaxis3=dict(domain=[0.3, 0.9]))
+    fig.add_annotation(text=tr("freq_layout", lang), xref="x3 domain", yref="y3 domain", x=0, y=1.02,
+                       xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11))
     return base_layout(fig, height=460)

@@ -37,9 +37,6 @@ def timeline_figure(trace: Trace, lang: str) -> go.Figure:
         marker=dict(symbol="line-ns-open", size=12, color="#9a9a9a", line=dict(width=1)),
         hovertemplate="frame %{pointNumber} · %{x:.3f} s<extra></extra>",
     ))
-    if s.start_frame != 0 or s.end_frame != n_raw - 1:
-        fig.add_vrect(x0=s.start_frame / fps, x1=s.end_frame / fps, fillcolor="rgba(44,160,44,0.10)",
-                      line_width=0, annotation_text=tr("trimmed", lang), annotation_position="top left")
     times = np.asarray(s.times, dtype=np.float64)
     group_of = np.zeros(len(times), dtype=np.int64)
     for g, members in enumerate(pt.groups):
@@ -59,20 +56,28 @@ def timeline_figure(trace: Trace, lang: str) -> go.Figure:
     ts = trace.prompt.timestamp_strings
     pad_x, pad_text = [], []
     seen: set[int] = set()
+    shapes: list[dict] = []
+    notes: list[dict] = []
     for g, members in enumerate(pt.groups):
         x0, x1 = times[members[0]], times[members[-1]]
         width = max(x1 - x0, 0.5 / fps)
-        fig.add_shape(type="rect", x0=x0 - 0.25 / fps, x1=x0 + width + 0.25 / fps, y0=0.55, y1=0.8,
-                      fillcolor=group_color(g), opacity=0.35, line_width=0)
+        shapes.append(dict(type="rect", x0=x0 - 0.25 / fps, x1=x0 + width + 0.25 / fps, y0=0.55, y1=0.8,
+                           fillcolor=group_color(g), opacity=0.35, line_width=0))
         if len(pt.groups) <= MAX_LABELLED:
             label = tr("group_short", lang, g=g) + (f"<br>{ts[g]}" if ts and g < len(ts) else "")
-            fig.add_annotation(x=(x0 + x1) / 2, y=0.5, text=label, showarrow=False, yanchor="top",
-                               font=dict(size=10, color=group_color(g)))
+            notes.append(dict(x=(x0 + x1) / 2, y=0.5, text=label, showarrow=False, yanchor="top",
+                              font=dict(size=10, color=group_color(g))))
         for pos in members:
             if pos in seen:  # a position used twice = the padding copy of the last frame
                 pad_x.append(times[pos])
                 pad_text.append("pad")
             seen.add(pos)
+    if s.start_frame != 0 or s.end_frame != n_raw - 1:
+        shapes.append(dict(type="rect", x0=s.start_frame / fps, x1=s.end_frame / fps, y0=0, y1=1, yref="y domain",
+                           fillcolor="rgba(44,160,44,0.12)", line_width=0, layer="below"))
+        notes.append(dict(x=s.start_frame / fps, y=1, yref="y domain", text=tr("trimmed", lang), showarrow=False,
+                          xanchor="left", yanchor="top", font=dict(size=11, color="#2c7a2c")))
+    fig.update_layout(shapes=shapes, annotations=notes)  # one assignment each: per-shape calls are slow
     if pad_x:
         fig.add_trace(go.Scatter(
             x=pad_x, y=[1.35] * len(pad_x), mode="markers+text", text=pad_text, textposition="top center",
@@ -105,7 +110,7 @@ def frames_sheet(trace: Trace, thumbs: Sequence[Image.Image], lang: str) -> Imag
         for pos in members:
             group_of.setdefault(pos, g)
     padded = {members[-1] for members in pt.groups if len(set(members)) < len(members)}
-    labels = [f"#{k} · {s.indices[k]} · {s.times[k]:.2f}s" for k in positions]
+    labels = [f"#{k} · f{s.indices[k]}\n{s.times[k]:.2f} s" for k in positions]
     borders = [group_color(group_of.get(k, 0)) for k in positions]
     marks = [f"+pad x{pt.pad_frames}" if k in padded else None for k in positions]
     cols = 8 if trace.media.width >= trace.media.height else 12

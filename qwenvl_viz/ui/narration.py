@@ -59,10 +59,10 @@ def resize_text(trace: Trace, lang: str) -> str:
 
 
 def budget_text(trace: Trace, lang: str) -> str:
-    rz, f = trace.resize, trace.profile.factor
-    f2 = f * f
-    return tr("budget_now", lang, lo=f"{rz.min_pixels:,.0f}", lo_t=f"{rz.min_pixels / f2:,.1f}",
-              hi=f"{rz.max_pixels:,.0f}", hi_t=f"{rz.max_pixels / f2:,.1f}", f=f, f2=f2)
+    rz, pf = trace.resize, trace.profile
+    return tr("budget_now", lang, lo=f"{rz.min_pixels:,.0f}", lo_t=f"{pf.pixels_to_tokens(rz.min_pixels):,.1f}",
+              hi=f"{rz.max_pixels:,.0f}", hi_t=f"{pf.pixels_to_tokens(rz.max_pixels):,.1f}", f=pf.factor,
+              f2=pf.factor**2)
 
 
 def patch_text(trace: Trace, lang: str) -> str:

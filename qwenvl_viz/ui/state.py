@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..errors import VizError
 from ..profiles import get_profile
-from ..trace import Trace, explain, tokens_to_pixels
+from ..trace import Trace, explain
 
 __all__ = [
     "Request",
@@ -95,9 +95,11 @@ VIEWS = LRU(512)
 ENCODINGS = LRU(4)
 
 
+# The browser sends 0 for an empty gr.Number, so 0 means "blank": the reference default. (No field
+# below has 0 as a meaningful value different from its default: video_start=0 is no trimming.)
 def _whole(name: str, value: float | None) -> int | None:
-    """A widget number that must be a whole number (None stays None)."""
-    if value is None:
+    """A widget number that must be a whole number (None / 0 = blank)."""
+    if value is None or value == 0:
         return None
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
         raise VizError(f"{name} must be a whole number, got {value}", field=name)
@@ -105,7 +107,7 @@ def _whole(name: str, value: float | None) -> int | None:
 
 
 def _num(name: str, value: float | None) -> float | None:
-    if value is None:
+    if value is None or value == 0:
         return None
     if not math.isfinite(float(value)):
         raise VizError(f"{name} must be a finite number, got {value}", field=name)
@@ -155,7 +157,7 @@ class Request:
                 raise VizError(f"{name} must be > 0, got {v:g}", field=name)
             if v is not None and self.pixel_unit == "tokens":
                 profile = profile or get_profile(self.model).with_sizes(*sizes.values())
-                v = tokens_to_pixels(v, profile)
+                v = profile.tokens_to_pixels(v)
             out[name] = v
         out["video_start"] = _num("video_start", self.video_start)
         out["video_end"] = _num("video_end", self.video_end)

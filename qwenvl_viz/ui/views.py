@@ -118,6 +118,9 @@ def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str) -> dict
     """``{view name: (cache key, value)}`` for every view; values come from the shared cache when present."""
     import hashlib
 
+    from .i18n import lang_of
+
+    lang = lang_of(lang).value
     key_hash = hashlib.blake2b(repr((key, lang)).encode(), digest_size=10).hexdigest()
     out = {}
     for name, (opts, make) in _view_specs(trace, view, lang, key_hash).items():

@@ -1,0 +1,546 @@
+"""The Gradio Blocks: controls on the left, the stages side by side on the right, the ledger on top.
+
+One ``update`` path serves every control (pipeline knobs and view options alike) and the page load;
+the encoder has its own Run button (progress bar, cached result); the language switch relabels the
+widgets and then re-renders through ``update``.
+
+Named endpoints (gradio_client): ``/update``, ``/run_encoder``, ``/heatmap``, ``/relabel``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..errors import VizError
+from ..profiles import Family, Pipeline
+from ..trace import Trace
+from . import narration
+from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
+                           tower_choices)
+from .i18n import LANGS, Lang, lang_of, tr
+from .state import FIELDS, Request, Selection, get_trace
+from .views import VIEW_NAMES, ViewOptions, heatmap_image, render_views
+
+__all__ = ["build_demo", "AppConfig", "CSS", "HEAD", "launch_kwargs", "ASSETS", "EXAMPLES", "warm_up"]
+
+log = logging.getLogger("qwenvl_viz.app")
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+EXAMPLES = [str(ASSETS / "sample_clip.mp4"), str(ASSETS / "sample_image.jpg")]
+
+MODEL_CHOICES = [(f.value.replace("qwen", "Qwen").replace("-vl", "-VL"), f.value) for f in Family]
+LANG_CHOICES = list(LANGS)
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    checkpoint: str | None = None  # --checkpoint DIR: real encoder weights
+    max_duration_s: float = 600.0  # --max-duration-s
+    max_upload_mb: float = 200.0  # --max-upload-mb (enforced by launch(max_file_size=...))
+    concurrency: int = 4  # preprocessing events served at once
+
+
+@dataclass
+class _UI:
+    """Handles on the widgets (kept so issue-5 features can wire into the same page)."""
+
+    lang: Any = None
+    controls: dict[str, Any] = field(default_factory=dict)  # Request field -> widget
+    views: dict[str, Any] = field(default_factory=dict)  # view name -> widget
+    view_opts: dict[str, Any] = field(default_factory=dict)  # ViewOptions field -> widget
+    errors: dict[str, Any] = field(default_factory=dict)  # field -> error slot
+    headers: dict[str, Any] = field(default_factory=dict)  # word key -> gr.Markdown heading
+    encoder: dict[str, Any] = field(default_factory=dict)
+    banner: Any = None
+    last: Any = None  # gr.State: what this session was last sent
+    selection: Any = None  # gr.State(Selection)
+
+
+CSS = """
+.gradio-container { max-width: 100% !important; }
+#banner .banner { padding: 8px 14px; border-radius: 8px; font-size: 16px; }
+#banner .banner-ok { background: #eef6ee; border: 1px solid #9c9; }
+#banner .banner-error { background: #fdecea; border: 1px solid #e57373; color: #8b1a1a; font-weight: 600; }
+.field-error { min-height: 0 !important; }
+.field-error .err { color: #b71c1c; font-size: 13px; font-weight: 600; padding: 2px 4px; }
+.ledger { display: flex; flex-wrap: wrap; align-items: stretch; gap: 4px; }
+.ledger-card { flex: 1 1 150px; background: #f5f8fc; border: 1px solid #c9d6e8; border-radius: 8px; padding: 6px 8px;
+  min-width: 140px; }
+.ledger-next { background: #fff8ec; border-color: #f0c987; }
+.ledger-stage { font-size: 12px; text-transform: uppercase; color: #456; letter-spacing: .03em; }
+.ledger-shape { font-family: 'DejaVu Sans Mono', monospace; font-size: 17px; font-weight: 700; color: #123;
+  margin: 2px 0; }
+.ledger-formula { font-family: 'DejaVu Sans Mono', monospace; font-size: 11.5px; color: #345; word-break: break-word; }
+.ledger-arrow { align-self: center; font-size: 20px; color: #89a; }
+.badges { display: flex; flex-wrap: wrap; gap: 6px; }
+.badge { background: #eef2f7; border-radius: 12px; padding: 3px 10px; font-size: 14px; }
+.badge-warn { background: #fff1d6; border: 1px solid #f0b44c; }
+.notes { font-size: 13px; margin-top: 6px; color: #444; }
+.prompt-view { font-family: 'DejaVu Sans Mono', 'Noto Sans Mono CJK SC', monospace; font-size: 13px; line-height: 2.1; }
+.chip { border-radius: 5px; padding: 2px 4px; margin: 0 1px; white-space: pre-wrap; }
+.chip .count { font-size: 10px; color: #666; margin-left: 2px; }
+.chip-system, .chip-user_start, .chip-user_end, .chip-assistant_start { background: #eceff1; color: #455a64; }
+.chip-text { background: #e8f5e9; }
+.chip-vision_start, .chip-vision_end { background: #ffe0b2; }
+.chip-image_pad, .chip-video_pad { background: #ff9800; color: white; font-weight: 700; }
+.chip-video_pad .frames { font-weight: 400; }
+.chip-timestamp { background: #7e57c2; color: white; font-weight: 700; }
+.chip-more { background: #fff; border: 1px dashed #999; }
+.nl { color: #999; }
+table.stages td, table.stages th { padding: 2px 10px; font-size: 13px; }
+.view-title h3 { margin: 6px 0 0 0 !important; }
+"""
+
+# Chinese fonts: Debian's fonts-noto-cjk is found by name; nothing is fetched from the network.
+HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+
+
+def launch_kwargs() -> dict:
+    """What Blocks.launch() needs besides host / port (Gradio 6 takes css and theme there)."""
+    return dict(css=CSS, head=HEAD, theme=gr.themes.Default(font=["Noto Sans", "Noto Sans CJK SC", "sans-serif"]))
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def _banner(text: str, ok: bool) -> str:
+    import html
+
+    cls = "banner banner-ok" if ok else "banner banner-error"
+    return f'<div class="{cls}" role="{"status" if ok else "alert"}">{html.escape(text)}</div>'
+
+
+def _err(msg: str) -> str:
+    import html
+
+    return f'<div class="err" role="alert">⚠ {html.escape(msg)}</div>' if msg else ""
+
+
+REQUEST_FIELDS = [f.name for f in fields(Request)]
+VIEW_FIELDS = [f.name for f in fields(ViewOptions)]
+
+
+def _parse(values: list) -> tuple[Lang, Request, ViewOptions, dict]:
+    """update()'s positional inputs: lang, the Request fields, the ViewOptions fields, the session state."""
+    lang = lang_of(values[0])
+    n_req, n_view = len(REQUEST_FIELDS), len(VIEW_FIELDS)
+    req = Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + n_req])))
+    raw_view = dict(zip(VIEW_FIELDS, values[1 + n_req : 1 + n_req + n_view]))
+    ctx = raw_view.get("context_len")
+    view = ViewOptions(
+        group=int(raw_view.get("group") or 0),
+        order=raw_view.get("order") or "merge",
+        windows=bool(raw_view.get("windows")),
+        context_len=int(ctx) if ctx else None,
+    )
+    last = values[1 + n_req + n_view] or {}
+    return lang, req, view, dict(last)
+
+
+def _check_limits(trace: Trace, lang: Lang, max_duration_s: float) -> None:
+    d = trace.media.duration
+    if trace.kind == "video" and d is not None and d > max_duration_s:
+        raise VizError(tr("too_long", lang, duration=d, limit=max_duration_s), field="media")
+
+
+# ---- the page ----------------------------------------------------------------------------------
+
+def build_demo(config: AppConfig | None = None) -> gr.Blocks:
+    """The whole app, not launched (``demo.launch(**launch_kwargs())`` serves it)."""
+    cfg = config or AppConfig()
+    ui = _UI()
+    en = Lang.EN
+    with gr.Blocks(title="qwenvl-viz", analytics_enabled=False) as demo:
+        with gr.Row(equal_height=True):
+            ui.headers["title"] = gr.Markdown(f"## {tr('title', en)}\n{tr('subtitle', en)}", elem_id="title")
+            ui.lang = gr.Radio(LANG_CHOICES, value=LANG_CHOICES[0], label=tr("language", en), elem_id="lang",
+                               scale=0, min_width=200)
+        ui.banner = gr.HTML(_banner("…", True), elem_id="banner")
+        ui.views["ledger"] = gr.HTML(elem_id="ledger")
+        ui.last = gr.State({})
+        ui.selection = gr.State(Selection())
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300, elem_id="controls"):
+                _controls(ui, cfg)
+            with gr.Column(scale=4, min_width=600, elem_id="views"):
+                _views(ui)
+                _encoder_section(ui, cfg)
+        _wire(demo, ui, cfg)
+    demo.ui = ui  # type: ignore[attr-defined]  # for tests and issue-5 extensions
+    return demo
+
+
+def _header(ui: _UI, key: str) -> gr.Markdown:
+    ui.headers[key] = gr.Markdown(f"### {tr(key, Lang.EN)}", elem_classes="view-title")
+    return ui.headers[key]
+
+
+def _slot(ui: _UI, name: str) -> None:
+    ui.errors[name] = gr.HTML("", elem_id=f"err-{name.replace('_', '-')}", elem_classes="field-error",
+                              padding=False)
+
+
+def _controls(ui: _UI, cfg: AppConfig) -> None:
+    en = Lang.EN
+    c = ui.controls
+    _header(ui, "controls")
+    c["media"] = gr.File(value=EXAMPLES[0], label=tr("media", en), elem_id="media", file_count="single",
+                         type="filepath", height=110)
+    _slot(ui, "media")
+    ui.encoder["examples"] = gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[c["media"]],
+                                         label=tr("examples", en), elem_id="examples",
+                                         example_labels=["sample_clip.mp4", "sample_image.jpg"])
+    c["model"] = gr.Radio(MODEL_CHOICES, value=Family.QWEN2_5_VL.value, label=tr("model", en), elem_id="model")
+    _slot(ui, "model")
+    c["pipeline"] = gr.Radio([(tr(p.value, en), p.value) for p in Pipeline], value=Pipeline.OFFICIAL.value,
+                             label=tr("pipeline", en), info=tr("pipeline_info", en), elem_id="pipeline")
+    _slot(ui, "pipeline")
+    with gr.Group():
+        _header(ui, "sampling_group")
+        c["sample_by"] = gr.Radio([(tr("by_fps", en), "fps"), (tr("by_nframes", en), "nframes")], value="fps",
+                                  label=tr("sampling_mode", en), elem_id="sample-by")
+        c["fps"] = gr.Slider(0.1, 30.0, value=2.0, step=0.1, label=tr("fps", en), elem_id="fps")
+        _slot(ui, "fps")
+        c["nframes"] = gr.Number(None, label=tr("nframes", en), elem_id="nframes", precision=0)
+        _slot(ui, "nframes")
+        with gr.Row():
+            c["min_frames"] = gr.Number(None, label=tr("min_frames", en), elem_id="min-frames", precision=0)
+            c["max_frames"] = gr.Number(None, label=tr("max_frames", en), elem_id="max-frames", precision=0)
+        _slot(ui, "min_frames")
+        _slot(ui, "max_frames")
+        with gr.Row():
+            c["video_start"] = gr.Number(None, label=tr("video_start", en), elem_id="video-start")
+            c["video_end"] = gr.Number(None, label=tr("video_end", en), elem_id="video-end")
+        _slot(ui, "video_start")
+        _slot(ui, "video_end")
+    with gr.Group():
+        _header(ui, "budget_group")
+        c["pixel_unit"] = gr.Radio([(tr("unit_px", en), "px"), (tr("unit_tokens", en), "tokens")], value="px",
+                                   label=tr("pixel_unit", en), elem_id="pixel-unit")
+        c["min_pixels"] = gr.Number(None, label=tr("min_pixels", en), elem_id="min-pixels")
+        _slot(ui, "min_pixels")
+        c["max_pixels"] = gr.Number(None, label=tr("max_pixels", en), elem_id="max-pixels")
+        _slot(ui, "max_pixels")
+        c["total_pixels"] = gr.Number(None, label=tr("total_pixels", en), elem_id="total-pixels")
+        _slot(ui, "total_pixels")
+        ui.views["budget"] = gr.Markdown(elem_id="budget-now")
+    c["prompt"] = gr.Textbox(value="", label=tr("prompt_text", en), elem_id="prompt", lines=2,
+                             placeholder="Describe this video.")
+    _slot(ui, "prompt")
+    with gr.Accordion(tr("sizes_group", en), open=False) as acc:
+        ui.headers["sizes_group"] = acc
+        c["patch_size"] = gr.Number(None, label=tr("patch_size", en), elem_id="patch-size", precision=0)
+        _slot(ui, "patch_size")
+        c["merge_size"] = gr.Number(None, label=tr("merge_size", en), elem_id="merge-size", precision=0)
+        _slot(ui, "merge_size")
+        c["temporal_patch_size"] = gr.Number(None, label=tr("temporal_patch_size", en), elem_id="temporal-patch-size",
+                                             precision=0)
+        _slot(ui, "temporal_patch_size")
+    with gr.Accordion(tr("versions_group", en), open=False) as acc:
+        ui.headers["versions_group"] = acc
+        c["text_resume"] = gr.Radio([(tr("release", en), "release"), (tr("transformers", en), "transformers")],
+                                    value="release", label=tr("text_resume", en), elem_id="text-resume")
+        _slot(ui, "text_resume")
+        c["qwen3_outer_wrapper"] = gr.Checkbox(False, label=tr("qwen3_outer_wrapper", en), elem_id="outer-wrapper")
+        c["cap_pixels_per_frame"] = gr.Checkbox(False, label=tr("cap_pixels_per_frame", en), elem_id="cap-pixels")
+    with gr.Group():
+        _header(ui, "view_group")
+        v = ui.view_opts
+        v["group"] = gr.Slider(0, 1, value=0, step=1, label=tr("group", en), elem_id="group")
+        v["order"] = gr.Radio([(tr("order_merge", en), "merge"), (tr("order_raster", en), "raster")], value="merge",
+                              label=tr("order", en), elem_id="order")
+        v["windows"] = gr.Checkbox(True, label=tr("windows", en), elem_id="windows")
+        v["context_len"] = gr.Number(32768, label=tr("context_len", en), elem_id="context-len", precision=0)
+
+
+def _views(ui: _UI) -> None:
+    v = ui.views
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=340):
+            _header(ui, "media_view")
+            v["media"] = gr.HTML(elem_id="media-view")
+            v["media_text"] = gr.Markdown(elem_id="media-text")
+        with gr.Column(scale=3, min_width=480):
+            _header(ui, "resize_view")
+            v["resize"] = gr.Plot(elem_id="resize-plot", show_label=False)
+            v["resize_text"] = gr.Markdown(elem_id="resize-text")
+    _header(ui, "timeline_view")
+    v["timeline"] = gr.Plot(elem_id="timeline-plot", show_label=False)
+    v["timeline_text"] = gr.Markdown(elem_id="timeline-text")
+    v["frames"] = gr.Image(label="frames_view", elem_id="frames-sheet", type="filepath", interactive=False,
+                           show_label=False, buttons=["download", "fullscreen"])
+    _header(ui, "patch_view")
+    v["patch"] = gr.Plot(elem_id="patch-plot", show_label=False)
+    v["patch_text"] = gr.Markdown(elem_id="patch-text")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=520):
+            _header(ui, "rope_view")
+            v["rope"] = gr.Plot(elem_id="rope-plot", show_label=False)
+            v["rope_text"] = gr.Markdown(elem_id="rope-text")
+        with gr.Column(scale=2, min_width=360):
+            _header(ui, "prompt_view")
+            v["prompt"] = gr.HTML(elem_id="prompt-view", max_height=460)
+            v["prompt_text"] = gr.Markdown(elem_id="prompt-text-narration")
+    with gr.Accordion(tr("summary", Lang.EN), open=False) as acc:
+        ui.headers["summary"] = acc
+        v["summary"] = gr.JSON(elem_id="summary", show_label=False)
+
+
+def _encoder_section(ui: _UI, cfg: AppConfig) -> None:
+    en = Lang.EN
+    e = ui.encoder
+    _header(ui, "encoder_view")
+    e["banner"] = gr.HTML(elem_id="encoder-banner")
+    with gr.Row():
+        e["checkpoint"] = gr.Textbox(cfg.checkpoint or "", label=tr("checkpoint", en), elem_id="checkpoint", scale=2)
+        fam = Family.QWEN2_5_VL
+        e["tower"] = gr.Dropdown(tower_choices(fam), value=default_tower(fam), label=tr("tower", en),
+                                 info=tr("tower_info", en), elem_id="tower", scale=2)
+        e["run"] = gr.Button(tr("run_encoder", en), variant="primary", elem_id="run-encoder", scale=1)
+    ui.errors["checkpoint"] = gr.HTML("", elem_id="err-checkpoint", elem_classes="field-error", padding=False)
+    with gr.Row():
+        e["kind"] = gr.Radio([(tr("hm_norm", en), "norm"), (tr("hm_pca", en), "pca"), (tr("hm_cosine", en), "cosine")],
+                             value="pca", label=tr("heatmap_kind", en), elem_id="heatmap-kind")
+        e["layer"] = gr.Dropdown([(tr("layer_merged", en), MERGED)], value=MERGED, label=tr("layer", en),
+                                 elem_id="layer")
+        e["token"] = gr.Number(0, label=tr("token", en), elem_id="token", precision=0)
+    ui.errors["token"] = gr.HTML("", elem_id="err-token", elem_classes="field-error", padding=False)
+    e["text"] = gr.Markdown(elem_id="encoder-text")
+    with gr.Row(equal_height=False):
+        e["stages"] = gr.HTML(elem_id="encoder-stages-view")
+        e["heatmap"] = gr.Image(elem_id="heatmap", type="filepath", interactive=False, show_label=False, scale=3,
+                                buttons=["download", "fullscreen"])
+
+
+# ---- events ------------------------------------------------------------------------------------
+
+def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
+    req_inputs = [ui.controls[n] for n in REQUEST_FIELDS]
+    view_inputs = [ui.view_opts[n] for n in VIEW_FIELDS]
+    inputs = [ui.lang, *req_inputs, *view_inputs, ui.last]
+    slots = [ui.errors[f] for f in FIELDS]
+    view_outputs = [ui.views[n] for n in VIEW_NAMES]
+    outputs = [ui.banner, *slots, *view_outputs, ui.view_opts["group"], ui.encoder["tower"], ui.encoder["text"],
+               ui.last]
+
+    def update(*values):
+        log.debug("update inputs %r", values[:-1])
+        lang, req, view, last = _parse(list(values))
+        out: dict[str, Any] = {}
+        try:
+            key, trace = get_trace(req)
+            _check_limits(trace, lang, cfg.max_duration_s)
+        except VizError as e:
+            field_name = e.field if e.field in FIELDS else "media"
+            text = str(e)
+            out["banner"] = _banner(tr("error_banner", lang, message=text), ok=False)
+            for f in FIELDS:
+                out[f"err:{f}"] = _err(text) if f == field_name else ""
+            return _emit(out, last)
+        except Exception as e:  # a bug, not a user mistake: log it, keep serving, no traceback in the page
+            log.exception("update failed")
+            out["banner"] = _banner(tr("internal_error", lang, kind=type(e).__name__), ok=False)
+            return _emit(out, last)
+        out["banner"] = _banner(narration.banner_text(trace, lang), ok=True)
+        for f in FIELDS:
+            out[f"err:{f}"] = ""
+        for name, (ck, value) in render_views(key, trace, view, lang).items():
+            out[name] = (ck, value)
+        t = trace.patchify.grid_thw[0]
+        out["group"] = (("group", t), gr.update(maximum=max(t - 1, 1), interactive=t > 1,
+                                               value=min(view.group, t - 1)))
+        out["tower"] = (("tower", trace.model.value), gr.update(choices=tower_choices(trace.model),
+                                                                value=default_tower(trace.model)))
+        enc_key = ("encoder_text", key, lang)
+        out["encoder_text"] = (enc_key, tr("encoder_idle", lang, rows=f"{trace.patchify.rows:,}"))
+        return _emit(out, last)
+
+    def _emit(out: dict, last: dict) -> tuple:
+        """The outputs in order; a value whose key this session already has is skipped."""
+        values = []
+        new_last = dict(last)
+
+        def put(name: str, item):
+            if name not in out:
+                values.append(gr.skip())
+                return
+            ck, value = item if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], tuple) \
+                else ((name, item if isinstance(item, str) else repr(item)), item)
+            if new_last.get(name) == ck:
+                values.append(gr.skip())
+            else:
+                new_last[name] = ck
+                values.append(value)
+
+        put("banner", out.get("banner"))
+        for f in FIELDS:
+            put(f"err:{f}", out.get(f"err:{f}"))
+        for n in VIEW_NAMES:
+            put(n, out.get(n))
+        put("group", out.get("group"))
+        put("tower", out.get("tower"))
+        put("encoder_text", out.get("encoder_text"))
+        values.append(new_last)
+        return tuple(values)
+
+    triggers = [demo.load, ui.controls["media"].change]
+    for name in REQUEST_FIELDS:
+        if name != "media":
+            triggers.append(ui.controls[name].input)
+    for name in VIEW_FIELDS:
+        triggers.append(ui.view_opts[name].input)
+    gr.on(triggers, update, inputs=inputs, outputs=outputs, api_name="update", trigger_mode="always_last",
+          concurrency_limit=cfg.concurrency, concurrency_id="preprocess", show_progress="minimal")
+
+    # language: relabel the widgets, then re-render everything through update
+    relabel_targets, relabel_fns = _relabel_table(ui)
+
+    def relabel(lang_value):
+        lang = lang_of(lang_value)
+        return tuple(fn(lang) for fn in relabel_fns)
+
+    ui.lang.input(relabel, inputs=[ui.lang], outputs=relabel_targets, api_name="relabel", queue=False).then(
+        update, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
+
+    # encoder
+    e = ui.encoder
+    enc_inputs = [ui.lang, *req_inputs, e["checkpoint"], e["tower"], e["kind"], e["layer"], e["token"]]
+    enc_outputs = [e["banner"], e["stages"], e["text"], e["layer"], e["heatmap"], ui.errors["checkpoint"],
+                   ui.errors["token"]]
+
+    def _enc_parse(values):
+        lang = lang_of(values[0])
+        n = len(REQUEST_FIELDS)
+        req = Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + n])))
+        checkpoint, tower, kind, layer, token = values[1 + n :]
+        return lang, req, (checkpoint or "").strip() or None, tower, kind, layer, token
+
+    def _enc_error(e: VizError) -> tuple:
+        msg = _err(str(e))
+        on_token = e.field in ("token", "layer", "heatmap")
+        return (_banner(tr("error_banner", Lang.EN, message=str(e)), ok=False), gr.skip(), gr.skip(), gr.skip(),
+                gr.skip(), "" if on_token else msg, msg if on_token else "")
+
+    def _enc_render(lang, trace, enc, kind, layer, token, layer_update):
+        hm = render_heatmap(enc, kind, layer, token)
+        tiles, labels = heatmap_tiles(trace)
+        name = f"hm_{abs(hash((id(enc), hm.kind.value, hm.layer, hm.token)))}"
+        img = heatmap_image(hm, tiles, labels, name)
+        c = enc.config
+        text = tr("n_encoder", lang, family=c.family.value, name=c.name, depth=c.depth, d=c.hidden_size,
+                  heads=c.num_heads, rows=f"{enc.patch_embeds.shape[0]:,}", tokens=f"{enc.embeddings.shape[0]:,}",
+                  out=c.out_hidden_size, kind=hm.explanation)
+        banner = tr("random_banner", lang, source=enc.weights_source) if enc.random_weights else \
+            tr("weights_banner", lang, source=enc.weights_source)
+        from ..figures.encoder import stages_html
+
+        return (_banner(banner, ok=not enc.random_weights), stages_html(enc.stages, lang), text, layer_update, img,
+                "", "")
+
+    def encode_run(*values, progress=gr.Progress()):
+        lang, req, checkpoint, tower, kind, layer, token = _enc_parse(values)
+        try:
+            key, trace = get_trace(req)
+            _check_limits(trace, lang, cfg.max_duration_s)
+            progress(0, desc="encoder")
+
+            def tick(done: int, depth: int) -> None:
+                progress((done, depth), desc=f"block {done}/{depth}")
+
+            enc = run_encoder(key, trace, checkpoint, tower, tick)
+            choices = [(tr("layer_merged", lang), MERGED)] + [
+                (tr("layer_block", lang, k=k), str(k)) for k in sorted(enc.hidden)]
+            layer = layer if layer in {v for _, v in choices} else MERGED
+            return _enc_render(lang, trace, enc, kind, layer, token, gr.update(choices=choices, value=layer))
+        except VizError as err:
+            return _enc_error(err)
+        except Exception as err:
+            log.exception("encoder failed")
+            return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="checkpoint"))
+
+    def show_heatmap(*values):
+        lang, req, checkpoint, tower, kind, layer, token = _enc_parse(values)
+        try:
+            key, trace = get_trace(req)
+            enc = cached_encoding(key, trace, checkpoint, tower)
+            if enc is None:
+                return (gr.skip(), gr.skip(), tr("encoder_stale", lang), gr.skip(), gr.skip(), "", "")
+            return _enc_render(lang, trace, enc, kind, layer, token, gr.skip())
+        except VizError as err:
+            return _enc_error(err)
+        except Exception as err:
+            log.exception("heatmap failed")
+            return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="token"))
+
+    e["run"].click(encode_run, inputs=enc_inputs, outputs=enc_outputs, api_name="run_encoder",
+                   concurrency_limit=1, concurrency_id="gpu")
+    gr.on([e["kind"].input, e["layer"].input, e["token"].input], show_heatmap, inputs=enc_inputs,
+          outputs=enc_outputs, api_name="heatmap", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
+          concurrency_id="preprocess")
+
+
+def _relabel_table(ui: _UI) -> tuple[list, list]:
+    """(widgets, functions lang -> gr.update) for the language switch."""
+    targets: list = []
+    fns: list = []
+
+    def add(widget, fn):
+        targets.append(widget)
+        fns.append(fn)
+
+    c, v, e = ui.controls, ui.view_opts, ui.encoder
+    add(ui.headers["title"], lambda L: gr.update(value=f"## {tr('title', L)}\n{tr('subtitle', L)}"))
+    for key, head in ui.headers.items():
+        if key == "title":
+            continue
+        if isinstance(head, gr.Accordion):
+            add(head, lambda L, k=key: gr.update(label=tr(k, L)))
+        else:
+            add(head, lambda L, k=key: gr.update(value=f"### {tr(k, L)}"))
+    simple = {"media": "media", "fps": "fps", "nframes": "nframes", "min_frames": "min_frames",
+              "max_frames": "max_frames", "video_start": "video_start", "video_end": "video_end",
+              "min_pixels": "min_pixels", "max_pixels": "max_pixels", "total_pixels": "total_pixels",
+              "prompt": "prompt_text", "patch_size": "patch_size", "merge_size": "merge_size",
+              "temporal_patch_size": "temporal_patch_size", "qwen3_outer_wrapper": "qwen3_outer_wrapper",
+              "cap_pixels_per_frame": "cap_pixels_per_frame", "model": "model"}
+    for name, key in simple.items():
+        add(c[name], lambda L, k=key: gr.update(label=tr(k, L)))
+    add(c["pipeline"], lambda L: gr.update(label=tr("pipeline", L), info=tr("pipeline_info", L),
+                                           choices=[(tr(p.value, L), p.value) for p in Pipeline]))
+    add(c["sample_by"], lambda L: gr.update(label=tr("sampling_mode", L),
+                                            choices=[(tr("by_fps", L), "fps"), (tr("by_nframes", L), "nframes")]))
+    add(c["pixel_unit"], lambda L: gr.update(label=tr("pixel_unit", L),
+                                             choices=[(tr("unit_px", L), "px"), (tr("unit_tokens", L), "tokens")]))
+    add(c["text_resume"], lambda L: gr.update(label=tr("text_resume", L), choices=[
+        (tr("release", L), "release"), (tr("transformers", L), "transformers")]))
+    add(v["group"], lambda L: gr.update(label=tr("group", L)))
+    add(v["order"], lambda L: gr.update(label=tr("order", L), choices=[
+        (tr("order_merge", L), "merge"), (tr("order_raster", L), "raster")]))
+    add(v["windows"], lambda L: gr.update(label=tr("windows", L)))
+    add(v["context_len"], lambda L: gr.update(label=tr("context_len", L)))
+    add(e["checkpoint"], lambda L: gr.update(label=tr("checkpoint", L)))
+    add(e["tower"], lambda L: gr.update(label=tr("tower", L), info=tr("tower_info", L)))
+    add(e["run"], lambda L: gr.update(value=tr("run_encoder", L)))
+    add(e["kind"], lambda L: gr.update(label=tr("heatmap_kind", L), choices=[
+        (tr("hm_norm", L), "norm"), (tr("hm_pca", L), "pca"), (tr("hm_cosine", L), "cosine")]))
+    add(e["layer"], lambda L: gr.update(label=tr("layer", L)))
+    add(e["token"], lambda L: gr.update(label=tr("token", L)))
+    return targets, fns
+
+
+def warm_up(paths: list[str] | None = None) -> None:
+    """Probe, trace and render the bundled examples once, so the first page paints at once."""
+    for path in paths or EXAMPLES:
+        if not os.path.exists(path):
+            continue
+        for lang in (Lang.EN,):
+            try:
+                key, trace = get_trace(Request(media=path))
+                render_views(key, trace, ViewOptions(), lang.value)
+            except Exception:  # warming is best effort; the page reports real errors itself
+                log.exception("warm-up of %s failed", path)
