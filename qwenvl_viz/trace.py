@@ -127,9 +127,18 @@ class Trace:
             yield from media_stage.iter_frames(self.media, self.sampling.indices)
 
     def _resize_chain(self, frame: np.ndarray) -> np.ndarray:
-        for step, method in zip(self.resize.steps, self.resize.methods):
+        # An image with a colour key (P / L / RGB + tRNS, transparent GIF) keeps it through Pillow's
+        # convert("RGB") and resize; the processor's convert_to_rgb then whitens that colour. It sees
+        # the image after qwen-vl-utils' resize (official) or before its own resize (processor).
+        key = self.media.transparency_key if self.kind == "image" else None
+        key_at = 1 if self.pipeline is Pipeline.OFFICIAL else 0
+        for i, (step, method) in enumerate(zip(self.resize.steps, self.resize.methods)):
+            if i == key_at:
+                frame = media_stage.whiten_transparency_key(frame, key)
             if step.changed:
                 frame = resample(frame, step.dst, method)
+        if key_at >= len(self.resize.steps):
+            frame = media_stage.whiten_transparency_key(frame, key)
         return frame
 
     def iter_resized_frames(self):

@@ -47,7 +47,7 @@ def prompt_html(trace: Trace, lang: str) -> str:
                 body += f' <span class="frames">({tr("frames_word", lang)} {frames})</span>'
         else:
             body = _text(tok.decode(ids[seg.start : seg.end].tolist(), skip_special_tokens=False))
-        count = f'<sup class="count">{n}</sup>'
+        count = "" if seg.label in _PAD else f'<sup class="count">{n}</sup>'
         out.append(f'<span class="{cls}" title="{escape(title)}">{body}{count}</span>')
         if seg.label is SegmentLabel.VISION_END and seg.group is not None:
             out.append("<br>")

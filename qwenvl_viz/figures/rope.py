@@ -77,7 +77,7 @@ def rope_figure(trace: Trace, lang: str) -> go.Figure:
         ymax = max([g.time_id for g in groups] + [g.int_cast_time_id or 0 for g in groups] + [1])
         fig.update_layout(
             xaxis2=dict(domain=[0, 0.62], anchor="y2", title_text=tr("group_axis", lang)),
-            yaxis2=dict(domain=[0, 0.27], anchor="x2", title_text=tr("time_id", lang), range=[0, ymax * 1.4]),
+            yaxis2=dict(domain=[0, 0.25], anchor="x2", title_text=tr("time_id", lang), range=[0, ymax * 1.4]),
         )
     # LLM frequency layout: 64 frequencies as 4 rows of 16, letter = the axis that drives it
     layout = np.array(rope.mrope_layout)
@@ -96,7 +96,7 @@ def rope_figure(trace: Trace, lang: str) -> go.Figure:
         hovertemplate="frequency %{customdata}: %{text}<extra></extra>",
         customdata=np.arange(rows * side).reshape(rows, side), textfont=dict(color="white", size=9),
     ))
-    top = [0.44, 1.0]
+    top = [0.5, 1.0]
     fig.update_layout(
         xaxis=dict(domain=[0, 0.6], anchor="y", title_text=tr("token_pos", lang)),
         yaxis=dict(domain=top, anchor="x", title_text=tr("position_id", lang)),
@@ -105,10 +105,10 @@ def rope_figure(trace: Trace, lang: str) -> go.Figure:
         yaxis4=dict(domain=top, anchor="x4"),
         xaxis3=dict(domain=[0.72, 1] if has_time else [0, 0.4], anchor="y3", showticklabels=False, showgrid=False,
                     showline=False),
-        yaxis3=dict(domain=[0, 0.24], anchor="x3", showticklabels=False, showgrid=False, autorange="reversed",
+        yaxis3=dict(domain=[0, 0.2], anchor="x3", showticklabels=False, showgrid=False, autorange="reversed",
                     showline=False),
         hovermode="closest",
     )
     fig.add_annotation(text=tr("freq_layout", lang), xref="x3 domain", yref="y3 domain", x=0, y=1.02,
                        xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11))
-    return base_layout(fig, height=460)
+    return base_layout(fig, height=500)

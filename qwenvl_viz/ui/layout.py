@@ -70,14 +70,14 @@ CSS = """
 .field-error { min-height: 0 !important; }
 .field-error .err { color: #b71c1c; font-size: 13px; font-weight: 600; padding: 2px 4px; }
 .ledger { display: flex; flex-wrap: wrap; align-items: stretch; gap: 4px; }
-.ledger-card { flex: 1 1 150px; background: #f5f8fc; border: 1px solid #c9d6e8; border-radius: 8px; padding: 6px 8px;
-  min-width: 140px; }
+.ledger-card { flex: 1 1 0; background: #f5f8fc; border: 1px solid #c9d6e8; border-radius: 8px; padding: 6px 8px;
+  min-width: 118px; }
 .ledger-next { background: #fff8ec; border-color: #f0c987; }
 .ledger-stage { font-size: 12px; text-transform: uppercase; color: #456; letter-spacing: .03em; }
-.ledger-shape { font-family: 'DejaVu Sans Mono', monospace; font-size: 17px; font-weight: 700; color: #123;
+.ledger-shape { font-family: 'DejaVu Sans Mono', monospace; font-size: 16px; font-weight: 700; color: #123;
   margin: 2px 0; }
-.ledger-formula { font-family: 'DejaVu Sans Mono', monospace; font-size: 11.5px; color: #345; word-break: break-word; }
-.ledger-arrow { align-self: center; font-size: 20px; color: #89a; }
+.ledger-formula { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; color: #345; word-break: break-word; }
+.ledger-arrow { align-self: center; font-size: 18px; color: #89a; flex: 0 0 auto; }
 .badges { display: flex; flex-wrap: wrap; gap: 6px; }
 .badge { background: #eef2f7; border-radius: 12px; padding: 3px 10px; font-size: 14px; }
 .badge-warn { background: #fff1d6; border: 1px solid #f0b44c; }
@@ -159,7 +159,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         with gr.Row(equal_height=True):
             ui.headers["title"] = gr.Markdown(f"## {tr('title', en)}\n{tr('subtitle', en)}", elem_id="title")
             ui.lang = gr.Radio(LANG_CHOICES, value=LANG_CHOICES[0], label=tr("language", en), elem_id="lang",
-                               scale=0, min_width=200)
+                               scale=0, min_width=240)
         ui.banner = gr.HTML(_banner("…", True), elem_id="banner")
         ui.views["ledger"] = gr.HTML(elem_id="ledger")
         ui.last = gr.State({})

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from ..errors import VizError
+from ..media import MediaInfo, open_media
 from ..profiles import get_profile
 from ..trace import Trace, explain
 
@@ -181,27 +182,28 @@ class Selection:
     extra: dict = field(default_factory=dict)
 
 
-def _file_id(path: str) -> tuple:
-    st = os.stat(path)
-    return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-
-
 def trace_key(req: Request) -> tuple:
-    """Cache key of the Trace a request gives."""
+    """Cache key of the Trace a request gives: the media's CONTENT (the same example file uploaded twice, or
+    copied into Gradio's cache, is one entry), the family, the pipeline and the parameters."""
+    return _media_and_key(req)[1]
+
+
+def _media_and_key(req: Request) -> tuple[MediaInfo, tuple]:
     if not req.media:
         raise VizError("no media: upload an image or a video, or pick an example", field="media")
     if not os.path.exists(req.media):
         raise VizError(f"media file not found: {os.path.basename(req.media)!r}; upload it again", field="media")
     params = req.params()
-    return (_file_id(req.media), req.model, req.pipeline, tuple(sorted(params.items())))
+    info = open_media(req.media)  # probed once per file (cached by path, size and mtime)
+    return info, (info.content_hash, req.model, req.pipeline, tuple(sorted(params.items())))
 
 
 def get_trace(req: Request) -> tuple[tuple, Trace]:
     """``(key, trace)``; errors are raised as VizError (never cached)."""
-    key = trace_key(req)
+    info, key = _media_and_key(req)
     trace = TRACES.get(key)
     if trace is None:
-        trace = explain(req.media, model=req.model, pipeline=req.pipeline, **dict(key[3]))
+        trace = explain(info, model=req.model, pipeline=req.pipeline, **dict(key[3]))
         TRACES.put(key, trace)
     return key, trace
 
