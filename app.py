@@ -17,7 +17,7 @@ import threading
 
 from qwenvl_viz.ui.layout import AppConfig, build_demo, launch_kwargs, warm_up
 
-__all__ = ["build_demo", "main", "parse_args", "launch", "DEFAULT_PORT", "QUEUE_SIZE"]
+__all__ = ["build_demo", "main", "parse_args", "launch", "warm_up", "AppConfig", "DEFAULT_PORT", "QUEUE_SIZE"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860

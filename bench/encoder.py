@@ -11,7 +11,9 @@ times the forward pass only.
 
 - CPU time: best of ``--repeat`` runs (default 1) after a warm-up on a 64-patch input.
 - CPU peak memory: peak RSS delta of the forward pass, i.e. ``VmHWM - VmRSS`` after resetting the
-  high-water mark (``echo 5 > /proc/self/clear_refs``) with the weights and inputs already in memory.
+  high-water mark (``echo 5 > /proc/self/clear_refs``) with the weights and inputs already in memory,
+  measured in a separate run with ``MALLOC_MMAP_THRESHOLD_=65536`` so that freed tensors leave RSS
+  (otherwise glibc's heap keeps them and the figure measures fragmentation, +-50% between runs).
 - CUDA: ``torch.cuda.max_memory_allocated`` delta; tokens/s (patches/s); MFU = analytical FLOPs
   (all matmuls: 2*m*n*k; attention 4*L^2*D per segment) / time / the card's dense bf16 peak.
 
@@ -191,15 +193,25 @@ def child(args: argparse.Namespace) -> dict:
 # The driver
 
 
-def measure(impl: str, model: str, device: str, grid, image, repeat: int, tmp: Path) -> dict:
-    out = tmp / f"{impl}-{model}-{device}.pt"
+def _run_child(impl: str, model: str, device: str, grid, image, repeat: int, out: Path, env: dict) -> dict:
     cmd = [sys.executable, __file__, "--child", impl, "--model", model, "--device", device,
            "--repeat", str(repeat), "--out", str(out)]  # fmt: skip
     cmd += ["--grid", ",".join(map(str, grid))] if image is None else ["--image", str(image)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
     if proc.returncode != 0:
         raise SystemExit(f"{impl} {model} {device} failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(impl: str, model: str, device: str, grid, image, repeat: int, tmp: Path) -> dict:
+    out = tmp / f"{impl}-{model}-{device}.pt"
+    result = _run_child(impl, model, device, grid, image, repeat, out, {})
+    if device == "cpu":
+        # glibc serves frees of up to 32 MiB from its heap and keeps the pages, so the RSS peak also
+        # measures fragmentation. A fixed 64 KiB mmap threshold returns every tensor's pages on free,
+        # making the peak RSS delta the peak of live memory; it slows allocation, so it gets its own run.
+        mem = _run_child(impl, model, device, grid, image, 1, tmp / "mem.pt", {"MALLOC_MMAP_THRESHOLD_": "65536"})
+        result["peak_bytes"] = mem["peak_bytes"]
     result["embeddings_path"] = str(out)
     return result
 

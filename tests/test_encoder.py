@@ -151,7 +151,7 @@ def unwindow(x: torch.Tensor, window_index: torch.Tensor) -> torch.Tensor:
     return out
 
 
-@pytest.mark.parametrize("inputs", ["image", "video_odd_frames", "grids_not_window_multiples"])
+@pytest.mark.parametrize("inputs", ["image", "video_odd_frames", "grids_not_window_multiples", "many_frames"])
 def test_tower_matches_transformers_on_same_weights(pair, tf, inputs):
     family, hf, ours = pair
     if inputs == "image":
@@ -159,8 +159,10 @@ def test_tower_matches_transformers_on_same_weights(pair, tf, inputs):
     elif inputs == "video_odd_frames":
         pv, grid = processor_inputs(tf, family, "video")
         assert grid.tolist() == [[3, 8, 12]]
-    else:  # merged 10x18 and 4x4: neither a multiple of the 4x4-token window
+    elif inputs == "grids_not_window_multiples":  # merged 10x18 and 4x4: not multiples of the 4x4-token window
         pv, grid = random_inputs(family, [[1, 20, 36], [2, 8, 8]])
+    else:  # 24 frames of 2x2 windows of 3 sizes: more runs than MAX_RUNS, so segments are gathered by size
+        pv, grid = random_inputs(family, [[24, 12, 12]])
     with torch.no_grad():
         ref = hf(pv, grid_thw=grid, output_hidden_states=True)
         ref_patch = hf.patch_embed(pv)
@@ -177,6 +179,26 @@ def test_tower_matches_transformers_on_same_weights(pair, tf, inputs):
     assert len(enc.deepstack) == len(ref_deep) == (2 if family is Family.QWEN3_VL else 0)
     for ours_d, ref_d in zip(enc.deepstack, ref_deep):
         torch.testing.assert_close(ours_d, ref_d, atol=ATOL, rtol=RTOL)
+
+
+def test_segment_attention_equals_a_loop_over_segments(monkeypatch):
+    from qwenvl_viz.encoder import layers
+
+    gen = torch.Generator().manual_seed(0)
+    lengths = [64, 64, 32, 64, 16, 16, 64, 32]
+    cu = torch.tensor([0] + lengths).cumsum(0).to(torch.int32)
+    q, k, v = (torch.randn(sum(lengths), 2, 8, generator=gen) for _ in range(3))
+    expected = torch.cat([
+        torch.nn.functional.scaled_dot_product_attention(*(t[a:b].transpose(0, 1) for t in (q, k, v))).transpose(0, 1)
+        for a, b in zip(cu[:-1].tolist(), cu[1:].tolist())
+    ])  # fmt: skip
+    runs = layers.plan_segments(cu, "cpu")
+    assert [(g.start, g.count, g.length) for g in runs.groups][:3] == [(0, 2, 64), (128, 1, 32), (160, 1, 64)]
+    torch.testing.assert_close(layers.segment_attention(q, k, v, runs), expected)
+    monkeypatch.setattr(layers, "MAX_RUNS", 2)
+    gathered = layers.plan_segments(cu, "cpu")
+    assert [(g.count, g.length) for g in gathered.groups] == [(4, 64), (2, 32), (2, 16)]
+    torch.testing.assert_close(layers.segment_attention(q, k, v, gathered), expected)
 
 
 def test_window_partition_matches_transformers(tf):

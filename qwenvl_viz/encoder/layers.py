@@ -156,38 +156,51 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 # Attention segments: which rows attend to which
 
 
+MAX_RUNS = 64  # above this many runs of equal-length segments, gather by length instead
+
+
 @dataclass(frozen=True)
 class SegmentGroup:
-    """``count`` segments of the same ``length``; ``rows`` their row ids (None = all rows, in order)."""
+    """``count`` segments of ``length`` rows each: either one contiguous block of rows starting at
+    ``start`` (a free view), or scattered rows listed in ``rows`` (gathered, then scattered back)."""
 
     length: int
     count: int
-    rows: torch.Tensor | None
+    start: int = 0
+    rows: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
 class Segments:
-    """A partition of the N rows into contiguous segments (``cu_seqlens``), grouped by length so that
-    equal-length segments run as one batched attention call instead of a python loop."""
+    """A partition of the N rows into contiguous segments (``cu_seqlens``), grouped so that equal-length
+    segments run as one batched attention call instead of a python loop over thousands of windows."""
 
     cu_seqlens: torch.Tensor  # (S+1,) int32
     groups: tuple[SegmentGroup, ...]
 
 
 def plan_segments(cu_seqlens: torch.Tensor, device: torch.device | str) -> Segments:
+    """Runs of consecutive equal-length segments are contiguous rows: each run is one view, no copy.
+    Frames of a video form one run; Qwen2.5-VL's windows form a few runs per frame once each frame's
+    windows are ordered by size. Only if there are more than MAX_RUNS runs are the segments gathered
+    by length (a copy of q, k, v, but a handful of attention calls)."""
     bounds = cu_seqlens.tolist()
+    runs: list[list[int]] = []  # [start, count, length]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if runs and runs[-1][2] == b - a:
+            runs[-1][1] += 1
+        else:
+            runs.append([a, 1, b - a])
+    if len(runs) <= MAX_RUNS:
+        return Segments(cu_seqlens, tuple(SegmentGroup(length, count, start) for start, count, length in runs))
     starts = torch.tensor(bounds[:-1], dtype=torch.int64)
     lengths = torch.tensor(bounds[1:], dtype=torch.int64) - starts
-    n = bounds[-1]
     groups = []
     for length in sorted(set(lengths.tolist()), reverse=True):
         sel = starts[lengths == length]  # (B,)
-        if len(sel) * length == n:  # one length covers everything: a plain reshape, no gather
-            groups.append(SegmentGroup(length, len(sel), None))
-        else:
-            rows = (sel[:, None] + torch.arange(length)).reshape(-1)  # (B*L,)
-            groups.append(SegmentGroup(length, len(sel), rows.to(device)))
-    return Segments(cu_seqlens=cu_seqlens, groups=tuple(groups))
+        rows = (sel[:, None] + torch.arange(length)).reshape(-1)  # (B*L,)
+        groups.append(SegmentGroup(length, len(sel), rows=rows.to(device)))
+    return Segments(cu_seqlens, tuple(groups))
 
 
 def frame_cu_seqlens(grid_thw: torch.Tensor) -> torch.Tensor:
@@ -202,18 +215,22 @@ def segment_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, segment
     Memory stays linear in N: each SDPA call sees (B, H, L, hd) and never an N x N mask.
     """
     n, h, hd = q.shape
-    out = None if segments.groups[0].rows is None else q.new_empty(n, h, hd)
+    single = len(segments.groups) == 1 and segments.groups[0].rows is None  # one run covers every row
+    out = None if single else q.new_empty(n, h, hd)
     for g in segments.groups:
         b, length = g.count, g.length
         if g.rows is None:
-            qs, ks, vs = (t.view(b, length, h, hd).transpose(1, 2) for t in (q, k, v))  # (B, H, L, hd)
+            span = slice(g.start, g.start + b * length)
+            qs, ks, vs = (t[span].view(b, length, h, hd).transpose(1, 2) for t in (q, k, v))  # (B, H, L, hd)
         else:
             qs, ks, vs = (t.index_select(0, g.rows).view(b, length, h, hd).transpose(1, 2) for t in (q, k, v))
-        o = F.scaled_dot_product_attention(qs, ks, vs)  # (B, H, L, hd)
-        o = o.transpose(1, 2).reshape(b * length, h, hd)  # (B*L, H, hd)
+        o = F.scaled_dot_product_attention(qs, ks, vs).transpose(1, 2)  # (B, L, H, hd)
+        if out is None:
+            return o.reshape(n, h, hd)
         if g.rows is None:
-            return o
-        out.index_copy_(0, g.rows, o)
+            out[span].view(b, length, h, hd).copy_(o)
+        else:
+            out.index_copy_(0, g.rows, o.reshape(b * length, h, hd))
     return out
 
 

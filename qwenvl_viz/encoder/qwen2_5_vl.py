@@ -13,7 +13,8 @@ patches). Windows tile the merged grid the way merge blocks tile the patch grid,
 is :func:`~qwenvl_viz.merge_order.merge_order` one level up, on the merged grid padded to whole
 windows; padded cells are dropped, so edge windows are smaller. Worked example, grid [1, 16, 28]:
 merged 8x14 -> 2x4 windows -> ``cu_window_seqlens = [0, 64, 128, 192, 224, 288, 352, 416, 448]``,
-``window_index[:8] = [0, 1, 2, 3, 14, 15, 16, 17]``.
+``window_index[:8] = [0, 1, 2, 3, 14, 15, 16, 17]``. That order is what the trace records; the blocks
+run each frame's windows sorted by size (:func:`size_sorted_windows`, same numbers, fewer SDPA calls).
 
 Worked shapes (Qwen2.5-VL-7B, grid [1, 16, 28]): ``pixel_values [448, 1176] -> patch_embed [448, 1280]
 -> window order [448, 1280] -> blocks x32 [448, 1280] -> merger [112, 3584]``.
@@ -43,7 +44,7 @@ from .layers import (
     plan_segments,
 )
 
-__all__ = ["Qwen2_5VisionTower", "window_partition"]
+__all__ = ["Qwen2_5VisionTower", "window_partition", "size_sorted_windows"]
 
 
 def window_partition(grid_thw: torch.Tensor, merge_size: int, window: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,9 +72,29 @@ def window_partition(grid_thw: torch.Tensor, merge_size: int, window: int) -> tu
     return torch.cat(index), cu
 
 
+def size_sorted_windows(
+    window_index: torch.Tensor, cu_window_seqlens: torch.Tensor, cu_seqlens: torch.Tensor, unit: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same windows with each frame's windows ordered by size (largest first, stable).
+
+    Windows never see each other, so running them in another order computes the same numbers; with
+    equal windows side by side each window size of a frame is one contiguous block of rows, attended
+    by one SDPA call on a view (no gather). Frames stay contiguous for the full-attention blocks.
+    """
+    lengths = (cu_window_seqlens[1:] - cu_window_seqlens[:-1]).long()  # rows per window
+    frame = torch.searchsorted(cu_seqlens[1:].long(), cu_window_seqlens[:-1].long(), right=True)
+    longest = int(lengths.max())
+    order = torch.sort(frame * (longest + 1) + (longest - lengths), stable=True).indices
+    tokens = torch.split(window_index, (lengths // unit).tolist())  # merged tokens of each window
+    index = torch.cat([tokens[i] for i in order.tolist()])
+    return index, F.pad(lengths[order].cumsum(0).to(torch.int32), (1, 0))
+
+
 class Qwen2_5VisionTower(VisionTower):
     family = Family.QWEN2_5_VL
-    checkpoint_renames = {"merger.norm.": "merger.ln_q.", "merger.fc1.": "merger.mlp.0.", "merger.fc2.": "merger.mlp.2."}
+    checkpoint_renames = {
+        "merger.norm.": "merger.ln_q.", "merger.fc1.": "merger.mlp.0.", "merger.fc2.": "merger.mlp.2.",
+    }  # fmt: skip
 
     def __init__(self, config: VisionConfig) -> None:
         super().__init__(config)
@@ -100,14 +121,16 @@ class Qwen2_5VisionTower(VisionTower):
         clock = StageClock(dev)
         stages = [("pixel_values", tuple(pixel_values.shape))]
 
-        # Window order moves whole merged tokens (groups of `unit` consecutive rows) around.
+        # Window order moves whole merged tokens (groups of `unit` consecutive rows) around; it is
+        # recorded as transformers orders it, and run with each frame's windows sorted by size.
         window_index, cu_window_seqlens = window_partition(grid_thw, c.spatial_merge_size, c.window_merged)
-        rows = (window_index[:, None] * unit + torch.arange(unit)).reshape(-1)  # (N,) row held by each slot
+        cu_seqlens = frame_cu_seqlens(grid_thw)  # frames stay contiguous in window order
+        run_index, run_cu = size_sorted_windows(window_index, cu_window_seqlens, cu_seqlens, unit)
+        rows = (run_index[:, None] * unit + torch.arange(unit)).reshape(-1)  # (N,) row held by each slot
         unwindow = torch.argsort(rows).to(dev)  # (N,) slot holding each row
         rows = rows.to(dev)
-        cu_seqlens = frame_cu_seqlens(grid_thw)  # frames stay contiguous in window order
         frames = plan_segments(cu_seqlens, dev)
-        windows = plan_segments(cu_window_seqlens, dev)
+        windows = plan_segments(run_cu, dev)
         cos, sin = self.rotary(patch_coords(grid_thw, c.spatial_merge_size).to(dev)[rows])  # (N, hd), window order
 
         x = self.patch_embed(pixel_values.to(dev))  # (N, D), pixel_values order
@@ -129,7 +152,7 @@ class Qwen2_5VisionTower(VisionTower):
         clock.lap("blocks")
 
         tokens = self.merger(x)  # (N/4, out), window order
-        tokens = tokens[torch.argsort(window_index).to(dev)]  # (N/4, out), token order
+        tokens = tokens[torch.argsort(run_index).to(dev)]  # (N/4, out), token order
         stages.append(("merger + undo window order", tuple(tokens.shape)))
         clock.lap("merger")
         return TowerOutput(

@@ -37,7 +37,9 @@ __all__ = ["Qwen2VisionTower"]
 
 class Qwen2VisionTower(VisionTower):
     family = Family.QWEN2_VL
-    checkpoint_renames = {"merger.norm.": "merger.ln_q.", "merger.fc1.": "merger.mlp.0.", "merger.fc2.": "merger.mlp.2."}
+    checkpoint_renames = {
+        "merger.norm.": "merger.ln_q.", "merger.fc1.": "merger.mlp.0.", "merger.fc2.": "merger.mlp.2.",
+    }  # fmt: skip
 
     def __init__(self, config: VisionConfig) -> None:
         super().__init__(config)

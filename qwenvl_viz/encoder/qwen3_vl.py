@@ -65,7 +65,9 @@ def position_taps(grid_thw: torch.Tensor, merge_size: int, side: int) -> tuple[t
 
 class Qwen3VisionTower(VisionTower):
     family = Family.QWEN3_VL
-    checkpoint_renames = {".fc1.": ".linear_fc1.", ".fc2.": ".linear_fc2.", "deepstack_mergers.": "deepstack_merger_list."}
+    checkpoint_renames = {
+        ".fc1.": ".linear_fc1.", ".fc2.": ".linear_fc2.", "deepstack_mergers.": "deepstack_merger_list.",
+    }  # fmt: skip
 
     def __init__(self, config: VisionConfig) -> None:
         super().__init__(config)

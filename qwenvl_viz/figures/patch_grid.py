@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import sequential
 import torch
 from PIL import Image
 
@@ -20,7 +21,7 @@ from ..encoder import DEFAULT_PRESET, get_preset, window_partition
 from ..profiles import Family
 from ..trace import Trace
 from ..ui.i18n import tr
-from ._style import base_layout
+from ._style import figure
 from .pictures import data_uri
 
 __all__ = ["PatchLayout", "patch_layout", "patch_grid_figure", "Windows", "qwen25_windows", "ZOOM_PATCHES",
@@ -29,6 +30,10 @@ __all__ = ["PatchLayout", "patch_layout", "patch_grid_figure", "Windows", "qwen2
 ZOOM_PATCHES = 8  # the zoom panel shows the top-left 8 x 8 patches (4 x 4 merge blocks) with numbers
 ORDERS = ("merge", "raster")
 MAX_LINE_CELLS = 120  # draw per-patch lines only up to this many patches per side
+# plotly.js knows fewer colourscale names than plotly.py: spell Turbo out
+ORDER_COLORS = [[i / (len(sequential.Turbo) - 1), c] for i, c in enumerate(sequential.Turbo)]
+BLOCK_COLORS = [[0, "#fde0c5"], [0.33, "#fde0c5"], [0.34, "#c9e4f6"], [0.66, "#c9e4f6"], [0.67, "#d7f0d2"],
+                [0.99, "#d7f0d2"], [1, "#eadcf5"]]  # 4 pastel tones: neighbouring merge blocks always differ
 
 
 @dataclass(frozen=True)
@@ -136,50 +141,47 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
              f"{tr('hover_block', lang)} %{{customdata[1]}}<br>{tr('hover_raster', lang)} %{{customdata[2]}}"
              + (f"<br>{tr('hover_window', lang)} %{{customdata[3]}}" if win is not None else "") + "<extra></extra>")
     colour_title = tr("order_colour" if order == "merge" else "raster_colour", lang)
-    fig = go.Figure()
-    # main panel: the whole frame
-    # patch (h, w) is centred on (x=w, y=h) so hover reads integers; the frame covers [-0.5, gw - 0.5]
-    fig.add_trace(go.Image(source=data_uri(frame), x0=0.5 * gw / frame.width - 0.5, dx=gw / frame.width,
-                           y0=0.5 * gh / frame.height - 0.5, dy=gh / frame.height, hoverinfo="skip",
-                           xaxis="x", yaxis="y"))
-    fig.add_trace(go.Heatmap(
-        z=label, x0=0, dx=1, y0=0, dy=1, customdata=custom, hovertemplate=hover, opacity=0.3,
-        colorscale="Turbo", showscale=False, xaxis="x", yaxis="y", name=colour_title,
-    ))
+    data: list[dict] = []
+    # main panel: the whole frame; patch (h, w) is centred on (x=w, y=h) so hover reads integers and the
+    # frame covers [-0.5, gw - 0.5] x [-0.5, gh - 0.5]
+    data.append(dict(type="image", source=data_uri(frame), x0=0.5 * gw / frame.width - 0.5, dx=gw / frame.width,
+                     y0=0.5 * gh / frame.height - 0.5, dy=gh / frame.height, hoverinfo="skip", xaxis="x", yaxis="y"))
+    data.append(dict(type="heatmap", z=label, x0=0, dx=1, y0=0, dy=1, customdata=custom, hovertemplate=hover,
+                     opacity=0.3, colorscale=ORDER_COLORS, showscale=False, xaxis="x", yaxis="y", name=colour_title))
     if max(gh, gw) <= MAX_LINE_CELLS:
         bx, by = _lines(gh, gw, m)
-        fig.add_trace(go.Scatter(x=bx, y=by, mode="lines", line=dict(color="rgba(255,255,255,0.75)", width=0.8),
-                                 hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"))
+        data.append(dict(type="scatter", x=bx, y=by, mode="lines", line=dict(color="rgba(255,255,255,0.75)", width=0.8),
+                         hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y"))
     if win is not None:
         wx, wy = _window_edges(win.ids)
-        fig.add_trace(go.Scatter(x=wx, y=wy, mode="lines", line=dict(color="#ffdd00", width=2),
-                                 name=tr("windows", lang), hoverinfo="skip", xaxis="x", yaxis="y"))
+        data.append(dict(type="scatter", x=wx, y=wy, mode="lines", line=dict(color="#ffdd00", width=2),
+                         name=tr("windows", lang), hoverinfo="skip", xaxis="x", yaxis="y"))
     # zoom panel: the top-left patches with their numbers
     z = min(ZOOM_PATCHES, gh, gw)
     z -= z % m
     z = max(z, min(m, gh, gw))
     crop = frame.crop((0, 0, round(z * frame.width / gw), round(z * frame.height / gh)))
-    fig.add_trace(go.Image(source=data_uri(crop), x0=0.5 * z / crop.width - 0.5, dx=z / crop.width,
-                           y0=0.5 * z / crop.height - 0.5, dy=z / crop.height, hoverinfo="skip",
-                           xaxis="x2", yaxis="y2"))
-    fig.add_trace(go.Heatmap(
-        z=label[:z, :z], x0=0, dx=1, y0=0, dy=1, customdata=custom[:z, :z], hovertemplate=hover,
-        opacity=0.3, colorscale="Turbo", zmin=int(label.min()), zmax=int(label.max()), showscale=False,
-        texttemplate="%{z}", textfont=dict(size=14, color="black"), xaxis="x2", yaxis="y2",
-    ))
+    data.append(dict(type="image", source=data_uri(crop), x0=0.5 * z / crop.width - 0.5, dx=z / crop.width,
+                     y0=0.5 * z / crop.height - 0.5, dy=z / crop.height, hoverinfo="skip", xaxis="x2", yaxis="y2"))
+    # zoom colours: a checkerboard of merge blocks (the 4 patches of one token share a colour), numbers on top
+    hh, ww = np.mgrid[0:z, 0:z]
+    checker = (hh // m % 2) * 2 + (ww // m % 2)
+    data.append(dict(type="heatmap", z=checker, text=label[:z, :z].tolist(), x0=0, dx=1, y0=0, dy=1,
+                     customdata=custom[:z, :z], hovertemplate=hover, opacity=0.55, colorscale=BLOCK_COLORS, zmin=0, zmax=3, showscale=False,
+                     texttemplate="%{text}", textfont=dict(size=15, color="black"), xaxis="x2", yaxis="y2"))
     px_, py_ = _lines(z, z, 1)
-    fig.add_trace(go.Scatter(x=px_, y=py_, mode="lines", line=dict(color="rgba(255,255,255,0.8)", width=0.7),
-                             hoverinfo="skip", showlegend=False, xaxis="x2", yaxis="y2"))
+    data.append(dict(type="scatter", x=px_, y=py_, mode="lines", line=dict(color="rgba(255,255,255,0.8)", width=0.7),
+                     hoverinfo="skip", showlegend=False, xaxis="x2", yaxis="y2"))
     bx, by = _lines(z, z, m)
-    fig.add_trace(go.Scatter(x=bx, y=by, mode="lines", line=dict(color="black", width=2.5),
-                             hoverinfo="skip", showlegend=False, xaxis="x2", yaxis="y2"))
+    data.append(dict(type="scatter", x=bx, y=by, mode="lines", line=dict(color="black", width=2.5), hoverinfo="skip",
+                     showlegend=False, xaxis="x2", yaxis="y2"))
     frames = ", ".join(str(trace.frame_indices[i]) for i in dict.fromkeys(pt.groups[group])) \
         if trace.sampling else "0"
     portrait = gh > gw  # a tall frame hugs the zoom panel; a wide one takes more of the width
-    fig.update_layout(
+    layout = dict(
         xaxis=dict(domain=[0, 0.5 if portrait else 0.62], range=[-0.5, gw - 0.5], showgrid=False,
-                   constrain="domain", constraintoward="right" if portrait else "left", title_text="w"),
-        yaxis=dict(range=[gh - 0.5, -0.5], scaleanchor="x", showgrid=False, constrain="domain", title_text="h"),
+                   constrain="domain", constraintoward="right" if portrait else "left", title=dict(text="w")),
+        yaxis=dict(range=[gh - 0.5, -0.5], scaleanchor="x", showgrid=False, constrain="domain", title=dict(text="h")),
         xaxis2=dict(domain=[0.56 if portrait else 0.67, 1], range=[-0.5, z - 0.5], showgrid=False,
                     constrain="domain", constraintoward="left", anchor="y2", showticklabels=False),
         yaxis2=dict(range=[z - 0.5, -0.5], scaleanchor="x2", showgrid=False, constrain="domain", anchor="x2",
@@ -190,8 +192,7 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
             dict(text=tr("zoom_title", lang, n=z), x=0, y=1.0, xref="x2 domain", yref="y2 domain", yanchor="bottom",
                  xanchor="left", showarrow=False),
         ],
+        legend=dict(orientation="h", y=-0.08, yanchor="top", x=0, xanchor="left"),
+        margin=dict(t=36),
     )
-    fig = base_layout(fig, height=520, legend=win is not None)
-    fig.update_layout(legend=dict(orientation="h", y=-0.08, yanchor="top", x=0, xanchor="left"),
-                      margin=dict(t=36))
-    return fig
+    return figure(data, layout, height=520, legend=win is not None)

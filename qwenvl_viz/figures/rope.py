@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from ..trace import Trace
 from ..ui.i18n import tr
-from ._style import AXIS_COLORS, ERROR_COLOR, VISION_FILL, base_layout, group_color
+from ._style import AXIS_COLORS, ERROR_COLOR, VISION_FILL, figure, group_color
 
 __all__ = ["rope_figure"]
 
@@ -21,12 +21,12 @@ FREQ_COLS = 16  # the 64 LLM rotary frequencies drawn as 4 rows of 16  # rows of
 def rope_figure(trace: Trace, lang: str) -> go.Figure:
     rope = trace.rope
     pos = rope.position_ids
-    fig = go.Figure()
+    data: list[dict] = []
     # overview: the whole prompt; T drawn last so its staircase stays visible over H / W
     for axis in "HWT":
         k = "THW".index(axis)
-        fig.add_trace(go.Scatter(
-            x0=0, dx=1, y=pos[k].astype(np.int32), mode="lines", name=axis, legendgroup=axis,
+        data.append(dict(
+            type="scatter", x0=0, dx=1, y=pos[k].astype(np.int32), mode="lines", name=axis, legendgroup=axis,
             line=dict(color=AXIS_COLORS[axis], width=2 if axis == "T" else 1), opacity=1 if axis == "T" else 0.55,
             xaxis="x", yaxis="y", hovertemplate=f"token %{{x}}: {axis} %{{y}}<extra></extra>",
         ))
@@ -39,76 +39,73 @@ def rope_figure(trace: Trace, lang: str) -> go.Figure:
         lo, hi = 0, min(pos.shape[1], 40)
     for axis in "THW":
         k = "THW".index(axis)
-        fig.add_trace(go.Scatter(
-            x0=lo, dx=1, y=pos[k, lo:hi].astype(np.int32), mode="lines+markers", name=axis, legendgroup=axis,
-            showlegend=False, line=dict(color=AXIS_COLORS[axis], width=1.5), marker=dict(size=4),
+        data.append(dict(
+            type="scatter", x0=lo, dx=1, y=pos[k, lo:hi].astype(np.int32), mode="lines+markers", name=axis,
+            legendgroup=axis, showlegend=False, line=dict(color=AXIS_COLORS[axis], width=1.5), marker=dict(size=4),
             xaxis="x4", yaxis="y4", hovertemplate=f"token %{{x}}: {axis} %{{y}}<extra></extra>",
         ))
     shapes = []
     for run in rope.runs[:MAX_SHADED_RUNS]:
         for xref, yref in (("x", "y domain"), ("x4", "y4 domain")):
             shapes.append(dict(type="rect", x0=run.start - 0.5, x1=run.end - 0.5, y0=0, y1=1, xref=xref, yref=yref,
-                               fillcolor=VISION_FILL, line_width=0, layer="below"))
-    fig.update_layout(shapes=shapes)  # one assignment: add_shape per run is slow in plotly.py
-    video_runs = [r for r in rope.runs if r.kind == "video"]
-    groups = [g for r in video_runs for g in r.groups]
+                               fillcolor=VISION_FILL, line=dict(width=0), layer="below"))
+    layout: dict = {}
+    groups = [g for r in rope.runs if r.kind == "video" for g in r.groups]
     has_time = bool(groups)
     if has_time:
         collided = {g for c in rope.collisions for g in c.groups}
         xs = [g.group for g in groups]
         text = [f"{g.seconds:.1f}s" if g.seconds is not None else "" for g in groups]
-        fig.add_trace(go.Bar(
-            x=xs, y=[g.time_id for g in groups], name=tr("time_id", lang), xaxis="x2", yaxis="y2",
-            marker_color=[ERROR_COLOR if g.group in collided else group_color(g.group) for g in groups],
-            text=text if len(groups) <= 24 else None, textposition="outside", cliponaxis=False,
-            textfont=dict(size=10),
+        data.append(dict(
+            type="bar", x=xs, y=[g.time_id for g in groups], name=tr("time_id", lang), xaxis="x2", yaxis="y2",
+            marker=dict(color=[ERROR_COLOR if g.group in collided else group_color(g.group) for g in groups]),
+            text=text if len(groups) <= 24 else None, textposition="outside", cliponaxis=False, textfont=dict(size=10),
             customdata=[[g.position, g.seconds if g.seconds is not None else float("nan")] for g in groups],
             hovertemplate="g%{x}: time id %{y} · T = %{customdata[0]} · %{customdata[1]:.3f} s<extra></extra>",
             showlegend=False,
         ))
         if rope.int_cast_differs:
-            fig.add_trace(go.Scatter(
-                x=xs, y=[g.int_cast_time_id for g in groups], mode="markers", name=tr("int_cast", lang),
-                marker=dict(symbol="x", size=9, color="black"), xaxis="x2", yaxis="y2",
-            ))
+            data.append(dict(type="scatter", x=xs, y=[g.int_cast_time_id for g in groups], mode="markers",
+                             name=tr("int_cast", lang), marker=dict(symbol="x", size=9, color="black"),
+                             xaxis="x2", yaxis="y2"))
         if collided:
-            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=dict(color=ERROR_COLOR, symbol="square"),
-                                     name=tr("collision", lang), xaxis="x2", yaxis="y2"))
+            data.append(dict(type="scatter", x=[None], y=[None], mode="markers", name=tr("collision", lang),
+                             marker=dict(color=ERROR_COLOR, symbol="square"), xaxis="x2", yaxis="y2"))
         ymax = max([g.time_id for g in groups] + [g.int_cast_time_id or 0 for g in groups] + [1])
-        fig.update_layout(
-            xaxis2=dict(domain=[0, 0.62], anchor="y2", title_text=tr("group_axis", lang)),
-            yaxis2=dict(domain=[0, 0.25], anchor="x2", title_text=tr("time_id", lang), range=[0, ymax * 1.4]),
-        )
+        layout["xaxis2"] = dict(domain=[0, 0.62], anchor="y2", title=dict(text=tr("group_axis", lang)))
+        layout["yaxis2"] = dict(domain=[0, 0.25], anchor="x2", title=dict(text=tr("time_id", lang)),
+                                range=[0, ymax * 1.4])
     # LLM frequency layout: 64 frequencies as 4 rows of 16, letter = the axis that drives it
-    layout = np.array(rope.mrope_layout)
+    axes = np.array(rope.mrope_layout)
     side = FREQ_COLS
     codes = {"T": 0, "H": 1, "W": 2}
-    rows = -(-len(layout) // side)
+    rows = -(-len(axes) // side)
     z = np.full(rows * side, np.nan)
-    z[: len(layout)] = [codes[a] for a in layout]
+    z[: len(axes)] = [codes[a] for a in axes]
     letters = np.full(rows * side, "", dtype=object)
-    letters[: len(layout)] = layout
+    letters[: len(axes)] = axes
     scale = [[0, AXIS_COLORS["T"]], [0.33, AXIS_COLORS["T"]], [0.34, AXIS_COLORS["H"]], [0.66, AXIS_COLORS["H"]],
              [0.67, AXIS_COLORS["W"]], [1, AXIS_COLORS["W"]]]
-    fig.add_trace(go.Heatmap(
-        z=z.reshape(rows, side), text=letters.reshape(rows, side), texttemplate="%{text}", zmin=0, zmax=2,
-        colorscale=scale, showscale=False, xgap=1, ygap=1, opacity=0.8, xaxis="x3", yaxis="y3",
+    data.append(dict(
+        type="heatmap", z=z.reshape(rows, side), text=letters.reshape(rows, side).tolist(), texttemplate="%{text}",
+        zmin=0, zmax=2, colorscale=scale, showscale=False, xgap=1, ygap=1, opacity=0.8, xaxis="x3", yaxis="y3",
         hovertemplate="frequency %{customdata}: %{text}<extra></extra>",
         customdata=np.arange(rows * side).reshape(rows, side), textfont=dict(color="white", size=9),
     ))
     top = [0.5, 1.0]
-    fig.update_layout(
-        xaxis=dict(domain=[0, 0.6], anchor="y", title_text=tr("token_pos", lang)),
-        yaxis=dict(domain=top, anchor="x", title_text=tr("position_id", lang)),
+    layout.update(
+        shapes=shapes,
+        xaxis=dict(domain=[0, 0.6], anchor="y", title=dict(text=tr("token_pos", lang))),
+        yaxis=dict(domain=top, anchor="x", title=dict(text=tr("position_id", lang))),
         xaxis4=dict(domain=[0.68, 1], anchor="y4", range=[lo - 0.5, hi - 0.5],
-                    title_text=tr("zoom_tokens", lang, a=lo, b=hi - 1)),
+                    title=dict(text=tr("zoom_tokens", lang, a=lo, b=hi - 1))),
         yaxis4=dict(domain=top, anchor="x4"),
         xaxis3=dict(domain=[0.72, 1] if has_time else [0, 0.4], anchor="y3", showticklabels=False, showgrid=False,
                     showline=False),
         yaxis3=dict(domain=[0, 0.2], anchor="x3", showticklabels=False, showgrid=False, autorange="reversed",
                     showline=False),
         hovermode="closest",
+        annotations=[dict(text=tr("freq_layout", lang), xref="x3 domain", yref="y3 domain", x=0, y=1.02,
+                          xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11))],
     )
-    fig.add_annotation(text=tr("freq_layout", lang), xref="x3 domain", yref="y3 domain", x=0, y=1.02,
-                       xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11))
-    return base_layout(fig, height=500)
+    return figure(data, layout, height=500)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..trace import Trace
 from ..ui.i18n import tr
-from ._style import GROUP_COLORS, PAD_COLOR, base_layout, group_color
+from ._style import GROUP_COLORS, PAD_COLOR, figure, group_color
 from .pictures import contact_sheet
 
 __all__ = ["timeline_figure", "frames_sheet", "MAX_LABELLED", "sheet_positions"]
@@ -21,20 +21,19 @@ MAX_TILES = 64  # thumbnails shown in the contact sheet (evenly chosen beyond th
 
 
 def timeline_figure(trace: Trace, lang: str) -> go.Figure:
-    fig = go.Figure()
     if trace.sampling is None:
-        fig.add_annotation(text=tr("n_timeline_image", lang, tp=trace.profile.temporal_patch_size),
-                           x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=14))
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-        return base_layout(fig, height=160, legend=False)
+        note = dict(text=tr("n_timeline_image", lang, tp=trace.profile.temporal_patch_size), x=0.5, y=0.5,
+                    xref="paper", yref="paper", showarrow=False, font=dict(size=14))
+        return figure([], dict(annotations=[note], xaxis=dict(visible=False), yaxis=dict(visible=False)),
+                      height=160, legend=False)
     s, m, pt = trace.sampling, trace.media, trace.patchify
     fps = s.video_fps
     n_raw = m.frames
+    data: list[dict] = []
     # raw frames: x0 / dx instead of an x array keeps the payload flat for long videos
-    fig.add_trace(go.Scatter(
-        x0=0.0, dx=1.0 / fps, y=np.zeros(n_raw, dtype=np.int8), mode="markers", name=tr("raw_frames", lang),
-        marker=dict(symbol="line-ns-open", size=12, color="#9a9a9a", line=dict(width=1)),
+    data.append(dict(
+        type="scatter", x0=0.0, dx=1.0 / fps, y=np.zeros(n_raw, dtype=np.int8), mode="markers",
+        name=tr("raw_frames", lang), marker=dict(symbol="line-ns-open", size=12, color="#9a9a9a", line=dict(width=1)),
         hovertemplate="frame %{pointNumber} · %{x:.3f} s<extra></extra>",
     ))
     times = np.asarray(s.times, dtype=np.float64)
@@ -43,16 +42,15 @@ def timeline_figure(trace: Trace, lang: str) -> go.Figure:
         for pos in members:
             group_of[pos] = g
     labelled = len(times) <= MAX_LABELLED
-    fig.add_trace(go.Scatter(
-        x=times, y=np.ones(len(times), dtype=np.int8), mode="markers+text" if labelled else "markers",
-        name=tr("sampled_frames", lang),
-        text=[str(i) for i in s.indices] if labelled else None, textposition="top center",
-        textfont=dict(size=11),
+    data.append(dict(
+        type="scatter", x=times, y=np.ones(len(times), dtype=np.int8),
+        mode="markers+text" if labelled else "markers", name=tr("sampled_frames", lang),
+        text=[str(i) for i in s.indices] if labelled else None, textposition="top center", textfont=dict(size=11),
         marker=dict(size=11, color=[group_color(int(g)) for g in group_of], line=dict(width=1, color="white")),
         customdata=np.stack([np.arange(len(times)), np.asarray(s.indices), group_of], axis=1),
         hovertemplate="#%{customdata[0]} · frame %{customdata[1]} · %{x:.3f} s · g%{customdata[2]}<extra></extra>",
     ))
-    # temporal groups: a bracket under each pair, labelled with its group / Qwen3 timestamp
+    # temporal groups: a bar under each pair, labelled with its group / Qwen3 timestamp
     ts = trace.prompt.timestamp_strings
     pad_x, pad_text = [], []
     seen: set[int] = set()
@@ -62,9 +60,13 @@ def timeline_figure(trace: Trace, lang: str) -> go.Figure:
         x0, x1 = times[members[0]], times[members[-1]]
         width = max(x1 - x0, 0.5 / fps)
         shapes.append(dict(type="rect", x0=x0 - 0.25 / fps, x1=x0 + width + 0.25 / fps, y0=0.55, y1=0.8,
-                           fillcolor=group_color(g), opacity=0.35, line_width=0))
+                           fillcolor=group_color(g), opacity=0.35, line=dict(width=0)))
         if len(pt.groups) <= MAX_LABELLED:
-            label = tr("group_short", lang, g=g) + (f"<br>{ts[g]}" if ts and g < len(ts) else "")
+            # the exact prompt text while it fits; its seconds alone when the groups are close together
+            stamp = ""
+            if ts and g < len(ts):
+                stamp = ts[g] if len(pt.groups) <= 10 else f"{trace.prompt.timestamps[g]:.1f}s"
+            label = tr("group_short", lang, g=g) + (f"<br>{stamp}" if stamp else "")
             notes.append(dict(x=(x0 + x1) / 2, y=0.5, text=label, showarrow=False, yanchor="top",
                               font=dict(size=10, color=group_color(g))))
         for pos in members:
@@ -74,20 +76,23 @@ def timeline_figure(trace: Trace, lang: str) -> go.Figure:
             seen.add(pos)
     if s.start_frame != 0 or s.end_frame != n_raw - 1:
         shapes.append(dict(type="rect", x0=s.start_frame / fps, x1=s.end_frame / fps, y0=0, y1=1, yref="y domain",
-                           fillcolor="rgba(44,160,44,0.12)", line_width=0, layer="below"))
+                           fillcolor="rgba(44,160,44,0.12)", line=dict(width=0), layer="below"))
         notes.append(dict(x=s.start_frame / fps, y=1, yref="y domain", text=tr("trimmed", lang), showarrow=False,
                           xanchor="left", yanchor="top", font=dict(size=11, color="#2c7a2c")))
-    fig.update_layout(shapes=shapes, annotations=notes)  # one assignment each: per-shape calls are slow
     if pad_x:
-        fig.add_trace(go.Scatter(
-            x=pad_x, y=[1.35] * len(pad_x), mode="markers+text", text=pad_text, textposition="top center",
-            name=tr("padding_frame", lang), marker=dict(symbol="x", size=12, color=PAD_COLOR),
+        data.append(dict(
+            type="scatter", x=pad_x, y=[1.35] * len(pad_x), mode="markers+text", text=pad_text,
+            textposition="top center", name=tr("padding_frame", lang),
+            marker=dict(symbol="x", size=12, color=PAD_COLOR),
             textfont=dict(color=PAD_COLOR), hovertemplate="%{x:.3f} s: padding<extra></extra>",
         ))
     duration = n_raw / fps
-    fig.update_xaxes(title_text=tr("time_s", lang), range=[-0.02 * duration, 1.02 * duration])
-    fig.update_yaxes(visible=False, range=[-0.3, 2.0] if len(pt.groups) <= MAX_LABELLED else [-0.3, 1.7])
-    return base_layout(fig, height=260)
+    layout = dict(
+        shapes=shapes, annotations=notes,
+        xaxis=dict(title=dict(text=tr("time_s", lang)), range=[-0.02 * duration, 1.02 * duration]),
+        yaxis=dict(visible=False, range=[-0.3, 2.0] if len(pt.groups) <= MAX_LABELLED else [-0.3, 1.7]),
+    )
+    return figure(data, layout, height=260)
 
 
 def sheet_positions(trace: Trace) -> list[int]:

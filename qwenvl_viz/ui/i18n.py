@@ -220,9 +220,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "n_rope": (
         "Every prompt token gets three position ids (T, H, W). Text tokens carry the same id on all three and step "
         "by 1; the vision tokens of a run starting at s get T = s + time id, H = s + row, W = s + column. {time} "
-        "Text after the video resumes at {resume} ({rule}); rope_deltas = {deltas}.{coll}",
+        "Text after the vision tokens resumes at {resume} ({rule}); rope_deltas = {deltas}.{coll}",
         "每个提示 token 有三个位置编号（T、H、W）。文本 token 三者相同且逐一递增；从 s 开始的视觉 token："
-        "T = s + 时间编号，H = s + 行，W = s + 列。{time}视频之后的文本从 {resume} 继续（{rule}）；"
+        "T = s + 时间编号，H = s + 行，W = s + 列。{time}视觉 token 之后的文本从 {resume} 继续（{rule}）；"
         "rope_deltas = {deltas}。{coll}",
     ),
     "n_time_qwen2": ("Qwen2-VL numbers the temporal groups 0, 1, 2, … whatever the fps.",

@@ -27,7 +27,8 @@ from .i18n import LANGS, Lang, lang_of, tr
 from .state import FIELDS, Request, Selection, get_trace
 from .views import VIEW_NAMES, ViewOptions, heatmap_image, render_views
 
-__all__ = ["build_demo", "AppConfig", "CSS", "HEAD", "launch_kwargs", "ASSETS", "EXAMPLES", "warm_up"]
+__all__ = ["build_demo", "AppConfig", "CSS", "HEAD", "launch_kwargs", "ASSETS", "EXAMPLES", "warm_up", "REQUEST_FIELDS",
+           "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENCODER_OUTPUTS"]
 
 log = logging.getLogger("qwenvl_viz.app")
 
@@ -66,9 +67,13 @@ CSS = """
 .gradio-container { max-width: 100% !important; }
 #banner .banner { padding: 8px 14px; border-radius: 8px; font-size: 16px; }
 #banner .banner-ok { background: #eef6ee; border: 1px solid #9c9; }
+.banner-warn { background: #fff6dd; border: 1px solid #f0b44c; color: #6b4a00; padding: 8px 14px;
+  border-radius: 8px; font-weight: 600; }
 #banner .banner-error { background: #fdecea; border: 1px solid #e57373; color: #8b1a1a; font-weight: 600; }
 .field-error { min-height: 0 !important; }
-.field-error .err { color: #b71c1c; font-size: 13px; font-weight: 600; padding: 2px 4px; }
+.field-error:not(:has(.err)) { display: none !important; }  /* an empty slot takes no room */
+.field-error .err { color: #b71c1c; font-size: 13px; font-weight: 600; padding: 2px 4px; overflow-wrap: anywhere; }
+#banner .banner { overflow-wrap: anywhere; }
 .ledger { display: flex; flex-wrap: wrap; align-items: stretch; gap: 4px; }
 .ledger-card { flex: 1 1 0; background: #f5f8fc; border: 1px solid #c9d6e8; border-radius: 8px; padding: 6px 8px;
   min-width: 118px; }
@@ -76,7 +81,8 @@ CSS = """
 .ledger-stage { font-size: 12px; text-transform: uppercase; color: #456; letter-spacing: .03em; }
 .ledger-shape { font-family: 'DejaVu Sans Mono', monospace; font-size: 16px; font-weight: 700; color: #123;
   margin: 2px 0; }
-.ledger-formula { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; color: #345; word-break: break-word; }
+.ledger-formula { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; color: #345; word-break: break-word;
+  max-height: 12em; overflow-y: auto; }
 .ledger-arrow { align-self: center; font-size: 18px; color: #89a; flex: 0 0 auto; }
 .badges { display: flex; flex-wrap: wrap; gap: 6px; }
 .badge { background: #eef2f7; border-radius: 12px; padding: 3px 10px; font-size: 14px; }
@@ -94,6 +100,7 @@ CSS = """
 .chip-more { background: #fff; border: 1px dashed #999; }
 .nl { color: #999; }
 table.stages td, table.stages th { padding: 2px 10px; font-size: 13px; }
+table.stages code { white-space: nowrap; }
 .view-title h3 { margin: 6px 0 0 0 !important; }
 """
 
@@ -101,17 +108,25 @@ table.stages td, table.stages th { padding: 2px 10px; font-size: 13px; }
 HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 
 
+def _head() -> str:
+    """HEAD plus a modulepreload of Gradio's plotly.js chunk (1.3 MB): Gradio fetches it only once the first
+    figure arrives; preloading it with the page lets the first figures paint earlier."""
+    assets = Path(gr.__file__).parent / "templates" / "frontend" / "assets"
+    chunks = sorted(assets.glob("PlotlyPlot-*.js"))
+    return HEAD + "".join(f'<link rel="modulepreload" href="assets/{p.name}">' for p in chunks)
+
+
 def launch_kwargs() -> dict:
     """What Blocks.launch() needs besides host / port (Gradio 6 takes css and theme there)."""
-    return dict(css=CSS, head=HEAD, theme=gr.themes.Default(font=["Noto Sans", "Noto Sans CJK SC", "sans-serif"]))
+    return dict(css=CSS, head=_head(), theme=gr.themes.Default(font=["Noto Sans", "Noto Sans CJK SC", "sans-serif"]))
 
 
 # ---- helpers ---------------------------------------------------------------------------------
 
-def _banner(text: str, ok: bool) -> str:
+def _banner(text: str, ok: bool, warn: bool = False) -> str:
     import html
 
-    cls = "banner banner-ok" if ok else "banner banner-error"
+    cls = "banner banner-warn" if warn else ("banner banner-ok" if ok else "banner banner-error")
     return f'<div class="{cls}" role="{"status" if ok else "alert"}">{html.escape(text)}</div>'
 
 
@@ -121,8 +136,12 @@ def _err(msg: str) -> str:
     return f'<div class="err" role="alert">⚠ {html.escape(msg)}</div>' if msg else ""
 
 
+BELOW_FOLD = frozenset({"patch", "patch_text", "rope", "rope_text", "prompt", "prompt_text", "summary"})
 REQUEST_FIELDS = [f.name for f in fields(Request)]
 VIEW_FIELDS = [f.name for f in fields(ViewOptions)]
+# What /update returns, in order (the session gr.State is not part of the API).
+UPDATE_OUTPUTS = ["banner", *(f"err:{f}" for f in FIELDS), *VIEW_NAMES, "group", "tower", "encoder_text"]
+ENCODER_OUTPUTS = ["encoder_banner", "stages", "encoder_text", "layer", "heatmap", "err:checkpoint", "err:token"]
 
 
 def _parse(values: list) -> tuple[Lang, Request, ViewOptions, dict]:
@@ -189,12 +208,12 @@ def _controls(ui: _UI, cfg: AppConfig) -> None:
     en = Lang.EN
     c = ui.controls
     _header(ui, "controls")
-    c["media"] = gr.File(value=EXAMPLES[0], label=tr("media", en), elem_id="media", file_count="single",
+    c["media"] = gr.File(value=EXAMPLES[0] if os.path.exists(EXAMPLES[0]) else None, label=tr("media", en), elem_id="media", file_count="single",
                          type="filepath", height=110)
     _slot(ui, "media")
-    ui.encoder["examples"] = gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[c["media"]],
-                                         label=tr("examples", en), elem_id="examples",
-                                         example_labels=["sample_clip.mp4", "sample_image.jpg"])
+    bundled = [p for p in EXAMPLES if os.path.exists(p)]
+    ui.encoder["examples"] = gr.Examples(examples=[[p] for p in bundled], inputs=[c["media"]], label=tr("examples", en),
+                                         elem_id="examples", example_labels=[os.path.basename(p) for p in bundled])
     c["model"] = gr.Radio(MODEL_CHOICES, value=Family.QWEN2_5_VL.value, label=tr("model", en), elem_id="model")
     _slot(ui, "model")
     c["pipeline"] = gr.Radio([(tr(p.value, en), p.value) for p in Pipeline], value=Pipeline.OFFICIAL.value,
@@ -312,7 +331,8 @@ def _encoder_section(ui: _UI, cfg: AppConfig) -> None:
     ui.errors["token"] = gr.HTML("", elem_id="err-token", elem_classes="field-error", padding=False)
     e["text"] = gr.Markdown(elem_id="encoder-text")
     with gr.Row(equal_height=False):
-        e["stages"] = gr.HTML(elem_id="encoder-stages-view")
+        with gr.Column(scale=1, min_width=340):
+            e["stages"] = gr.HTML(elem_id="encoder-stages-view")
         e["heatmap"] = gr.Image(elem_id="heatmap", type="filepath", interactive=False, show_label=False, scale=3,
                                 buttons=["download", "fullscreen"])
 
@@ -329,13 +349,20 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
                ui.last]
 
     def update(*values):
+        return _update(values, frozenset())
+
+    def first_paint(*values):
+        """Page load: everything but the views below the fold, which the chained update sends next."""
+        return _update(values, BELOW_FOLD)
+
+    def _update(values, defer: frozenset):
         log.debug("update inputs %r", values[:-1])
         lang, req, view, last = _parse(list(values))
         out: dict[str, Any] = {}
         try:
-            key, trace = get_trace(req)
-            _check_limits(trace, lang, cfg.max_duration_s)
+            return _render(lang, req, view, last, out, defer)
         except VizError as e:
+            out.clear()  # a view may have rendered before the error: send none of a half-updated page
             field_name = e.field if e.field in FIELDS else "media"
             text = str(e)
             out["banner"] = _banner(tr("error_banner", lang, message=text), ok=False)
@@ -344,8 +371,13 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             return _emit(out, last)
         except Exception as e:  # a bug, not a user mistake: log it, keep serving, no traceback in the page
             log.exception("update failed")
+            out.clear()
             out["banner"] = _banner(tr("internal_error", lang, kind=type(e).__name__), ok=False)
             return _emit(out, last)
+
+    def _render(lang: Lang, req: Request, view: ViewOptions, last: dict, out: dict, defer: frozenset) -> tuple:
+        key, trace = get_trace(req)
+        _check_limits(trace, lang, cfg.max_duration_s)
         out["banner"] = _banner(narration.banner_text(trace, lang), ok=True)
         for f in FIELDS:
             out[f"err:{f}"] = ""
@@ -358,6 +390,8 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
                                                                 value=default_tower(trace.model)))
         enc_key = ("encoder_text", key, lang)
         out["encoder_text"] = (enc_key, tr("encoder_idle", lang, rows=f"{trace.patchify.rows:,}"))
+        for name in defer:
+            out.pop(name, None)
         return _emit(out, last)
 
     def _emit(out: dict, last: dict) -> tuple:
@@ -388,7 +422,14 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         values.append(new_last)
         return tuple(values)
 
-    triggers = [demo.load, ui.controls["media"].change]
+    _named(update, ["lang", *REQUEST_FIELDS, *VIEW_FIELDS, "sent"])
+    _named(first_paint, ["lang", *REQUEST_FIELDS, *VIEW_FIELDS, "sent"])
+    # first paint: the top of the page at once, the rest right after (plotly draws figures one by one)
+    demo.load(first_paint, inputs=inputs, outputs=outputs, api_name="first_paint", api_visibility="private",
+              concurrency_id="preprocess", show_progress="minimal").then(
+        update, inputs=inputs, outputs=outputs, api_name="first_paint_rest", api_visibility="private",
+        concurrency_id="preprocess", show_progress="hidden")
+    triggers = [ui.controls["media"].change]
     for name in REQUEST_FIELDS:
         if name != "media":
             triggers.append(ui.controls[name].input)
@@ -405,7 +446,8 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         return tuple(fn(lang) for fn in relabel_fns)
 
     ui.lang.input(relabel, inputs=[ui.lang], outputs=relabel_targets, api_name="relabel", queue=False).then(
-        update, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
+        update, inputs=inputs, outputs=outputs, api_name="relabel_update", api_visibility="private",
+        concurrency_id="preprocess")
 
     # encoder
     e = ui.encoder
@@ -429,20 +471,22 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
     def _enc_render(lang, trace, enc, kind, layer, token, layer_update):
         hm = render_heatmap(enc, kind, layer, token)
         tiles, labels = heatmap_tiles(trace)
-        name = f"hm_{abs(hash((id(enc), hm.kind.value, hm.layer, hm.token)))}"
-        img = heatmap_image(hm, tiles, labels, name)
+        img = heatmap_image(hm, tiles, labels)
         c = enc.config
         text = tr("n_encoder", lang, family=c.family.value, name=c.name, depth=c.depth, d=c.hidden_size,
                   heads=c.num_heads, rows=f"{enc.patch_embeds.shape[0]:,}", tokens=f"{enc.embeddings.shape[0]:,}",
                   out=c.out_hidden_size, kind=hm.explanation)
-        banner = tr("random_banner", lang, source=enc.weights_source) if enc.random_weights else \
+        seed = enc.weights_source.removeprefix("random").strip(" ()")  # "random (seed 0)" -> "seed 0"
+        banner = tr("random_banner", lang, source=seed) if enc.random_weights else \
             tr("weights_banner", lang, source=enc.weights_source)
         from ..figures.encoder import stages_html
 
-        return (_banner(banner, ok=not enc.random_weights), stages_html(enc.stages, lang), text, layer_update, img,
-                "", "")
+        return (_banner(banner, ok=True, warn=enc.random_weights), stages_html(enc.stages, lang), text, layer_update,
+                img, "", "")
 
-    def encode_run(*values, progress=gr.Progress()):
+    def encode_run(*values):
+        progress = values[-1] if values and isinstance(values[-1], gr.Progress) else (lambda *a, **k: None)
+        values = values[:-1] if values and isinstance(values[-1], gr.Progress) else values
         lang, req, checkpoint, tower, kind, layer, token = _enc_parse(values)
         try:
             key, trace = get_trace(req)
@@ -477,11 +521,27 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             log.exception("heatmap failed")
             return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="token"))
 
+    enc_names = ["lang", *REQUEST_FIELDS, "checkpoint", "tower", "heatmap_kind", "layer", "token"]
+    _named(encode_run, enc_names, progress=True)
+    _named(show_heatmap, enc_names)
     e["run"].click(encode_run, inputs=enc_inputs, outputs=enc_outputs, api_name="run_encoder",
                    concurrency_limit=1, concurrency_id="gpu")
     gr.on([e["kind"].input, e["layer"].input, e["token"].input], show_heatmap, inputs=enc_inputs,
           outputs=enc_outputs, api_name="heatmap", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
           concurrency_id="preprocess")
+
+
+def _named(fn, names: list[str], progress: bool = False):
+    """Give a ``*values`` handler a real signature: gradio_client then shows named parameters, and a
+    ``gr.Progress`` default makes Gradio pass a progress tracker (as the last positional value)."""
+    import inspect
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(n, kind) for n in names]
+    if progress:
+        params.append(inspect.Parameter("progress", kind, default=gr.Progress()))
+    fn.__signature__ = inspect.Signature(params)
+    return fn
 
 
 def _relabel_table(ui: _UI) -> tuple[list, list]:
@@ -523,6 +583,7 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
         (tr("order_merge", L), "merge"), (tr("order_raster", L), "raster")]))
     add(v["windows"], lambda L: gr.update(label=tr("windows", L)))
     add(v["context_len"], lambda L: gr.update(label=tr("context_len", L)))
+    add(e["examples"].dataset, lambda L: gr.update(label=tr("examples", L)))
     add(e["checkpoint"], lambda L: gr.update(label=tr("checkpoint", L)))
     add(e["tower"], lambda L: gr.update(label=tr("tower", L), info=tr("tower_info", L)))
     add(e["run"], lambda L: gr.update(value=tr("run_encoder", L)))

@@ -52,6 +52,9 @@ FIELDS = (
 )
 
 
+VIDEO_ONLY = ("fps", "nframes", "min_frames", "max_frames", "video_start", "video_end")
+
+
 class LRU:
     """A small thread-safe LRU map; ``get_or(key, make)`` computes once per key."""
 
@@ -92,7 +95,7 @@ class LRU:
 
 TRACES = LRU(48)
 PREVIEWS = LRU(1024)
-VIEWS = LRU(512)
+VIEWS = LRU(256)  # rendered views; a figure's JSON is at most a few hundred kB
 ENCODINGS = LRU(4)
 
 
@@ -195,6 +198,8 @@ def _media_and_key(req: Request) -> tuple[MediaInfo, tuple]:
         raise VizError(f"media file not found: {os.path.basename(req.media)!r}; upload it again", field="media")
     params = req.params()
     info = open_media(req.media)  # probed once per file (cached by path, size and mtime)
+    if info.kind == "image":  # the video widgets always hold a value; for an image they are simply not in play
+        params = {k: v for k, v in params.items() if k not in VIDEO_ONLY}
     return info, (info.content_hash, req.model, req.pipeline, tuple(sorted(params.items())))
 
 

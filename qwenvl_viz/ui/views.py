@@ -91,7 +91,18 @@ def _patch_view(trace: Trace, view: ViewOptions, lang: str) -> PlotData:
     return plot_data(patch_grid_figure(trace, frame, group, view.order, view.windows, lang))
 
 
-def _view_specs(trace: Trace, view: ViewOptions, lang: str, key_hash: str) -> dict[str, tuple[tuple, Callable[[], Any]]]:
+def _summary(trace: Trace) -> dict:
+    """``trace.summary()`` for the page: the file's name instead of its server path (a dict with a "path"
+    key also reads as a file to download in gradio_client)."""
+    out = json.loads(json.dumps(trace.summary(), default=str))
+    media = out.get("media", {})
+    if "path" in media:
+        media["file"] = os.path.basename(media.pop("path"))
+    return out
+
+
+def _view_specs(trace: Trace, view: ViewOptions, lang: str, key_hash: str
+                ) -> dict[str, tuple[tuple, Callable[[], Any]]]:
     """name -> (the view options it depends on, how to render it)."""
     group = min(max(view.group, 0), trace.patchify.grid_thw[0] - 1)
     return {
@@ -110,7 +121,7 @@ def _view_specs(trace: Trace, view: ViewOptions, lang: str, key_hash: str) -> di
         "rope_text": ((), lambda: narration.rope_text(trace, lang)),
         "prompt": ((), lambda: prompt_html(trace, lang)),
         "prompt_text": ((), lambda: narration.prompt_text(trace, lang)),
-        "summary": ((), lambda: json.loads(json.dumps(trace.summary(), default=str))),
+        "summary": ((), lambda: _summary(trace)),
     }
 
 
@@ -129,5 +140,10 @@ def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str) -> dict
     return out
 
 
-def heatmap_image(hm, tiles, labels, name: str) -> str:
-    return save_jpeg(enc_fig.heatmap_sheet(hm, tiles, labels), name)
+def heatmap_image(hm, tiles, labels) -> str:
+    """The heatmap sheet as a JPEG file, named after its content (same map, same file)."""
+    import hashlib
+
+    h = hashlib.blake2b(hm.values.tobytes(), digest_size=12)
+    h.update(repr((hm.kind.value, hm.layer, hm.token, list(labels), [t.size for t in tiles])).encode())
+    return save_jpeg(enc_fig.heatmap_sheet(hm, tiles, labels), f"hm_{h.hexdigest()}")
