@@ -30,7 +30,7 @@ from .errors import VizError
 from .merge_order import merge_order
 from .profiles import Family
 
-__all__ = ["Selection", "Window", "SourceFrame", "select", "select_token"]
+__all__ = ["Selection", "Window", "SourceFrame", "select", "select_token", "select_relative"]
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,22 @@ class Selection:
         if not self.still_valid(trace):
             return None
         rx, ry = self.relative
-        h, w = trace.resize.height, trace.resize.width
-        x, y = min(rx * w, w - 1e-6), min(ry * h, h - 1e-6)
-        return select(trace, x, y, group=_group_of_frame(trace, self.anchor_frame))
+        return select_relative(trace, rx, ry, self.anchor_frame)
+
+
+def select_relative(trace, rx: float, ry: float, anchor_frame: int = 0, media_hash: str | None = None
+                    ) -> Selection | None:
+    """The patch at ``(rx, ry)`` (fractions of the frame's width and height: what a resize keeps) in the
+    temporal group holding raw frame ``anchor_frame`` (else the nearest one). ``None`` when that place
+    no longer exists in ``trace``: other media (``media_hash``), or a frame outside the sampled range."""
+    if media_hash is not None and trace.media.content_hash != media_hash:
+        return None
+    if not (0 <= rx < 1 and 0 <= ry < 1):
+        return None
+    if trace.sampling is not None and not trace.sampling.start_frame <= anchor_frame <= trace.sampling.end_frame:
+        return None
+    h, w = trace.resize.height, trace.resize.width
+    return select(trace, rx * w, ry * h, group=_group_of_frame(trace, anchor_frame))
 
 
 def _group_of_frame(trace, raw: int) -> int:

@@ -25,7 +25,7 @@ from ._style import figure
 from .pictures import data_uri
 
 __all__ = ["PatchLayout", "patch_layout", "patch_grid_figure", "Windows", "qwen25_windows", "ZOOM_PATCHES",
-           "ORDERS"]
+           "ORDERS", "SELECT_COLOR", "selection_shapes"]
 
 ZOOM_PATCHES = 8  # the zoom panel shows the top-left 8 x 8 patches (4 x 4 merge blocks) with numbers
 ORDERS = ("merge", "raster")
@@ -126,8 +126,28 @@ def _window_edges(ids: np.ndarray) -> tuple[list, list]:
     return xs, ys
 
 
-def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, windows: bool, lang: str) -> go.Figure:
-    """``frame``: the group's first frame at the resized aspect (any display size)."""
+SELECT_COLOR = "#e6007e"  # the linked selection, the same colour in every view
+
+
+def selection_shapes(sel, p: int, xref: str = "x", yref: str = "y") -> list[dict]:
+    """Outlines of the selected patch, its merge block and (Qwen2.5-VL) its window, in patch units
+    (patch (h, w) centred on (w, h)). ``sel`` is a :class:`qwenvl_viz.selection.Selection`."""
+    def rect(box, **line):
+        x0, y0, x1, y1 = (v / p - 0.5 for v in box)
+        return dict(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, xref=xref, yref=yref, line=line)
+
+    out = []
+    if sel.window is not None:
+        out.append(rect(sel.window.box, color="#ffdd00", width=4, dash="dot"))
+    out.append(rect(sel.block_box, color="white", width=3))
+    out.append(rect(sel.patch_box, color=SELECT_COLOR, width=3))
+    return out
+
+
+def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, windows: bool, lang: str,
+                      selection=None) -> go.Figure:
+    """``frame``: the group's first frame at the resized aspect (any display size); ``selection``: the
+    linked selection to outline when it lies in this group."""
     pt = trace.patchify
     t, gh, gw = pt.grid_thw
     m = pt.merge_size
@@ -195,4 +215,11 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
         legend=dict(orientation="h", y=-0.08, yanchor="top", x=0, xanchor="left"),
         margin=dict(t=36),
     )
+    if selection is not None and selection.group == group:
+        layout["shapes"] = selection_shapes(selection, pt.patch_size)
+        ph, pw = selection.patch
+        layout["annotations"].append(dict(
+            x=pw, y=ph, xref="x", yref="y", text=tr("sel_mark", lang, row=selection.row, token=selection.token),
+            showarrow=True, arrowcolor=SELECT_COLOR, ax=30, ay=-30, bgcolor="white", bordercolor=SELECT_COLOR,
+            font=dict(size=12, color=SELECT_COLOR)))
     return figure(data, layout, height=520, legend=win is not None)

@@ -19,7 +19,8 @@ def _text(s: str) -> str:
     return escape(s).replace("\n", '<span class="nl">↵</span><br>')
 
 
-def prompt_html(trace: Trace, lang: str) -> str:
+def prompt_html(trace: Trace, lang: str, selection=None) -> str:
+    """``selection``: the linked selection; its pad run is outlined and its token's place written in."""
     pr = trace.prompt
     tok, _ = load_tokenizer(trace.params.tokenizer_dir)
     ids = pr.input_ids
@@ -31,13 +32,14 @@ def prompt_html(trace: Trace, lang: str) -> str:
     out = []
     for seg in pr.segments:
         n = seg.end - seg.start
-        if seg.group is not None and seg.group not in keep:
+        hit = selection is not None and seg.label in _PAD and seg.start <= selection.input_index < seg.end
+        if seg.group is not None and seg.group not in keep and not hit:
             if not hidden_reported:
                 out.append(f'<span class="chip chip-more">{escape(tr("more_blocks", lang, n=len(groups) - len(keep)))}'
                            "</span><br>")
                 hidden_reported = True
             continue
-        cls = f"chip chip-{seg.label.value}"
+        cls = f"chip chip-{seg.label.value}" + (" chip-selected" if hit else "")
         title = tr("run_tokens", lang, a=seg.start, b=seg.end - 1)
         if seg.label in _PAD:
             body = f"{escape(_PAD[seg.label])} × {n}"
@@ -47,6 +49,10 @@ def prompt_html(trace: Trace, lang: str) -> str:
                 body += f' <span class="frames">({tr("frames_word", lang)} {frames})</span>'
         else:
             body = _text(tok.decode(ids[seg.start : seg.end].tolist(), skip_special_tokens=False))
+        if hit:
+            mark = tr("sel_in_prompt", lang, k=selection.input_index - seg.start, i=selection.input_index,
+                      token=selection.token)
+            body += f' <span class="sel-token">★ {escape(mark)}</span>'
         count = "" if seg.label in _PAD else f'<sup class="count">{n}</sup>'
         out.append(f'<span class="{cls}" title="{escape(title)}">{body}{count}</span>')
         if seg.label is SegmentLabel.VISION_END and seg.group is not None:

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from ..trace import Trace
 from ..ui.i18n import tr
 from ._style import AXIS_COLORS, ERROR_COLOR, VISION_FILL, figure, group_color
+from .patch_grid import SELECT_COLOR
 
 __all__ = ["rope_figure"]
 
@@ -18,7 +19,8 @@ ZOOM_ROWS = 2
 FREQ_COLS = 16  # the 64 LLM rotary frequencies drawn as 4 rows of 16  # rows of merged tokens shown in the zoom
 
 
-def rope_figure(trace: Trace, lang: str) -> go.Figure:
+def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
+    """``selection``: the linked selection; its token is marked and the zoom panel centres on it."""
     rope = trace.rope
     pos = rope.position_ids
     data: list[dict] = []
@@ -32,7 +34,10 @@ def rope_figure(trace: Trace, lang: str) -> go.Figure:
         ))
     # zoom: the text before the first vision run and its first rows, token by token
     first = rope.runs[0] if rope.runs else None
-    if first is not None:
+    if selection is not None:
+        lo = max(selection.input_index - 12, 0)
+        hi = min(selection.input_index + 13, pos.shape[1])
+    elif first is not None:
         lo = max(first.start - ZOOM_TEXT, 0)
         hi = min(first.start + min(first.end - first.start, ZOOM_ROWS * first.llm_grid[2]) + ZOOM_TEXT, pos.shape[1])
     else:
@@ -50,6 +55,18 @@ def rope_figure(trace: Trace, lang: str) -> go.Figure:
             shapes.append(dict(type="rect", x0=run.start - 0.5, x1=run.end - 0.5, y0=0, y1=1, xref=xref, yref=yref,
                                fillcolor=VISION_FILL, line=dict(width=0), layer="below"))
     layout: dict = {}
+    if selection is not None:
+        i = selection.input_index
+        for xref, yref in (("x", "y domain"), ("x4", "y4 domain")):
+            shapes.append(dict(type="line", x0=i, x1=i, y0=0, y1=1, xref=xref, yref=yref,
+                               line=dict(color=SELECT_COLOR, width=2, dash="dot")))
+        data.append(dict(
+            type="scatter", x=[i, i, i], y=list(selection.position_ids), mode="markers+text",
+            text=[f"{a}={v}" for a, v in zip("THW", selection.position_ids)], textposition="middle right",
+            marker=dict(size=11, symbol="circle-open", color=SELECT_COLOR, line=dict(width=3)),
+            name=tr("sel_token", lang, i=i), xaxis="x4", yaxis="y4", textfont=dict(color=SELECT_COLOR),
+            hovertemplate=f"input_ids[{i}] · vision token {selection.token}: %{{text}}<extra></extra>",
+        ))
     groups = [g for r in rope.runs if r.kind == "video" for g in r.groups]
     has_time = bool(groups)
     if has_time:

@@ -12,6 +12,7 @@ from PIL import Image
 from ..trace import Trace
 from ..ui.i18n import tr
 from ._style import GROUP_COLORS, PAD_COLOR, figure, group_color
+from .patch_grid import SELECT_COLOR
 from .pictures import contact_sheet
 
 __all__ = ["timeline_figure", "frames_sheet", "MAX_LABELLED", "sheet_positions"]
@@ -20,7 +21,8 @@ MAX_LABELLED = 40  # above this many sampled frames / groups, labels would overl
 MAX_TILES = 64  # thumbnails shown in the contact sheet (evenly chosen beyond this)
 
 
-def timeline_figure(trace: Trace, lang: str) -> go.Figure:
+def timeline_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
+    """``selection``: the linked selection; the raw frames of its temporal group are ringed."""
     if trace.sampling is None:
         note = dict(text=tr("n_timeline_image", lang, tp=trace.profile.temporal_patch_size), x=0.5, y=0.5,
                     xref="paper", yref="paper", showarrow=False, font=dict(size=14))
@@ -85,6 +87,14 @@ def timeline_figure(trace: Trace, lang: str) -> go.Figure:
             textposition="top center", name=tr("padding_frame", lang),
             marker=dict(symbol="x", size=12, color=PAD_COLOR),
             textfont=dict(color=PAD_COLOR), hovertemplate="%{x:.3f} s: padding<extra></extra>",
+        ))
+    if selection is not None:
+        real = [f for f in selection.frames if not f.padding]
+        data.append(dict(
+            type="scatter", x=[f.raw_index / fps for f in real], y=[1] * len(real), mode="markers",
+            name=tr("sel_frames", lang, g=selection.group),
+            marker=dict(size=22, symbol="circle-open", color=SELECT_COLOR, line=dict(width=3)),
+            hovertemplate="frame %{customdata} · %{x:.3f} s<extra></extra>", customdata=[f.raw_index for f in real],
         ))
     duration = n_raw / fps
     layout = dict(

@@ -9,6 +9,7 @@ Named endpoints (gradio_client): ``/update``, ``/run_encoder``, ``/heatmap``, ``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field, fields
@@ -20,12 +21,13 @@ import gradio as gr
 from ..errors import VizError
 from ..profiles import Family, Pipeline
 from ..trace import Trace
-from . import narration
+from . import narration, teach
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
                            tower_choices)
 from .i18n import LANGS, Lang, lang_of, tr
-from .state import FIELDS, Request, Selection, get_trace
-from .views import VIEW_NAMES, ViewOptions, heatmap_image, render_views
+from .state import FIELDS, Request, get_trace
+from ..compare import compare as compare_traces
+from .views import PATCH_FRAME_SIDE, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
 
 __all__ = ["build_demo", "AppConfig", "CSS", "HEAD", "launch_kwargs", "ASSETS", "EXAMPLES", "warm_up", "REQUEST_FIELDS",
            "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENCODER_OUTPUTS"]
@@ -60,7 +62,8 @@ class _UI:
     encoder: dict[str, Any] = field(default_factory=dict)
     banner: Any = None
     last: Any = None  # gr.State: what this session was last sent
-    selection: Any = None  # gr.State(Selection)
+    teach: dict[str, Any] = field(default_factory=dict)  # compare / export widgets
+    notes: dict[str, Any] = field(default_factory=dict)  # word key -> gr.Markdown paragraph (no heading)
 
 
 CSS = """
@@ -102,6 +105,22 @@ CSS = """
 table.stages td, table.stages th { padding: 2px 10px; font-size: 13px; }
 table.stages code { white-space: nowrap; }
 .view-title h3 { margin: 6px 0 0 0 !important; }
+.sel-panel { font-size: 14px; }
+.sel-empty { color: #555; padding: 10px; border: 1px dashed #bbb; border-radius: 8px; }
+.sel-table th { text-align: left; white-space: nowrap; color: #456; padding: 3px 10px 3px 0; vertical-align: top; }
+.sel-table td { padding: 3px 0; }
+.chip-selected { outline: 3px solid #e6007e; }
+.sel-token { color: #e6007e; font-weight: 700; }
+.ver { border: 1px solid #dde; border-radius: 8px; padding: 6px 10px; margin: 6px 0; }
+.ver-differs { border-color: #f0b44c; background: #fffaf0; }
+.ver-title { font-weight: 700; }
+.ver-badge { font-weight: 400; font-size: 12px; background: #eef2f7; border-radius: 10px; padding: 1px 8px; }
+.ver-differs .ver-badge { background: #f0b44c; color: #3b2a00; }
+.ver-table td, .ver-table th, .cmp-table td, .cmp-table th { padding: 2px 8px; font-size: 13px; vertical-align: top; }
+.ver-shown td { font-weight: 600; }
+.ver-note, .ver-legend { font-size: 12px; color: #555; }
+.cmp-diff { background: #fff3e0; }
+.cmp-table td { font-family: 'DejaVu Sans Mono', monospace; font-size: 12px; overflow-wrap: anywhere; }
 """
 
 # Chinese fonts: Debian's fonts-noto-cjk is found by name; nothing is fetched from the network.
@@ -136,11 +155,12 @@ def _err(msg: str) -> str:
     return f'<div class="err" role="alert">⚠ {html.escape(msg)}</div>' if msg else ""
 
 
-BELOW_FOLD = frozenset({"patch", "patch_text", "rope", "rope_text", "prompt", "prompt_text", "summary"})
+BELOW_FOLD = frozenset({"patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt",
+                        "prompt_text", "versions", "snippet", "cli", "summary"})
 REQUEST_FIELDS = [f.name for f in fields(Request)]
 VIEW_FIELDS = [f.name for f in fields(ViewOptions)]
 # What /update returns, in order (the session gr.State is not part of the API).
-UPDATE_OUTPUTS = ["banner", *(f"err:{f}" for f in FIELDS), *VIEW_NAMES, "group", "tower", "encoder_text"]
+UPDATE_OUTPUTS = ["banner", *(f"err:{f}" for f in FIELDS), *VIEW_NAMES, "group", "tower", "encoder_text", "selected"]
 ENCODER_OUTPUTS = ["encoder_banner", "stages", "encoder_text", "layer", "heatmap", "err:checkpoint", "err:token"]
 
 
@@ -156,6 +176,7 @@ def _parse(values: list) -> tuple[Lang, Request, ViewOptions, dict]:
         order=raw_view.get("order") or "merge",
         windows=bool(raw_view.get("windows")),
         context_len=int(ctx) if ctx else None,
+        selected=raw_view.get("selected") or "",
     )
     last = values[1 + n_req + n_view] or {}
     return lang, req, view, dict(last)
@@ -182,13 +203,13 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         ui.banner = gr.HTML(_banner("…", True), elem_id="banner")
         ui.views["ledger"] = gr.HTML(elem_id="ledger")
         ui.last = gr.State({})
-        ui.selection = gr.State(Selection())
         with gr.Row():
             with gr.Column(scale=1, min_width=300, elem_id="controls"):
                 _controls(ui, cfg)
             with gr.Column(scale=4, min_width=600, elem_id="views"):
                 _views(ui)
                 _encoder_section(ui, cfg)
+                _compare_section(ui)
         _wire(demo, ui, cfg)
     demo.ui = ui  # type: ignore[attr-defined]  # for tests and issue-5 extensions
     return demo
@@ -275,6 +296,7 @@ def _controls(ui: _UI, cfg: AppConfig) -> None:
                               label=tr("order", en), elem_id="order")
         v["windows"] = gr.Checkbox(True, label=tr("windows", en), elem_id="windows")
         v["context_len"] = gr.Number(32768, label=tr("context_len", en), elem_id="context-len", precision=0)
+        v["selected"] = gr.Textbox("", visible=False, elem_id="selected")  # the linked selection (teach.py)
 
 
 def _views(ui: _UI) -> None:
@@ -296,6 +318,13 @@ def _views(ui: _UI) -> None:
     _header(ui, "patch_view")
     v["patch"] = gr.Plot(elem_id="patch-plot", show_label=False)
     v["patch_text"] = gr.Markdown(elem_id="patch-text")
+    _header(ui, "selection_view")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            v["select_image"] = gr.Image(elem_id="select-frame", type="filepath", interactive=False, show_label=False,
+                                         buttons=["download", "fullscreen"])
+        with gr.Column(scale=3, min_width=420):
+            v["selection"] = gr.HTML(elem_id="selection-view")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=520):
             _header(ui, "rope_view")
@@ -305,6 +334,20 @@ def _views(ui: _UI) -> None:
             _header(ui, "prompt_view")
             v["prompt"] = gr.HTML(elem_id="prompt-view", max_height=460)
             v["prompt_text"] = gr.Markdown(elem_id="prompt-text-narration")
+    _header(ui, "versions_view")
+    v["versions"] = gr.HTML(elem_id="versions-panel")
+    with gr.Accordion(tr("reproduce_view", Lang.EN), open=False, elem_id="reproduce") as acc:
+        ui.headers["reproduce_view"] = acc
+        ui.notes["reproduce_info"] = gr.Markdown(tr("reproduce_info", Lang.EN))
+        v["snippet"] = gr.Code(language="python", label=tr("snippet", Lang.EN), elem_id="snippet", interactive=False)
+        v["cli"] = gr.Code(language="shell", label=tr("cli_line", Lang.EN), elem_id="cli-line", interactive=False)
+    with gr.Accordion(tr("export_view", Lang.EN), open=False, elem_id="export") as acc:
+        ui.headers["export_view"] = acc
+        ui.notes["export_info"] = gr.Markdown(tr("export_info", Lang.EN))
+        ui.teach["export_run"] = gr.Button(tr("export_run", Lang.EN), elem_id="export-run")
+        ui.teach["export_err"] = gr.HTML("", elem_id="err-export", elem_classes="field-error", padding=False)
+        ui.teach["export_files"] = gr.File(label=tr("export_files", Lang.EN), file_count="multiple",
+                                           elem_id="export-files", interactive=False)
     with gr.Accordion(tr("summary", Lang.EN), open=False) as acc:
         ui.headers["summary"] = acc
         v["summary"] = gr.JSON(elem_id="summary", show_label=False)
@@ -337,6 +380,29 @@ def _encoder_section(ui: _UI, cfg: AppConfig) -> None:
                                 buttons=["download", "fullscreen"])
 
 
+def _compare_section(ui: _UI) -> None:
+    en = Lang.EN
+    t = ui.teach
+    with gr.Accordion(tr("compare_view", en), open=False, elem_id="compare") as acc:
+        ui.headers["compare_view"] = acc
+        ui.notes["compare_info"] = gr.Markdown(tr("compare_info", en))
+        with gr.Row():
+            t["b_model"] = gr.Radio(MODEL_CHOICES, value=Family.QWEN3_VL.value, label=tr("cmp_b_model", en),
+                                    elem_id="b-model")
+            t["b_pipeline"] = gr.Radio([(tr(p.value, en), p.value) for p in Pipeline], value=Pipeline.OFFICIAL.value,
+                                       label=tr("cmp_b_pipeline", en), elem_id="b-pipeline")
+        with gr.Row():
+            t["b_fps"] = gr.Number(0, label=tr("cmp_b_fps", en), elem_id="b-fps")
+            t["b_nframes"] = gr.Number(0, label=tr("cmp_b_nframes", en), elem_id="b-nframes", precision=0)
+            t["b_max_pixels"] = gr.Number(0, label=tr("cmp_b_max_pixels", en), elem_id="b-max-pixels")
+        t["compare_run"] = gr.Button(tr("cmp_run", en), variant="primary", elem_id="compare-run")
+        ui.errors["compare"] = gr.HTML("", elem_id="err-compare", elem_classes="field-error", padding=False)
+        with gr.Row(equal_height=False):
+            t["ledger_a"] = gr.HTML(elem_id="compare-a")
+            t["ledger_b"] = gr.HTML(elem_id="compare-b")
+        t["compare_table"] = gr.HTML(elem_id="compare-view")
+
+
 # ---- events ------------------------------------------------------------------------------------
 
 def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
@@ -346,7 +412,7 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
     slots = [ui.errors[f] for f in FIELDS]
     view_outputs = [ui.views[n] for n in VIEW_NAMES]
     outputs = [ui.banner, *slots, *view_outputs, ui.view_opts["group"], ui.encoder["tower"], ui.encoder["text"],
-               ui.last]
+               ui.view_opts["selected"], ui.last]
 
     def update(*values):
         return _update(values, frozenset())
@@ -381,20 +447,41 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         out["banner"] = _banner(narration.banner_text(trace, lang), ok=True)
         for f in FIELDS:
             out[f"err:{f}"] = ""
-        for name, (ck, value) in render_views(key, trace, view, lang).items():
+        slider = view.group
+        view, sel = _follow_selection(trace, key, view, last, out)
+        for name, (ck, value) in render_views(key, trace, view, lang, sel).items():
             out[name] = (ck, value)
         t = trace.patchify.grid_thw[0]
-        out["group"] = (("group", t), gr.update(maximum=max(t - 1, 1), interactive=t > 1,
-                                               value=min(view.group, t - 1)))
+        forced = view.group if view.group != slider else None  # the selection moved the slider
+        out["group"] = (("group", t, forced), gr.update(maximum=max(t - 1, 1), interactive=t > 1,
+                                                           value=min(view.group, t - 1)))
         out["tower"] = (("tower", trace.model.value), gr.update(choices=tower_choices(trace.model),
                                                                 value=default_tower(trace.model)))
         enc_key = ("encoder_text", key, lang)
         out["encoder_text"] = (enc_key, tr("encoder_idle", lang, rows=f"{trace.patchify.rows:,}"))
         for name in defer:
             out.pop(name, None)
-        return _emit(out, last)
+        return _emit(out, last, key)
 
-    def _emit(out: dict, last: dict) -> tuple:
+    def _follow_selection(trace: Trace, key: tuple, view: ViewOptions, last: dict, out: dict):
+        """The linked selection in this trace. Same trace and another group on the slider: the selection
+        moves to that group (same place in the picture). New settings: it stays on the same moment of the
+        video and the slider follows it. Gone (other media, frame no longer sampled): cleared."""
+        sel = teach.resolve_selection(trace, view.selected)
+        if sel is None:
+            if view.selected:
+                out["selected"] = (("selected", ""), "")
+            return view, None
+        if sel.group != view.group:
+            if last.get("trace") == repr(key):
+                moved = teach.regroup_selection(trace, view.selected, view.group)
+                out["selected"] = (("selected", moved), moved)
+                sel = teach.resolve_selection(trace, moved)
+            else:
+                view = dataclasses.replace(view, group=sel.group)
+        return view, sel
+
+    def _emit(out: dict, last: dict, key: tuple | None = None) -> tuple:
         """The outputs in order; a value whose key this session already has is skipped."""
         values = []
         new_last = dict(last)
@@ -419,6 +506,9 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         put("group", out.get("group"))
         put("tower", out.get("tower"))
         put("encoder_text", out.get("encoder_text"))
+        put("selected", out.get("selected"))
+        if key is not None:
+            new_last["trace"] = repr(key)
         values.append(new_last)
         return tuple(values)
 
@@ -530,6 +620,105 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
           outputs=enc_outputs, api_name="heatmap", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
           concurrency_id="preprocess")
 
+    # linked selection: a click on the frame -> the selection string -> every view (update) -> the heatmap
+    sel_inputs = [ui.lang, *req_inputs, ui.view_opts["group"]]
+
+    def on_select(evt: gr.SelectData, *values):
+        lang = lang_of(values[0])
+        req = Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + len(REQUEST_FIELDS)])))
+        try:
+            _, trace = get_trace(req)
+            x, y = evt.index
+            w, h = display_size(trace.resize.width, trace.resize.height, PATCH_FRAME_SIDE)
+            return teach.encode_selection(trace, values[-1] or 0, float(x), float(y), w, h)
+        except VizError:
+            return gr.skip()  # the page already shows what is wrong with the settings
+        except Exception:
+            log.exception("select failed (lang %s)", lang.value)
+            return gr.skip()
+
+    def select_heatmap(*values):
+        """Once the encoder has run: the cosine heatmap to the selected token; otherwise nothing changes."""
+        lang, req, checkpoint, tower, kind, layer, token = _enc_parse(values[:-1])
+        skip = tuple(gr.skip() for _ in range(len(enc_outputs) + 2))
+        try:
+            key, trace = get_trace(req)
+            sel = teach.resolve_selection(trace, values[-1])
+            enc = cached_encoding(key, trace, checkpoint, tower)
+            if sel is None or enc is None:
+                return skip
+            return (*_enc_render(lang, trace, enc, "cosine", layer, sel.token, gr.skip()), sel.token, "cosine")
+        except VizError:
+            return skip
+        except Exception:
+            log.exception("selection heatmap failed")
+            return skip
+
+    ui.views["select_image"].select(on_select, inputs=sel_inputs, outputs=[ui.view_opts["selected"]],
+                                    api_name="select", concurrency_id="preprocess").then(
+        update, inputs=inputs, outputs=outputs, api_name="select_update", api_visibility="private",
+        concurrency_id="preprocess").then(
+        select_heatmap, inputs=[*enc_inputs, ui.view_opts["selected"]], outputs=[*enc_outputs, e["token"], e["kind"]],
+        api_name="select_heatmap", api_visibility="private", concurrency_id="preprocess")
+
+    # compare: A = the page's settings, B = A with the changes of the compare panel
+    t = ui.teach
+    b_inputs = [t["b_model"], t["b_pipeline"], t["b_fps"], t["b_nframes"], t["b_max_pixels"]]
+
+    def run_compare(*values):
+        lang = lang_of(values[0])
+        n = len(REQUEST_FIELDS)
+        req_a = Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + n])))
+        b_model, b_pipeline, b_fps, b_nframes, b_max_pixels = values[1 + n :]
+        changes: dict[str, Any] = dict(model=b_model or req_a.model, pipeline=b_pipeline or req_a.pipeline)
+        if b_nframes:
+            changes.update(sample_by="nframes", nframes=b_nframes)
+        elif b_fps:
+            changes.update(sample_by="fps", fps=b_fps)
+        if b_max_pixels:
+            changes.update(max_pixels=b_max_pixels)
+        try:
+            _, ta = get_trace(req_a)
+            try:
+                _, tb = get_trace(dataclasses.replace(req_a, **changes))
+            except VizError as err:
+                raise VizError(f"B: {err}", field="compare") from None
+            c = compare_traces(ta, tb)
+            from ..figures.ledger import ledger_html
+
+            import html
+
+            return (f"<h4>A · {html.escape(c.a_label)}</h4>" + ledger_html(ta, lang.value),
+                    f"<h4>B · {html.escape(c.b_label)}</h4>" + ledger_html(tb, lang.value),
+                    teach.compare_html(c, lang.value), "")
+        except VizError as err:
+            return gr.skip(), gr.skip(), gr.skip(), _err(str(err))
+        except Exception as err:
+            log.exception("compare failed")
+            return gr.skip(), gr.skip(), gr.skip(), _err(tr("internal_error", lang, kind=type(err).__name__))
+
+    _named(run_compare, ["lang", *REQUEST_FIELDS, "b_model", "b_pipeline", "b_fps", "b_nframes", "b_max_pixels"])
+    gr.on([t["compare_run"].click, *(w.input for w in b_inputs)], run_compare,
+          inputs=[ui.lang, *req_inputs, *b_inputs], outputs=[t["ledger_a"], t["ledger_b"], t["compare_table"],
+                                                             ui.errors["compare"]],
+          api_name="compare", trigger_mode="always_last", concurrency_id="preprocess")
+
+    # exports: JSON / NPZ / CSV of the current trace (with the embeddings when the encoder has run)
+    def run_export(*values):
+        lang, req, checkpoint, tower, *_ = _enc_parse(values)
+        try:
+            key, trace = get_trace(req)
+            return teach.export_files(trace, cached_encoding(key, trace, checkpoint, tower)), ""
+        except VizError as err:
+            return gr.skip(), _err(str(err))
+        except Exception as err:
+            log.exception("export failed")
+            return gr.skip(), _err(tr("internal_error", lang, kind=type(err).__name__))
+
+    _named(run_export, enc_names)
+    t["export_run"].click(run_export, inputs=enc_inputs, outputs=[t["export_files"], t["export_err"]],
+                          api_name="export", concurrency_limit=1, concurrency_id="export")
+
 
 def _named(fn, names: list[str], progress: bool = False):
     """Give a ``*values`` handler a real signature: gradio_client then shows named parameters, and a
@@ -562,6 +751,8 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
             add(head, lambda L, k=key: gr.update(label=tr(k, L)))
         else:
             add(head, lambda L, k=key: gr.update(value=f"### {tr(k, L)}"))
+    for key, note in ui.notes.items():
+        add(note, lambda L, k=key: gr.update(value=tr(k, L)))
     simple = {"media": "media", "fps": "fps", "nframes": "nframes", "min_frames": "min_frames",
               "max_frames": "max_frames", "video_start": "video_start", "video_end": "video_end",
               "min_pixels": "min_pixels", "max_pixels": "max_pixels", "total_pixels": "total_pixels",

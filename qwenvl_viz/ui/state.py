@@ -17,7 +17,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from PIL import Image
@@ -29,7 +29,6 @@ from ..trace import Trace, explain
 
 __all__ = [
     "Request",
-    "Selection",
     "LRU",
     "FIELDS",
     "get_trace",
@@ -170,19 +169,6 @@ class Request:
         out["qwen3_outer_wrapper"] = bool(self.qwen3_outer_wrapper)
         out["cap_pixels_per_frame"] = bool(self.cap_pixels_per_frame)
         return {k: v for k, v in out.items() if v is not None}
-
-
-@dataclass
-class Selection:
-    """What the user has picked in the views (kept per session in a ``gr.State``).
-
-    Today: the temporal group shown in the patch grid and the token for the cosine heatmap; linked
-    selection (click a patch -> its row, position ids, prompt position) builds on this.
-    """
-
-    group: int = 0
-    token: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def trace_key(req: Request) -> tuple:

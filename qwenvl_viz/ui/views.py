@@ -7,6 +7,7 @@ session the last key sent to each widget is remembered, and an unchanged view is
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -25,11 +26,13 @@ from ..figures.prompt import prompt_html
 from ..figures.resize import resize_figure
 from ..figures.rope import rope_figure
 from ..figures.timeline import frames_sheet, sheet_positions, timeline_figure
+from ..reproduce import cli_command, python_snippet
 from ..trace import Trace
-from . import narration
+from ..versions import version_differences
+from . import narration, teach
 from .state import VIEWS, previews
 
-__all__ = ["ViewOptions", "VIEW_NAMES", "render_views", "display_size", "save_jpeg", "PATCH_FRAME_SIDE",
+__all__ = ["ViewOptions", "VIEW_NAMES", "render_views", "sel_key", "display_size", "save_jpeg", "PATCH_FRAME_SIDE",
            "THUMB_SIDE", "plot_data"]
 
 PATCH_FRAME_SIDE = 768  # long side of the patch-grid frame preview (px)
@@ -37,7 +40,8 @@ THUMB_SIDE = 132  # long side of a contact-sheet thumbnail (px)
 
 VIEW_NAMES = (
     "ledger", "media", "media_text", "timeline", "frames", "timeline_text", "resize", "resize_text", "budget",
-    "patch", "patch_text", "rope", "rope_text", "prompt", "prompt_text", "summary",
+    "patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt", "prompt_text", "versions",
+    "snippet", "cli", "summary",
 )
 
 _IMAGE_DIR = tempfile.mkdtemp(prefix="qwenvl_viz_views_")
@@ -51,6 +55,7 @@ class ViewOptions:
     order: str = "merge"  # "merge" | "raster"
     windows: bool = True
     context_len: int | None = 32768
+    selected: str = ""  # the linked selection, "rx,ry,frame,hash" (see teach.py)
 
 
 def display_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -82,13 +87,23 @@ def _frames_view(trace: Trace, lang: str, key_hash: str) -> str:
     return save_jpeg(frames_sheet(trace, thumbs, lang), f"frames_{key_hash}")
 
 
-def _patch_view(trace: Trace, view: ViewOptions, lang: str) -> PlotData:
-    pt = trace.patchify
-    group = min(max(view.group, 0), pt.grid_thw[0] - 1)
-    position = pt.groups[group][0]
+def _group_frame(trace: Trace, group: int):
+    """The group's first frame at the resized aspect, PATCH_FRAME_SIDE on its long side."""
     w, h = display_size(trace.resize.width, trace.resize.height, PATCH_FRAME_SIDE)
-    frame = previews(trace, [position], w, h)[0]
-    return plot_data(patch_grid_figure(trace, frame, group, view.order, view.windows, lang))
+    return previews(trace, [trace.patchify.groups[group][0]], w, h)[0]
+
+
+def _patch_view(trace: Trace, view: ViewOptions, group: int, sel, lang: str) -> PlotData:
+    frame = _group_frame(trace, group)
+    return plot_data(patch_grid_figure(trace, frame, group, view.order, view.windows, lang, sel))
+
+
+def _select_image(trace: Trace, group: int, sel, name: str) -> str:
+    return save_jpeg(teach.selection_image(_group_frame(trace, group), trace, sel, group), name)
+
+
+def _with_note(text: str, note: str) -> str:
+    return f"{text}\n\n{note}" if note else text
 
 
 def _summary(trace: Trace) -> dict:
@@ -101,32 +116,49 @@ def _summary(trace: Trace) -> dict:
     return out
 
 
-def _view_specs(trace: Trace, view: ViewOptions, lang: str, key_hash: str
+def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str
                 ) -> dict[str, tuple[tuple, Callable[[], Any]]]:
     """name -> (the view options it depends on, how to render it)."""
     group = min(max(view.group, 0), trace.patchify.grid_thw[0] - 1)
+    s = sel_key(sel)
+    diffs = functools.cache(lambda: version_differences(trace))  # only when a narration is rendered
+
+    def note(name: str) -> str:
+        return teach.version_note(diffs(), name, lang)
+
     return {
         "ledger": ((), lambda: ledger_html(trace, lang)),
         "media": ((), lambda: media_html(trace, lang)),
         "media_text": ((), lambda: narration.media_text(trace, lang)),
-        "timeline": ((), lambda: plot_data(timeline_figure(trace, lang))),
+        "timeline": ((s,), lambda: plot_data(timeline_figure(trace, lang, sel))),
         "frames": ((), lambda: _frames_view(trace, lang, key_hash)),
-        "timeline_text": ((), lambda: narration.timeline_text(trace, lang)),
+        "timeline_text": ((), lambda: _with_note(narration.timeline_text(trace, lang), note("timeline_text"))),
         "resize": ((view.context_len,), lambda: plot_data(resize_figure(trace, lang, view.context_len))),
-        "resize_text": ((), lambda: narration.resize_text(trace, lang)),
+        "resize_text": ((), lambda: _with_note(narration.resize_text(trace, lang), note("resize_text"))),
         "budget": ((), lambda: narration.budget_text(trace, lang)),
-        "patch": ((group, view.order, view.windows), lambda: _patch_view(trace, view, lang)),
+        "patch": ((group, view.order, view.windows, s), lambda: _patch_view(trace, view, group, sel, lang)),
         "patch_text": ((), lambda: narration.patch_text(trace, lang)),
-        "rope": ((), lambda: plot_data(rope_figure(trace, lang))),
-        "rope_text": ((), lambda: narration.rope_text(trace, lang)),
-        "prompt": ((), lambda: prompt_html(trace, lang)),
-        "prompt_text": ((), lambda: narration.prompt_text(trace, lang)),
+        "select_image": ((group, s), lambda: _select_image(trace, group, sel, f"sel_{key_hash}_{group}_{s}")),
+        "selection": ((s,), lambda: teach.selection_html(trace, sel, lang)),
+        "rope": ((s,), lambda: plot_data(rope_figure(trace, lang, sel))),
+        "rope_text": ((), lambda: _with_note(narration.rope_text(trace, lang), note("rope_text"))),
+        "prompt": ((s,), lambda: prompt_html(trace, lang, sel)),
+        "prompt_text": ((), lambda: _with_note(narration.prompt_text(trace, lang), note("prompt_text"))),
+        "versions": ((), lambda: teach.versions_html(diffs(), lang)),
+        "snippet": ((), lambda: python_snippet(trace)),
+        "cli": ((), lambda: cli_command(trace)),
         "summary": ((), lambda: _summary(trace)),
     }
 
 
-def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str) -> dict[str, tuple[tuple, Any]]:
-    """``{view name: (cache key, value)}`` for every view; values come from the shared cache when present."""
+def sel_key(sel) -> tuple | None:
+    """What identifies a selection inside one trace (the cache keys of the views that outline it)."""
+    return None if sel is None else (sel.group, sel.patch)
+
+
+def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str, sel=None) -> dict[str, tuple[tuple, Any]]:
+    """``{view name: (cache key, value)}`` for every view; values come from the shared cache when present.
+    ``sel``: the linked selection (a :class:`qwenvl_viz.selection.Selection` of this trace) or None."""
     import hashlib
 
     from .i18n import lang_of
@@ -134,7 +166,7 @@ def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str) -> dict
     lang = lang_of(lang).value
     key_hash = hashlib.blake2b(repr((key, lang)).encode(), digest_size=10).hexdigest()
     out = {}
-    for name, (opts, make) in _view_specs(trace, view, lang, key_hash).items():
+    for name, (opts, make) in _view_specs(trace, view, sel, lang, key_hash).items():
         ck = (name, key, opts, lang)
         out[name] = (ck, VIEWS.get_or(ck, make))
     return out
