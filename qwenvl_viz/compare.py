@@ -12,6 +12,7 @@ JSON-able Python (numbers, strings, lists), ready for a table.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,7 +116,7 @@ def _values(t) -> dict[str, Any]:
     return {
         "model": t.profile.display_name,
         "pipeline": t.pipeline.value,
-        "media": t.media.path,
+        "media": os.path.basename(t.media.path),
         "nframes": None if s is None else s.nframes,
         "frame_indices": None if s is None else list(s.indices),
         "sample_fps": None if s is None else s.sample_fps,
@@ -160,12 +161,12 @@ def _detail(key: str, x, y) -> str:
 def compare(a, b) -> Comparison:
     """Every quantity of the two traces side by side, with ``differs`` set where they disagree."""
     va, vb = _values(a), _values(b)
+    same_media = a.media.content_hash == b.media.content_hash  # the same file may sit at two paths
     rows = []
     for key in ROW_KEYS:
         x, y = va[key], vb[key]
-        differs = not _equal(x, y)
+        differs = not same_media if key == "media" else not _equal(x, y)
         rows.append(Row(key, LABELS[key], x, y, differs, _detail(key, x, y) if differs else ""))
-    same_media = a.media.content_hash == b.media.content_hash
     diffs = [r for r in rows if r.differs and r.key != "media"]
     lines = [f"a: {_label(a)}", f"b: {_label(b)}"]
     if not same_media:

@@ -322,7 +322,7 @@ def _views(ui: _UI) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             v["select_image"] = gr.Image(elem_id="select-frame", type="filepath", interactive=False, show_label=False,
-                                         buttons=["download", "fullscreen"])
+                                         buttons=["download", "fullscreen"], height=560)
         with gr.Column(scale=3, min_width=420):
             v["selection"] = gr.HTML(elem_id="selection-view")
     with gr.Row(equal_height=False):
@@ -339,7 +339,8 @@ def _views(ui: _UI) -> None:
     with gr.Accordion(tr("reproduce_view", Lang.EN), open=False, elem_id="reproduce") as acc:
         ui.headers["reproduce_view"] = acc
         ui.notes["reproduce_info"] = gr.Markdown(tr("reproduce_info", Lang.EN))
-        v["snippet"] = gr.Code(language="python", label=tr("snippet", Lang.EN), elem_id="snippet", interactive=False)
+        v["snippet"] = gr.Code(language="python", label=tr("snippet", Lang.EN), elem_id="snippet", interactive=False,
+                               max_lines=28)
         v["cli"] = gr.Code(language="shell", label=tr("cli_line", Lang.EN), elem_id="cli-line", interactive=False)
     with gr.Accordion(tr("export_view", Lang.EN), open=False, elem_id="export") as acc:
         ui.headers["export_view"] = acc
