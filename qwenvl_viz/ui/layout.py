@@ -648,7 +648,8 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             enc = cached_encoding(key, trace, checkpoint, tower)
             if sel is None or enc is None:
                 return skip
-            return (*_enc_render(lang, trace, enc, "cosine", layer, sel.token, gr.skip()), sel.token, "cosine")
+            target = sel.token if layer == MERGED else sel.row  # a block's hidden states are per patch row
+            return (*_enc_render(lang, trace, enc, "cosine", layer, target, gr.skip()), target, "cosine")
         except VizError:
             return skip
         except Exception:
