@@ -176,8 +176,8 @@ def test_the_pages_snippet_reproduces_the_pages_numbers_with_the_reference(sessi
 
 
 def test_exports_round_trip(session):
-    trace = explain(CLIP, model="qwen2.5-vl", fps=2.0)
-    files = session.encoder("/export", CLIP)
+    trace = explain(CLIP, model="qwen2.5-vl", fps=1.5)  # settings no other test encodes: no embeddings yet
+    files = session.encoder("/export", CLIP, fps=1.5)
     paths = sorted(next(iter(files.values())), key=lambda p: Path(p).suffix)
     csv_path, json_path, npz_path = paths
     assert Path(json_path).name == "sample_clip_qwen2.5-vl_official.json"

@@ -784,6 +784,17 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
         (tr("hm_norm", L), "norm"), (tr("hm_pca", L), "pca"), (tr("hm_cosine", L), "cosine")]))
     add(e["layer"], lambda L: gr.update(label=tr("layer", L)))
     add(e["token"], lambda L: gr.update(label=tr("token", L)))
+    t, views = ui.teach, ui.views
+    add(t["b_model"], lambda L: gr.update(label=tr("cmp_b_model", L)))
+    add(t["b_pipeline"], lambda L: gr.update(label=tr("cmp_b_pipeline", L),
+                                             choices=[(tr(p.value, L), p.value) for p in Pipeline]))
+    for name in ("b_fps", "b_nframes", "b_max_pixels"):
+        add(t[name], lambda L, k=name: gr.update(label=tr(f"cmp_{k}", L)))
+    add(t["compare_run"], lambda L: gr.update(value=tr("cmp_run", L)))
+    add(t["export_run"], lambda L: gr.update(value=tr("export_run", L)))
+    add(t["export_files"], lambda L: gr.update(label=tr("export_files", L)))
+    add(views["snippet"], lambda L: gr.update(label=tr("snippet", L)))
+    add(views["cli"], lambda L: gr.update(label=tr("cli_line", L)))
     return targets, fns
 
 
