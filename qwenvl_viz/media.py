@@ -19,7 +19,8 @@ Decoding is selective: per gap between wanted frames we either decode forward or
 keyframe before the target, whichever decodes fewer frames (keyframe positions come from the probe's
 demux pass); unwanted frames that nothing references are not decoded at all; only the frames kept
 are converted to RGB. Decoded frames live in a byte-bounded LRU
-cache keyed by (content hash, index), so moving a slider re-decodes nothing it has seen.
+cache keyed by (content hash, index), so moving a slider re-decodes nothing it has seen (within
+the bound; a pass that needs more keeps its first frames).
 
 Example::
 
@@ -61,7 +62,10 @@ __all__ = [
     "FRAME_CACHE_BYTES",
 ]
 
-FRAME_CACHE_BYTES = 1 << 30  # default bound of the decoded-frame LRU cache (1 GiB)
+# Default bound of the decoded-frame LRU cache (128 MiB): 16 sampled 720p frames take 44 MB, but the
+# 120 of a 60 s 1080p clip take 746 MB, which beside their 813 MB pixel_values would double the
+# memory such a clip needs (bench/preprocess.py measures the peak).
+FRAME_CACHE_BYTES = 128 << 20
 HASH_FULL_BYTES = 64 << 20  # files up to this size are hashed whole
 HASH_SAMPLE_CHUNKS = 16  # larger ones: size + this many evenly spaced chunks
 HASH_CHUNK_BYTES = 1 << 20
@@ -821,6 +825,9 @@ def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], pre
     _count("cache_hits", sum(1 for i in req if i in have))
     missing = [i for i in dict.fromkeys(req) if i not in have]
     _count("cache_misses", len(missing))
+    # A pass never evicts its own frames: LRU over a scan larger than the cache would keep only its
+    # tail, which a repeat of the same scan evicts before reaching it; keeping the head gives hits.
+    room = _frame_cache.max_bytes - sum(a.nbytes for a in have.values())
     decoded: Iterator[tuple[int, np.ndarray]] = iter(())
     if missing:
         decoded = _decode_wanted(info, index, missing)
@@ -836,7 +843,9 @@ def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], pre
             else:
                 j, arr = next(decoded)
                 assert j == i, (j, i)  # decode order = sorted unique missing = request order
-                _frame_cache.put((info.content_hash, i), arr)
+                if arr.nbytes <= room:
+                    _frame_cache.put((info.content_hash, i), arr)
+                    room -= arr.nbytes
                 last = (i, arr)
                 yield arr
     finally:

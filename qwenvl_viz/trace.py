@@ -20,7 +20,7 @@ from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
 from .profiles import MODEL_SEQ_LEN, Family, ModelProfile, Pipeline, get_profile
 from .prompt import Prompt, VisionInput, build_prompt
-from .resize import Resize, plan_resize, resample
+from .resize import Resize, frame_tensor, plan_resize, resample, resample_chw
 from .rope import Rope, compute_rope
 from .sampling import Sampling, sample_frames
 
@@ -28,6 +28,9 @@ __all__ = ["Params", "Trace", "explain", "ledger", "LedgerRow", "DEFAULT_PROMPTS
 
 DEFAULT_PROMPTS = {"image": "Describe this image.", "video": "Describe this video."}
 TEXT_RESUME = ("release", "transformers")
+# Workers that resize frames for pixel_values (torch single-threaded in each). Decoding is one more
+# thread; past ~4 workers it is the bottleneck.
+PIXEL_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,14 @@ class Trace:
 
     @cached_property
     def pixel_values(self) -> torch.Tensor:
-        """float32 ``[rows, 3*Tp*p*p]``, rows in 2x2 merge order; computed once, on first access."""
-        return build_pixel_values(self.patchify, self.iter_resized_frames())
+        """float32 ``[rows, 3*Tp*p*p]``, rows in 2x2 merge order; computed once, on first access.
+
+        Frames are decoded on a background thread and resized on ``PIXEL_THREADS`` workers while
+        the next ones decode; never more than a few frames are held besides the output.
+        """
+        n = self.patchify.nframes
+        threads = min(PIXEL_THREADS, len(os.sched_getaffinity(0))) if n > 1 else 1
+        return build_pixel_values(self.patchify, self.iter_source_frames(), prepare=self._resized_chw, threads=threads)
 
     # ---- frames, for the pixel tensor and for the figures -------------------------------------
     def iter_source_frames(self):
@@ -140,6 +149,15 @@ class Trace:
         if key_at >= len(self.resize.steps):
             frame = media_stage.whiten_transparency_key(frame, key)
         return frame
+
+    def _resized_chw(self, frame: np.ndarray) -> torch.Tensor:
+        """``_resize_chain(frame)`` as a new float32 ``[3, H, W]`` tensor, for ``pixel_values``."""
+        changed = [i for i, s in enumerate(self.resize.steps) if s.changed]
+        key = self.media.transparency_key if self.kind == "image" else None
+        if key is None and len(changed) == 1:  # the usual case: one resample, done straight to float
+            step = self.resize.steps[changed[0]]
+            return resample_chw(frame, step.dst, self.resize.methods[changed[0]])
+        return frame_tensor(self._resize_chain(frame)).permute(2, 0, 1).float()
 
     def iter_resized_frames(self):
         for frame in self.iter_source_frames():

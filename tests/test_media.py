@@ -207,7 +207,7 @@ def test_prefetch_on_and_off_give_the_same_frames_and_early_stop_does_not_hang(m
     assert not frames[0].flags.writeable  # shared with the cache
 
 
-def test_frame_cache_is_bounded_by_bytes(media_files):
+def test_frame_cache_is_bounded_by_bytes_and_a_long_pass_keeps_its_head(media_files):
     info = open_media(media_files.video("mp4", width=64, height=48, frames=20))
     frame_bytes = 64 * 48 * 3
     try:
@@ -216,8 +216,15 @@ def test_frame_cache_is_bounded_by_bytes(media_files):
         stats = decode_stats()
         assert stats["cache_frames"] == 3 and stats["cache_bytes"] <= 3 * frame_bytes
         before = decode_stats()
-        read_frames(info, [2, 3, 4])  # the three most recent survived
+        read_frames(info, [0, 1, 2])  # a pass larger than the cache keeps its head, not its tail
         assert _delta(before)["frames_decoded"] == 0
+        read_frames(info, [3])  # a later pass evicts the least recently used frame (0)
+        before = decode_stats()
+        read_frames(info, [1, 2, 3])
+        assert _delta(before)["frames_decoded"] == 0
+        before = decode_stats()
+        read_frames(info, [0])
+        assert _delta(before)["frames_converted"] == 1
     finally:
         set_frame_cache_limit(media.FRAME_CACHE_BYTES)
 

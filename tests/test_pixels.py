@@ -161,3 +161,33 @@ def test_pixel_rows_are_in_merge_order(media_files):
     std = torch.tensor(t.profile.image_std).view(3, 1, 1) * 255
     patch = ((frame - mean) / std)[:, 14:28, 0:14]
     assert torch.allclose(t.pixel_values[2].view(3, 2, 14, 14)[:, 0], patch, atol=1e-5)
+
+
+def test_pixel_values_are_the_same_on_one_thread_and_many_and_torch_threads_are_restored(media_files):
+    from qwenvl_viz.patchify import build_pixel_values
+
+    path = media_files.video("mp4", width=160, height=120, fps=30, frames=75, gop=12)
+    t = explain(path, model="qwen2.5-vl", nframes=7)  # odd: the last frame fills two slots
+    frames = list(t.iter_source_frames())
+    threads = torch.get_num_threads()
+    one = build_pixel_values(t.patchify, frames, prepare=t._resized_chw, threads=1)
+    many = build_pixel_values(t.patchify, frames, prepare=t._resized_chw, threads=3)
+    assert torch.get_num_threads() == threads
+    assert torch.equal(one, many) and torch.equal(one, t.pixel_values)
+    with pytest.raises(ValueError, match="got 6 frames"):
+        build_pixel_values(t.patchify, frames[:6], prepare=t._resized_chw, threads=2)
+
+
+def test_frames_are_written_in_to_merge_blocks_order():
+    """build_pixel_values writes frame by frame; merge_order.to_merge_blocks is the definition."""
+    from qwenvl_viz import get_profile
+    from qwenvl_viz.merge_order import to_merge_blocks
+    from qwenvl_viz.patchify import build_pixel_values, normalize, plan_patchify
+
+    plan = plan_patchify(get_profile("qwen3-vl"), "video", 3, 64, 96)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(3)]
+    x = normalize(torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in frames + frames[-1:]]),
+                  plan.image_mean, plan.image_std)  # (4, 3, H, W), the last frame repeated
+    want = torch.cat([to_merge_blocks(x[i : i + 2], 16, 2) for i in (0, 2)])
+    assert torch.equal(build_pixel_values(plan, frames), want)

@@ -16,6 +16,7 @@ from qwenvl_viz.resize import (
     SHRINK,
     plan_resize,
     resample,
+    resample_chw,
     smart_resize_hf,
     smart_resize_hf_clip,
     smart_resize_qvu,
@@ -200,3 +201,16 @@ def test_pil_resample_equals_fetch_image_resize():
     ref = np.asarray(Image.fromarray(frame).resize((280, 168)))
     assert np.array_equal(resample(frame, (168, 280), "pil"), ref)
     assert math.isclose(float(np.abs(resample(frame, (168, 280), "tv2").astype(int) - ref).mean()), 0, abs_tol=3)
+
+
+@pytest.mark.parametrize("method", ["tv1", "tv2", "pil"])
+def test_resample_chw_holds_the_same_values_as_resample(method):
+    """The pixel path's float [3, h, w] form skips tv1's uint8 round trip; the values must not move."""
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (181, 307, 3), dtype=np.uint8)
+    frame.setflags(write=False)  # as cached frames are
+    for size in [(112, 196), (252, 420), (28, 56), (181, 307)]:
+        got = resample_chw(frame, size, method)
+        assert got.dtype == torch.float32 and got.shape == (3, *size)
+        want = torch.from_numpy(resample(frame, size, method).copy()).permute(2, 0, 1).float()
+        assert torch.equal(got, want)
