@@ -109,3 +109,28 @@ def test_heatmap_errors_say_what_is_allowed():
     two = dataclasses.replace(enc, grid_thw=((1, 2, 2), (1, 2, 2)))
     with pytest.raises(VizError, match="one image or video"):
         heatmap(two, "norm")
+
+
+def test_cosine_sheet_outlines_the_chosen_token_on_its_own_group_tile():
+    from PIL import Image, ImageColor
+
+    from qwenvl_viz.figures.encoder import heatmap_sheet
+    from qwenvl_viz.figures.patch_grid import SELECT_COLOR
+    from qwenvl_viz.merge_order import merge_order
+
+    t, gh, gw = 3, 8, 12
+    emb = torch.randn(t * gh * gw // 4, 16, generator=torch.Generator().manual_seed(1))
+    token = gh * gw // 4 + 9  # group 1
+    hm = heatmap(fake_enc((t, gh, gw), emb), "cosine", token=token)
+    tiles = [Image.new("RGB", (gw * 10, gh * 10), "gray") for _ in range(t)]
+    sheet = np.asarray(heatmap_sheet(hm, tiles, [f"g{k}" for k in range(t)]))
+    magenta = np.all(sheet == ImageColor.getrgb(SELECT_COLOR), axis=-1)
+    ys, xs = np.nonzero(magenta)
+    assert len(xs), "no outline drawn"
+    # the outline sits in the second tile, around the token's 2x2 patches (from the merge order)
+    ph, pw = divmod(int(merge_order(gh, gw, 2)[(token - gh * gw // 4) * 4]), gw)
+    cell_w, origin_x, origin_y = 120 + 6 + 4, 6 + 2, 6 + 32 + 2  # contact_sheet: gap 6, label 32, border 2
+    assert xs.min() // cell_w == 1 and xs.max() // cell_w == 1
+    x0, x1 = xs.min() - cell_w - origin_x, xs.max() - cell_w - origin_x
+    assert abs(x0 - pw * 10) <= 1 and abs(x1 - (pw + 2) * 10) <= 1
+    assert abs(ys.min() - origin_y - ph * 10) <= 1 and abs(ys.max() - origin_y - (ph + 2) * 10) <= 1
