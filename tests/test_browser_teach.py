@@ -10,33 +10,13 @@ import csv
 import io
 import re
 
-import pytest
 
-from test_browser import ARGS, CHROMIUM, CLIP, SHOTS, WAIT_MS, pytestmark, shot, wait_text  # noqa: F401
-from app_server import running_app
+# the same page fixture (one browser page per module): a fresh page of the shared server
+from test_browser import CLIP, page, pytestmark, shot, wait_text  # noqa: F401
 from qwenvl_viz import explain
 from qwenvl_viz.compare import compare
 from qwenvl_viz.figures.patch_grid import SELECT_COLOR
 from qwenvl_viz.selection import select, select_relative
-
-
-@pytest.fixture(scope="module")
-def page():
-    from playwright.sync_api import sync_playwright
-
-    url, _ = running_app()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
-        pg.set_default_timeout(WAIT_MS)
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(url)
-        pg.wait_for_selector("#patch-plot .js-plotly-plot")
-        pg.js_errors = errors  # type: ignore[attr-defined]
-        yield pg
-        browser.close()
 
 
 def panel(page) -> dict[str, str]:
