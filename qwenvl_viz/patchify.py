@@ -124,7 +124,7 @@ def _frame_slots(plan: Patchify) -> dict[int, list[tuple[int, int]]]:
 def _slot_view(out: torch.Tensor, plan: Patchify, g: int, t: int) -> torch.Tensor:
     """The values of frame slot ``t`` of group ``g`` in ``out``, as a ``[3, H, W]``-shaped view.
 
-    The inverse of ``to_merge_blocks`` for one time step: row ``((bh*bw_n + bw)*m + mh)*m + mw``,
+    The inverse of ``to_merge_blocks`` for one time step: row ``((bh*(gw/m) + bw)*m + mh)*m + mw``,
     column ``((c*Tp + t)*p + py)*p + px`` holds pixel ``(c, (bh*m + mh)*p + py, (bw*m + mw)*p + px)``.
     """
     p, m, tp = plan.patch_size, plan.merge_size, plan.temporal_patch_size
@@ -148,7 +148,7 @@ def build_pixel_values(
     ``(x - 255*mean) / (255*std)``, the same operations per value as ``normalize``) and written into
     its slots of the preallocated output, so frames are independent: with ``threads > 1`` they are
     prepared on that many threads (single-threaded torch each, which beats torch's own threads on
-    many frames), at most ``2 * threads`` in flight, so memory stays at the output plus a few frames.
+    many frames), at most ``threads + 1`` in flight, so memory stays at the output plus a few frames.
     """
     out = torch.empty(plan.shape, dtype=torch.float32)
     p, m = plan.patch_size, plan.merge_size

@@ -10,7 +10,6 @@ import csv
 import io
 import re
 
-
 # the same page fixture (one browser page per module): a fresh page of the shared server
 from test_browser import CLIP, page, pytestmark, shot, wait_text  # noqa: F401
 from qwenvl_viz import explain
