@@ -33,6 +33,12 @@ TEXT_RESUME = ("release", "transformers")
 PIXEL_THREADS = 4
 
 
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):  # Linux: the CPUs this process may run on (containers)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Params:
     """The user's knobs. ``None`` means "the reference default for this family and pipeline"."""
@@ -124,7 +130,7 @@ class Trace:
         the next ones decode; never more than a few frames are held besides the output.
         """
         n = self.patchify.nframes
-        threads = min(PIXEL_THREADS, len(os.sched_getaffinity(0))) if n > 1 else 1
+        threads = min(PIXEL_THREADS, _usable_cpus()) if n > 1 else 1
         return build_pixel_values(self.patchify, self.iter_source_frames(), prepare=self._resized_chw, threads=threads)
 
     # ---- frames, for the pixel tensor and for the figures -------------------------------------
