@@ -155,6 +155,7 @@ def _err(msg: str) -> str:
     return f'<div class="err" role="alert">⚠ {html.escape(msg)}</div>' if msg else ""
 
 
+PLOTS = frozenset({"timeline", "resize", "patch", "rope"})  # plotly figures: the slow part of a paint
 BELOW_FOLD = frozenset({"patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt",
                         "prompt_text", "versions", "snippet", "cli", "summary"})
 REQUEST_FIELDS = [f.name for f in fields(Request)]
@@ -419,7 +420,11 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         return _update(values, frozenset())
 
     def first_paint(*values):
-        """Page load: everything but the views below the fold, which the chained update sends next."""
+        """Page load, step 1: the text and pictures at the top (the browser shows them at once)."""
+        return _update(values, BELOW_FOLD | PLOTS)
+
+    def first_paint_plots(*values):
+        """Step 2: the figures at the top (plotly draws them one by one, ~0.3 s each on a laptop)."""
         return _update(values, BELOW_FOLD)
 
     def _update(values, defer: frozenset):
@@ -515,9 +520,13 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
 
     _named(update, ["lang", *REQUEST_FIELDS, *VIEW_FIELDS, "sent"])
     _named(first_paint, ["lang", *REQUEST_FIELDS, *VIEW_FIELDS, "sent"])
+    _named(first_paint_plots, ["lang", *REQUEST_FIELDS, *VIEW_FIELDS, "sent"])
     # first paint: the top of the page at once, the rest right after (plotly draws figures one by one)
+    # first paint in three steps, each drawn before the next arrives: text and pictures, the top figures, the rest
     demo.load(first_paint, inputs=inputs, outputs=outputs, api_name="first_paint", api_visibility="private",
               concurrency_id="preprocess", show_progress="minimal").then(
+        first_paint_plots, inputs=inputs, outputs=outputs, api_name="first_paint_plots", api_visibility="private",
+        concurrency_id="preprocess", show_progress="hidden").then(
         update, inputs=inputs, outputs=outputs, api_name="first_paint_rest", api_visibility="private",
         concurrency_id="preprocess", show_progress="hidden")
     triggers = [ui.controls["media"].change]
