@@ -416,3 +416,19 @@ def test_cuda_bf16_run_agrees_with_cpu_float32():
         assert gpu.dtype == "bfloat16" and gpu.device.startswith("cuda")
         cos = torch.nn.functional.cosine_similarity(cpu.embeddings, gpu.embeddings, dim=-1)
         assert cos.min() > 0.99, (family, cos.min())
+
+
+@pytest.mark.parametrize("family", ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"])
+def test_in_place_activations_only_without_autograd(family):
+    """Under no_grad the MLP writes its activation in place; with autograd the same numbers, and backward works."""
+    from qwenvl_viz.encoder import random_tower
+
+    tower = random_tower(get_preset(f"{family}-tiny"), seed=0).requires_grad_(True)  # as for fine-tuning
+    pv, grid = random_inputs(Family(family), [[2, 8, 12]])
+    with torch.no_grad():
+        fast = tower(pv, grid).embeddings
+    slow = tower(pv, grid).embeddings
+    assert slow.requires_grad
+    torch.testing.assert_close(fast, slow.detach(), atol=0, rtol=0)
+    slow.sum().backward()
+    assert all(p.grad is not None for p in tower.blocks[0].mlp.parameters())

@@ -256,6 +256,19 @@ class Attention(nn.Module):
 # MLPs, block, merger
 
 
+ACT_CHUNK_ROWS = 2048  # rows per slice when an activation is applied in place
+
+
+def _activate(h: torch.Tensor, act: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``act(h)``. Without autograd it is written back into ``h`` slice by slice (same numbers: the
+    activation is elementwise), so the (N, 4D) intermediate exists once instead of twice at peak."""
+    if torch.is_grad_enabled() and h.requires_grad:
+        return act(h)
+    for part in h.split(ACT_CHUNK_ROWS):
+        part.copy_(act(part))
+    return h
+
+
 class MLP(nn.Module):
     """``fc2(act(fc1(x)))``: Qwen2-VL (quick_gelu, 4D) and Qwen3-VL (tanh-GELU)."""
 
@@ -266,7 +279,7 @@ class MLP(nn.Module):
         self.act = _ACT[act]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        return self.fc2(_activate(self.fc1(x), self.act))
 
 
 class SwiGLU(nn.Module):
@@ -280,7 +293,10 @@ class SwiGLU(nn.Module):
         self.act = _ACT[act]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+        gate = _activate(self.gate_proj(x), self.act)
+        if torch.is_grad_enabled() and gate.requires_grad:
+            return self.down_proj(gate * self.up_proj(x))
+        return self.down_proj(gate.mul_(self.up_proj(x)))  # in place: one (N, I) buffer less at peak
 
 
 class Block(nn.Module):
