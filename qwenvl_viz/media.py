@@ -240,7 +240,7 @@ def open_media(source: str | os.PathLike) -> MediaInfo:
         raise VizError(f"{path!r} is a folder; give one image or video file ({SUPPORTED})")
     st = os.stat(path)
     if st.st_size == 0:
-        raise VizError(f"media file {path!r} is empty (0 bytes); give an image or video ({SUPPORTED})")
+        raise VizError(f"media file {os.path.basename(path)!r} is empty (0 bytes); give an image or video ({SUPPORTED})")
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     with _lock:
         if key in _probe_cache:
@@ -418,6 +418,12 @@ def _short_format(path: str, format_name: str) -> str:
     return names[0]
 
 
+def _reason(e: Exception, path: str) -> str:
+    """FFmpeg's words for an error, without the server-side path of the file (the name is said already)."""
+    text = getattr(e, "strerror", None) or str(e)
+    return text.replace(path, os.path.basename(path))
+
+
 def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _VideoIndex]:
     name = os.path.basename(path)
     try:
@@ -425,7 +431,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     except (av.FFmpegError, OSError, ValueError) as e:
         raise VizError(
             f"{name!r} ({size:,} bytes) is neither an image Pillow reads nor a video FFmpeg reads "
-            f"({e}); it may be corrupt or truncated. Allowed: {SUPPORTED}"
+            f"({_reason(e, path)}); it may be corrupt or truncated. Allowed: {SUPPORTED}"
         ) from None
     with container:
         # Cover art in music files is a one-picture "video" stream: not a video.
@@ -556,7 +562,8 @@ def _demux_pass(container, stream, name: str):
                 )
     except av.FFmpegError as e:
         raise VizError(
-            f"video {name!r} is corrupt or truncated: demuxing stopped after {len(pts)} frames ({e})"
+            f"video {name!r} is corrupt or truncated: demuxing stopped after {len(pts)} frames "
+            f"({getattr(e, 'strerror', None) or e})"
         ) from None
     return pts, dts, durations, key_pts, last_end
 
@@ -571,7 +578,8 @@ def _decode_first_frame(path: str, name: str, stream_index: int) -> av.VideoFram
                 if k > FIRST_FRAME_MAX_PACKETS:
                     break
         except (av.FFmpegError, ValueError) as e:
-            raise VizError(f"video {name!r} is corrupt: its first frame cannot be decoded ({e})") from None
+            raise VizError(f"video {name!r} is corrupt: its first frame cannot be decoded "
+                           f"({_reason(e, path)})") from None
     raise VizError(f"video {name!r} is corrupt: no frame could be decoded from its first packets")
 
 

@@ -35,13 +35,17 @@ MAX_LIST = 12  # longer lists are shown as their first items and a count
 
 # ---- the selection as a string ------------------------------------------------------------------
 
+def _anchor(trace: Trace, group: int) -> int:
+    """The raw frame that stands for temporal group ``group`` (its first; 0 for an image)."""
+    g = min(max(int(group), 0), trace.patchify.grid_thw[0] - 1)
+    return trace.frame_indices[trace.patchify.groups[g][0]] if trace.sampling is not None else 0
+
+
 def encode_selection(trace: Trace, group: int, x: float, y: float, width: int, height: int) -> str:
     """A click at ``(x, y)`` of a ``width`` x ``height`` picture of temporal group ``group``."""
     rx = min(max((x + 0.5) / width, 0.0), 1 - 1e-9)  # the centre of the clicked display pixel
     ry = min(max((y + 0.5) / height, 0.0), 1 - 1e-9)
-    g = min(max(int(group), 0), trace.patchify.grid_thw[0] - 1)
-    frame = trace.frame_indices[trace.patchify.groups[g][0]] if trace.sampling is not None else 0
-    return f"{rx:.6f},{ry:.6f},{frame},{trace.media.content_hash}"
+    return f"{rx:.6f},{ry:.6f},{_anchor(trace, group)},{trace.media.content_hash}"
 
 
 def decode_selection(text: str | None) -> tuple[float, float, int, str] | None:
@@ -72,9 +76,7 @@ def regroup_selection(trace: Trace, text: str | None, group: int) -> str | None:
     if parsed is None:
         return None
     rx, ry, _, media_hash = parsed
-    g = min(max(int(group), 0), trace.patchify.grid_thw[0] - 1)
-    frame = trace.frame_indices[trace.patchify.groups[g][0]] if trace.sampling is not None else 0
-    return f"{rx:.6f},{ry:.6f},{frame},{media_hash}"
+    return f"{rx:.6f},{ry:.6f},{_anchor(trace, group)},{media_hash}"
 
 
 # ---- the selection panel -------------------------------------------------------------------------
