@@ -240,7 +240,9 @@ def open_media(source: str | os.PathLike) -> MediaInfo:
         raise VizError(f"{path!r} is a folder; give one image or video file ({SUPPORTED})")
     st = os.stat(path)
     if st.st_size == 0:
-        raise VizError(f"media file {os.path.basename(path)!r} is empty (0 bytes); give an image or video ({SUPPORTED})")
+        raise VizError(
+            f"media file {os.path.basename(path)!r} is empty (0 bytes); give an image or video ({SUPPORTED})"
+        )
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     with _lock:
         if key in _probe_cache:
