@@ -18,13 +18,14 @@ from . import media as media_stage
 from .errors import VizError
 from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
-from .profiles import MODEL_SEQ_LEN, Family, ModelProfile, Pipeline, get_profile
+from .profiles import (IMAGE_MAX_TOKEN_NUM, IMAGE_MIN_TOKEN_NUM, MODEL_SEQ_LEN, Family, ModelProfile, Pipeline,
+                       get_profile)
 from .prompt import Prompt, VisionInput, build_prompt
 from .resize import Resize, frame_tensor, plan_resize, resample, resample_chw
 from .rope import Rope, compute_rope
 from .sampling import Sampling, sample_frames
 
-__all__ = ["Params", "Trace", "explain", "ledger", "LedgerRow", "DEFAULT_PROMPTS"]
+__all__ = ["Params", "Trace", "explain", "ledger", "LedgerRow", "DEFAULT_PROMPTS", "token_curve", "CURVE_POINTS"]
 
 DEFAULT_PROMPTS = {"image": "Describe this image.", "video": "Describe this video."}
 TEXT_RESUME = ("release", "transformers")
@@ -390,3 +391,31 @@ def ledger(trace: Trace) -> list[LedgerRow]:
     rows.append(LedgerRow("prompt", f"{len(t.prompt.input_ids)} tokens",
                           f"rope_deltas = {t.rope.rope_deltas}"))
     return rows
+
+
+CURVE_POINTS = 40
+
+
+def token_curve(trace: Trace, points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """``(max_pixels, vision tokens)`` for the same media and settings, max_pixels swept on a log scale.
+
+    Each point is the library's own resize plan (``plan_resize`` + ``plan_patchify``); settings the
+    reference rejects (min_pixels above max_pixels, a side shrunk to 0) are left out.
+    """
+    p, pf = trace.params, trace.profile
+    f2 = pf.factor**2
+    lo = IMAGE_MIN_TOKEN_NUM * f2
+    hi = max(IMAGE_MAX_TOKEN_NUM * f2, 4 * float(trace.resize.max_pixels))
+    xs = np.unique(np.geomspace(lo, hi, points).round())
+    nframes = trace.sampling.nframes if trace.sampling else 1
+    out_x, out_y = [], []
+    for x in xs.tolist():
+        try:
+            rz = plan_resize(pf, trace.pipeline, trace.kind, trace.input_height, trace.input_width,
+                             nframes=nframes, min_pixels=p.min_pixels, max_pixels=x, total_pixels=p.total_pixels,
+                             cap_pixels_per_frame=p.cap_pixels_per_frame, model_seq_len=p.model_seq_len)
+        except VizError:
+            continue
+        out_x.append(x)
+        out_y.append(plan_patchify(pf, trace.kind, nframes, rz.height, rz.width).num_tokens)
+    return np.asarray(out_x, dtype=np.float64), np.asarray(out_y, dtype=np.int64)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import oracles
@@ -53,3 +54,20 @@ def test_392x224_image(tmp_path):
     assert t.patchify.grid_thw == (1, 16, 28) == tuple(ref["grid_thw"][0].tolist())
     t3 = explain(path, model="qwen3-vl")
     assert tuple(t3.patchify.shape) == (336, 1536) and t3.patchify.grid_thw == (1, 14, 24)
+
+
+@pytest.mark.parametrize("model", ["qwen2.5-vl", "qwen3-vl"])
+@pytest.mark.parametrize("media", ["sample_clip.mp4", "sample_image.jpg"])
+def test_token_curve_points_are_what_explain_gives(model, media):
+    from qwenvl_viz.trace import token_curve
+
+    path = str(ASSETS / media)
+    trace = explain(path, model=model)
+    xs, ys = token_curve(trace)
+    assert len(xs) >= 20 and (np.diff(ys) >= 0).all()  # more pixels never means fewer tokens
+    for i in (0, len(xs) // 2, len(xs) - 1):
+        assert explain(path, model=model, max_pixels=float(xs[i])).num_vision_tokens == ys[i]
+    # the current setting lies on the curve
+    here = float(trace.resize.max_pixels)
+    if xs[0] <= here <= xs[-1]:
+        assert ys[np.searchsorted(xs, here, side="right") - 1] <= trace.num_vision_tokens

@@ -6,43 +6,11 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..errors import VizError
-from ..patchify import plan_patchify
-from ..profiles import IMAGE_MAX_TOKEN_NUM, IMAGE_MIN_TOKEN_NUM
-from ..resize import plan_resize
-from ..trace import Trace
+from ..trace import Trace, token_curve
 from ..ui.i18n import tr
 from ._style import ERROR_COLOR, figure
 
-__all__ = ["resize_figure", "token_curve", "CURVE_POINTS"]
-
-CURVE_POINTS = 40
-
-
-def token_curve(trace: Trace, points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """``(max_pixels, vision tokens)`` for the same media and settings, max_pixels swept on a log scale.
-
-    Each point is the library's own resize plan (``plan_resize`` + ``plan_patchify``); settings the
-    reference rejects (min_pixels above max_pixels, a side shrunk to 0) are left out.
-    """
-    p, pf = trace.params, trace.profile
-    f2 = pf.factor**2
-    lo = IMAGE_MIN_TOKEN_NUM * f2
-    hi = max(IMAGE_MAX_TOKEN_NUM * f2, 4 * float(trace.resize.max_pixels))
-    xs = np.unique(np.geomspace(lo, hi, points).round())
-    nframes = trace.sampling.nframes if trace.sampling else 1
-    out_x, out_y = [], []
-    for x in xs.tolist():
-        try:
-            rz = plan_resize(pf, trace.pipeline, trace.kind, trace.input_height, trace.input_width,
-                             nframes=nframes, min_pixels=p.min_pixels, max_pixels=x, total_pixels=p.total_pixels,
-                             cap_pixels_per_frame=p.cap_pixels_per_frame, model_seq_len=p.model_seq_len)
-        except VizError:
-            continue
-        out_x.append(x)
-        out_y.append(plan_patchify(pf, trace.kind, nframes, rz.height, rz.width).num_tokens)
-    return np.asarray(out_x, dtype=np.float64), np.asarray(out_y, dtype=np.int64)
-
+__all__ = ["resize_figure"]
 
 def _grid_lines(w: int, h: int, step: int) -> tuple[list, list]:
     """One polyline (None-separated) drawing every ``step`` px line of a w x h rectangle."""
