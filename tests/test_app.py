@@ -146,8 +146,12 @@ def test_corrupt_upload_shows_an_error_and_the_next_good_file_works(session, tmp
     v = session.update(media=str(bad))
     assert "banner-error" in v["banner"] and "broken.mp4" in v["err:media"]
     assert "Traceback" not in v["banner"] + v["err:media"]
+    assert "/" not in v["err:media"].split("Allowed:")[0]  # the file's name, not the server's upload path
+    assert "last valid settings" not in v["banner"]  # nothing was shown before in this session
     v = session.update(media=CLIP)
     assert "banner-ok" in v["banner"] and v["err:media"] == ""
+    v = session.update(media=str(bad))
+    assert "views below still show the last valid settings" in v["banner"]
 
 
 def test_budgets_typed_in_tokens_become_pixels_with_the_model_factor(session):

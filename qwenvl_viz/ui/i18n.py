@@ -33,6 +33,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "ok_banner": ("{model} · {pipeline} · {media}: {tokens} vision tokens, {total} prompt tokens",
                   "{model} · {pipeline} · {media}：{tokens} 个视觉 token，提示共 {total} 个 token"),
     "error_banner": ("⚠ {message}", "⚠ {message}"),
+    "stale_views": ("The views below still show the last valid settings.", "下方视图仍显示上一次有效设置的结果。"),
     "internal_error": ("internal error ({kind}); the app keeps running, try another setting",
                        "内部错误（{kind}）；应用仍在运行，请换一个设置再试"),
     "too_long": ("the video lasts {duration:.0f} s; this server accepts up to {limit:.0f} s "
