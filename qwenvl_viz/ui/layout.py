@@ -437,7 +437,7 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             out.clear()  # a view may have rendered before the error: send none of a half-updated page
             field_name = e.field if e.field in FIELDS else "media"
             text = str(e)
-            stale = f" {tr('stale_views', lang)}" if last.get("trace") else ""
+            stale = f" — {tr('stale_views', lang)}" if last.get("trace") else ""
             out["banner"] = _banner(tr("error_banner", lang, message=text) + stale, ok=False)
             for f in FIELDS:
                 out[f"err:{f}"] = _err(text) if f == field_name else ""
