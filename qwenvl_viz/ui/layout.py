@@ -18,6 +18,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..compare import compare as compare_traces
 from ..errors import VizError
 from ..profiles import Family, Pipeline
 from ..trace import Trace
@@ -26,7 +27,6 @@ from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles
                            tower_choices)
 from .i18n import LANGS, Lang, lang_of, tr
 from .state import FIELDS, Request, get_trace
-from ..compare import compare as compare_traces
 from .views import PATCH_FRAME_SIDE, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
 
 __all__ = ["build_demo", "AppConfig", "CSS", "HEAD", "launch_kwargs", "ASSETS", "EXAMPLES", "warm_up", "REQUEST_FIELDS",
@@ -477,12 +477,12 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         sel = teach.resolve_selection(trace, view.selected)
         if sel is None:
             if view.selected:
-                out["selected"] = (("selected", ""), "")
+                out["selected"] = (None, "")
             return view, None
         if sel.group != view.group:
             if last.get("trace") == repr(key):
                 moved = teach.regroup_selection(trace, view.selected, view.group)
-                out["selected"] = (("selected", moved), moved)
+                out["selected"] = (None, moved)
                 sel = teach.resolve_selection(trace, moved)
             else:
                 view = dataclasses.replace(view, group=sel.group)
@@ -513,7 +513,9 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         put("group", out.get("group"))
         put("tower", out.get("tower"))
         put("encoder_text", out.get("encoder_text"))
-        put("selected", out.get("selected"))
+        # the selection field is also written by clicks (not through here): what this session holds is
+        # unknown, so a new value is always sent
+        values.append(out["selected"][1] if "selected" in out else gr.skip())
         if key is not None:
             new_last["trace"] = repr(key)
         values.append(new_last)
