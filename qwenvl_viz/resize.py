@@ -417,9 +417,9 @@ def resample_chw(frame: np.ndarray, size: tuple[int, int], method: str) -> torch
     """
     h, w = size
     if method == "tv1" and frame.shape[:2] != (h, w):
-        # Transposing the uint8 frame first (a quarter of the bytes) and interpolating contiguous
-        # planes costs ~15% less than resample's channels-last float; the bits are the same.
-        x = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].float()  # (1, 3, H, W)
+        # Transposing the uint8 frame first (a quarter of the bytes; torch's copy is ~2x numpy's) and
+        # interpolating contiguous planes costs less than resample's channels-last float; same bits.
+        x = frame_tensor(frame).permute(2, 0, 1).contiguous()[None].float()  # (1, 3, H, W)
         x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False, antialias=True)
         return x[0].clamp_(0, 255).round_()  # torchvision v1: clamp, round, (cast to uint8: exact)
     return frame_tensor(resample(frame, size, method)).permute(2, 0, 1).float()
