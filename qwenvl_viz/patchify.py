@@ -9,9 +9,11 @@ repeats the last frame; images are duplicated ``temporal_patch_size`` times).
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,13 +184,37 @@ def build_pixel_values(
     return out
 
 
+_torch_threads_lock = threading.Lock()
+_torch_threads_users = 0
+_torch_threads_saved = 1
+
+
+@contextmanager
+def single_threaded_torch() -> Iterator[None]:
+    """torch's thread count is 1 while any caller is inside; the first one in saves it, the last one out
+    restores it (the app builds pixel_values for several sessions at once: a per-call save / restore
+    could interleave and leave the whole process at 1 thread).
+
+    Set before the workers start: a thread takes torch's count when it first runs an op (threads that
+    already ran one keep theirs; one starting its first op in this window gets 1)."""
+    global _torch_threads_users, _torch_threads_saved
+    with _torch_threads_lock:
+        if _torch_threads_users == 0:
+            _torch_threads_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _torch_threads_users += 1
+    try:
+        yield
+    finally:
+        with _torch_threads_lock:
+            _torch_threads_users -= 1
+            if _torch_threads_users == 0:
+                torch.set_num_threads(_torch_threads_saved)
+
+
 def _run_threaded(fill: Callable[[int, np.ndarray], None], frames: Iterator[np.ndarray], threads: int) -> int:
     """``fill(j, frame)`` for every frame on ``threads`` workers; returns the number of frames."""
-    saved = torch.get_num_threads()
-    # Set before the workers start: a thread takes torch's count when it first runs an op (threads
-    # that already ran one keep theirs; one starting its first op in this window gets 1). Restored.
-    torch.set_num_threads(1)
-    try:
+    with single_threaded_torch():
         with ThreadPoolExecutor(threads, thread_name_prefix="qwenvl-viz-pixels") as pool:
             pending: deque[Future] = deque()
             try:
@@ -203,5 +229,3 @@ def _run_threaded(fill: Callable[[int, np.ndarray], None], frames: Iterator[np.n
                 for f in pending:
                     f.cancel()
         return count
-    finally:
-        torch.set_num_threads(saved)

@@ -191,3 +191,23 @@ def test_frames_are_written_in_to_merge_blocks_order():
                   plan.image_mean, plan.image_std)  # (4, 3, H, W), the last frame repeated
     want = torch.cat([to_merge_blocks(x[i : i + 2], 16, 2) for i in (0, 2)])
     assert torch.equal(build_pixel_values(plan, frames), want)
+
+
+def test_overlapping_pixel_builds_restore_torchs_thread_count_once_the_last_ends():
+    """Two sessions building pixel_values at once: the first out must not restore while the other runs,
+    and the last out restores the count from before the first came in (not the 1 it saw)."""
+    from qwenvl_viz.patchify import single_threaded_torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a, b = single_threaded_torch(), single_threaded_torch()
+        a.__enter__()
+        b.__enter__()
+        assert torch.get_num_threads() == 1
+        a.__exit__(None, None, None)
+        assert torch.get_num_threads() == 1  # b is still inside
+        b.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
