@@ -10,6 +10,7 @@ Named endpoints (gradio_client): ``/update``, ``/run_encoder``, ``/heatmap``, ``
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import os
 from dataclasses import dataclass, field, fields
@@ -20,6 +21,8 @@ import gradio as gr
 
 from ..compare import compare as compare_traces
 from ..errors import VizError
+from ..figures.encoder import stages_html
+from ..figures.ledger import ledger_html
 from ..profiles import Family, Pipeline
 from ..trace import Trace
 from . import narration, teach
@@ -143,15 +146,11 @@ def launch_kwargs() -> dict:
 # ---- helpers ---------------------------------------------------------------------------------
 
 def _banner(text: str, ok: bool, warn: bool = False) -> str:
-    import html
-
     cls = "banner banner-warn" if warn else ("banner banner-ok" if ok else "banner banner-error")
     return f'<div class="{cls}" role="{"status" if ok else "alert"}">{html.escape(text)}</div>'
 
 
 def _err(msg: str) -> str:
-    import html
-
     return f'<div class="err" role="alert">⚠ {html.escape(msg)}</div>' if msg else ""
 
 
@@ -162,14 +161,20 @@ REQUEST_FIELDS = [f.name for f in fields(Request)]
 VIEW_FIELDS = [f.name for f in fields(ViewOptions)]
 # What /update returns, in order (the session gr.State is not part of the API).
 UPDATE_OUTPUTS = ["banner", *(f"err:{f}" for f in FIELDS), *VIEW_NAMES, "group", "tower", "encoder_text", "selected"]
+ENC_NAMES = ["lang", *REQUEST_FIELDS, "checkpoint", "tower", "heatmap_kind", "layer", "token"]  # their inputs
 ENCODER_OUTPUTS = ["encoder_banner", "stages", "encoder_text", "layer", "heatmap", "err:checkpoint", "err:token"]
+
+
+def _request(values) -> Request:
+    """The Request of a handler's positional inputs (``lang`` first, then the Request fields)."""
+    return Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + len(REQUEST_FIELDS)])))
 
 
 def _parse(values: list) -> tuple[Lang, Request, ViewOptions, dict]:
     """update()'s positional inputs: lang, the Request fields, the ViewOptions fields, the session state."""
     lang = lang_of(values[0])
     n_req, n_view = len(REQUEST_FIELDS), len(VIEW_FIELDS)
-    req = Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + n_req])))
+    req = _request(values)
     raw_view = dict(zip(VIEW_FIELDS, values[1 + n_req : 1 + n_req + n_view]))
     ctx = raw_view.get("context_len")
     view = ViewOptions(
@@ -405,9 +410,40 @@ def _compare_section(ui: _UI) -> None:
         t["compare_table"] = gr.HTML(elem_id="compare-view")
 
 
+# ---- encoder rendering (shared by the encoder and selection handlers) ---------------------------
+
+def _enc_parse(values):
+    """The encoder handlers' inputs: lang, the Request fields, checkpoint, tower, kind, layer, token."""
+    lang, req = lang_of(values[0]), _request(values)
+    checkpoint, tower, kind, layer, token = values[1 + len(REQUEST_FIELDS) :]
+    return lang, req, (checkpoint or "").strip() or None, tower, kind, layer, token
+
+def _enc_error(e: VizError) -> tuple:
+    msg = _err(str(e))
+    on_token = e.field in ("token", "layer", "heatmap")
+    return (_banner(tr("error_banner", Lang.EN, message=str(e)), ok=False), gr.skip(), gr.skip(), gr.skip(),
+            gr.skip(), "" if on_token else msg, msg if on_token else "")
+
+def _enc_render(lang, trace, enc, kind, layer, token, layer_update) -> tuple:
+    """The encoder outputs (banner, stages, text, layer, heatmap, two error slots) for one heatmap."""
+    hm = render_heatmap(enc, kind, layer, token)
+    tiles, labels = heatmap_tiles(trace)
+    img = heatmap_image(hm, tiles, labels)
+    c = enc.config
+    text = tr("n_encoder", lang, family=c.family.value, name=c.name, depth=c.depth, d=c.hidden_size,
+              heads=c.num_heads, rows=f"{enc.patch_embeds.shape[0]:,}", tokens=f"{enc.embeddings.shape[0]:,}",
+              out=c.out_hidden_size, kind=hm.explanation)
+    seed = enc.weights_source.removeprefix("random").strip(" ()")  # "random (seed 0)" -> "seed 0"
+    banner = tr("random_banner", lang, source=seed) if enc.random_weights else \
+        tr("weights_banner", lang, source=enc.weights_source)
+    return (_banner(banner, ok=True, warn=enc.random_weights), stages_html(enc.stages, lang), text, layer_update,
+            img, "", "")
+
+
 # ---- events ------------------------------------------------------------------------------------
 
 def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
+    """Every control change -> update (all views), the language switch, then the encoder and teaching handlers."""
     req_inputs = [ui.controls[n] for n in REQUEST_FIELDS]
     view_inputs = [ui.view_opts[n] for n in VIEW_FIELDS]
     inputs = [ui.lang, *req_inputs, *view_inputs, ui.last]
@@ -552,40 +588,16 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         update, inputs=inputs, outputs=outputs, api_name="relabel_update", api_visibility="private",
         concurrency_id="preprocess")
 
-    # encoder
+    enc_inputs, enc_outputs = _wire_encoder(ui, cfg, req_inputs)
+    _wire_teach(ui, req_inputs, update, inputs, outputs, enc_inputs, enc_outputs)
+
+
+def _wire_encoder(ui: _UI, cfg: AppConfig, req_inputs: list) -> tuple[list, list]:
+    """Run the encoder (serialized: one at a time) and redraw its heatmap; returns (inputs, outputs)."""
     e = ui.encoder
     enc_inputs = [ui.lang, *req_inputs, e["checkpoint"], e["tower"], e["kind"], e["layer"], e["token"]]
     enc_outputs = [e["banner"], e["stages"], e["text"], e["layer"], e["heatmap"], ui.errors["checkpoint"],
                    ui.errors["token"]]
-
-    def _enc_parse(values):
-        lang = lang_of(values[0])
-        n = len(REQUEST_FIELDS)
-        req = Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + n])))
-        checkpoint, tower, kind, layer, token = values[1 + n :]
-        return lang, req, (checkpoint or "").strip() or None, tower, kind, layer, token
-
-    def _enc_error(e: VizError) -> tuple:
-        msg = _err(str(e))
-        on_token = e.field in ("token", "layer", "heatmap")
-        return (_banner(tr("error_banner", Lang.EN, message=str(e)), ok=False), gr.skip(), gr.skip(), gr.skip(),
-                gr.skip(), "" if on_token else msg, msg if on_token else "")
-
-    def _enc_render(lang, trace, enc, kind, layer, token, layer_update):
-        hm = render_heatmap(enc, kind, layer, token)
-        tiles, labels = heatmap_tiles(trace)
-        img = heatmap_image(hm, tiles, labels)
-        c = enc.config
-        text = tr("n_encoder", lang, family=c.family.value, name=c.name, depth=c.depth, d=c.hidden_size,
-                  heads=c.num_heads, rows=f"{enc.patch_embeds.shape[0]:,}", tokens=f"{enc.embeddings.shape[0]:,}",
-                  out=c.out_hidden_size, kind=hm.explanation)
-        seed = enc.weights_source.removeprefix("random").strip(" ()")  # "random (seed 0)" -> "seed 0"
-        banner = tr("random_banner", lang, source=seed) if enc.random_weights else \
-            tr("weights_banner", lang, source=enc.weights_source)
-        from ..figures.encoder import stages_html
-
-        return (_banner(banner, ok=True, warn=enc.random_weights), stages_html(enc.stages, lang), text, layer_update,
-                img, "", "")
 
     def encode_run(*values):
         progress = values[-1] if values and isinstance(values[-1], gr.Progress) else (lambda *a, **k: None)
@@ -624,23 +636,27 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             log.exception("heatmap failed")
             return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="token"))
 
-    enc_names = ["lang", *REQUEST_FIELDS, "checkpoint", "tower", "heatmap_kind", "layer", "token"]
-    _named(encode_run, enc_names, progress=True)
-    _named(show_heatmap, enc_names)
+    _named(encode_run, ENC_NAMES, progress=True)
+    _named(show_heatmap, ENC_NAMES)
     e["run"].click(encode_run, inputs=enc_inputs, outputs=enc_outputs, api_name="run_encoder",
                    concurrency_limit=1, concurrency_id="gpu")
     gr.on([e["kind"].input, e["layer"].input, e["token"].input], show_heatmap, inputs=enc_inputs,
           outputs=enc_outputs, api_name="heatmap", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
           concurrency_id="preprocess")
+    return enc_inputs, enc_outputs
 
+
+def _wire_teach(ui: _UI, req_inputs: list, update, inputs: list, outputs: list, enc_inputs: list,
+                enc_outputs: list) -> None:
+    """The teaching features: linked selection, compare, exports (rendered by teach.py)."""
+    e = ui.encoder
     # linked selection: a click on the frame -> the selection string -> every view (update) -> the heatmap
     sel_inputs = [ui.lang, *req_inputs, ui.view_opts["group"]]
 
     def on_select(evt: gr.SelectData, *values):
         lang = lang_of(values[0])
-        req = Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + len(REQUEST_FIELDS)])))
         try:
-            _, trace = get_trace(req)
+            _, trace = get_trace(_request(values))
             x, y = evt.index
             w, h = display_size(trace.resize.width, trace.resize.height, PATCH_FRAME_SIDE)
             return teach.encode_selection(trace, values[-1] or 0, float(x), float(y), w, h)
@@ -680,10 +696,8 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
     b_inputs = [t["b_model"], t["b_pipeline"], t["b_fps"], t["b_nframes"], t["b_max_pixels"]]
 
     def run_compare(*values):
-        lang = lang_of(values[0])
-        n = len(REQUEST_FIELDS)
-        req_a = Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + n])))
-        b_model, b_pipeline, b_fps, b_nframes, b_max_pixels = values[1 + n :]
+        lang, req_a = lang_of(values[0]), _request(values)
+        b_model, b_pipeline, b_fps, b_nframes, b_max_pixels = values[1 + len(REQUEST_FIELDS) :]
         changes: dict[str, Any] = dict(model=b_model or req_a.model, pipeline=b_pipeline or req_a.pipeline)
         if b_nframes:
             changes.update(sample_by="nframes", nframes=b_nframes)
@@ -698,10 +712,6 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             except VizError as err:
                 raise VizError(f"B: {err}", field="compare") from None
             c = compare_traces(ta, tb)
-            from ..figures.ledger import ledger_html
-
-            import html
-
             return (f"<h4>A · {html.escape(c.a_label)}</h4>" + ledger_html(ta, lang.value),
                     f"<h4>B · {html.escape(c.b_label)}</h4>" + ledger_html(tb, lang.value),
                     teach.compare_html(c, lang.value), "")
@@ -729,7 +739,7 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             log.exception("export failed")
             return gr.skip(), _err(tr("internal_error", lang, kind=type(err).__name__))
 
-    _named(run_export, enc_names)
+    _named(run_export, ENC_NAMES)
     t["export_run"].click(run_export, inputs=enc_inputs, outputs=[t["export_files"], t["export_err"]],
                           api_name="export", concurrency_limit=1, concurrency_id="export")
 
