@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import tv1_kernel
 from .errors import VizError
 from .profiles import FRAME_FACTOR, MAX_RATIO, MODEL_SEQ_LEN, Family, ModelProfile, Pipeline
 
@@ -398,6 +399,8 @@ def resample(frame: np.ndarray, size: tuple[int, int], method: str) -> np.ndarra
         return frame
     if method == "pil":
         return np.asarray(Image.fromarray(frame).resize((w, h), Image.Resampling.BICUBIC))
+    if method == "tv1" and (fast := tv1_kernel.resample_chw(frame, size)) is not None:
+        return fast.to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
     x = frame_tensor(frame).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8, channels-last
     if method == "tv1":
         x = F.interpolate(x.float(), size=(h, w), mode="bicubic", align_corners=False, antialias=True)
@@ -417,6 +420,8 @@ def resample_chw(frame: np.ndarray, size: tuple[int, int], method: str) -> torch
     """
     h, w = size
     if method == "tv1" and frame.shape[:2] != (h, w):
+        if (fast := tv1_kernel.resample_chw(frame, size)) is not None:
+            return fast  # the same bits in about a quarter of the time (see tv1_kernel)
         # Transposing the uint8 frame first (a quarter of the bytes; torch's copy is ~2x numpy's) and
         # interpolating contiguous planes costs less than resample's channels-last float; same bits.
         x = frame_tensor(frame).permute(2, 0, 1).contiguous()[None].float()  # (1, 3, H, W)

@@ -1,0 +1,96 @@
+"""The numba tv1 resampler against torchvision v1 ``resize`` (what qwen-vl-utils calls), run here.
+
+Equality is exact (``np.array_equal`` on the uint8 result, ``torch.equal`` on the float planes): the
+fast path exists only because it is bit-identical.
+"""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qwenvl_viz import resize, tv1_kernel
+
+TF1 = pytest.importorskip("torchvision.transforms.functional")
+from torchvision.transforms import InterpolationMode  # noqa: E402
+
+
+def _tv1(frame: np.ndarray, size) -> np.ndarray:
+    x = TF1.resize(torch.from_numpy(frame).permute(2, 0, 1), list(size), InterpolationMode.BICUBIC, antialias=True)
+    return x.permute(1, 2, 0).numpy()
+
+
+def _frame(h, w, seed=0, smooth=False):
+    rng = np.random.default_rng(seed)
+    if not smooth:
+        return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    # flat areas and gradients: values land on exact halves more often than noise does
+    y, x = np.mgrid[0:h, 0:w]
+    f = np.stack([(x * 255 // max(w - 1, 1)), (y * 255 // max(h - 1, 1)), ((x // 7 + y // 5) % 2) * 255], -1)
+    return f.astype(np.uint8)
+
+
+def test_this_torch_build_is_reproduced():
+    """The calibration found the fused-add pattern of this torch build (else every frame goes to torch)."""
+    assert tv1_kernel.available(), "no candidate FMA pattern reproduced torch; the fast path is off"
+    assert tv1_kernel._unroll in tv1_kernel.UNROLL_CANDIDATES
+
+
+@pytest.mark.parametrize(
+    "src,dst",
+    [
+        ((1080, 1920), (448, 784)),  # the 1080p bench clip at 2 fps
+        ((1280, 720), (1008, 560)),  # the sample clip
+        ((720, 1280), (448, 252)),  # different factors per axis
+        ((181, 307), (252, 420)),  # upscale
+        ((181, 307), (181, 420)),  # width only (torch skips the height pass)
+        ((181, 307), (28, 307)),  # height only
+        ((3, 5), (28, 28)),  # tiny source
+        ((37, 1000), (28, 644)),
+    ],
+)
+@pytest.mark.parametrize("smooth", [False, True])
+def test_fast_path_equals_torchvision_v1_resize(src, dst, smooth):
+    frame = _frame(*src, seed=sum(src), smooth=smooth)
+    fast = tv1_kernel.resample_chw(frame, dst)
+    assert fast is not None, "the fast path declined a size it should handle"
+    want = _tv1(frame, dst)
+    assert torch.equal(fast, torch.from_numpy(want).permute(2, 0, 1).float())
+    assert np.array_equal(resize.resample(frame, dst, "tv1"), want)
+    assert torch.equal(resize.resample_chw(frame, dst, "tv1"), fast)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    h=st.integers(1, 160), w=st.integers(1, 160), oh=st.integers(1, 160), ow=st.integers(1, 160),
+    seed=st.integers(0, 2**16),
+)
+def test_fast_path_equals_torchvision_v1_resize_on_any_size(h, w, oh, ow, seed):
+    frame = _frame(h, w, seed)
+    got = resize.resample(frame, (oh, ow), "tv1")
+    assert np.array_equal(got, _tv1(frame, (oh, ow)))
+
+
+def test_the_check_rejects_a_wrong_fused_add_pattern():
+    """Plain adds everywhere (what a straightforward port does) and FMA everywhere both differ from
+    torch somewhere on a 1080p axis, and the per-axis check catches it: the safety net works."""
+    raw = tv1_kernel._raw_axis(1920, 784)
+    chosen = tv1_kernel._unroll
+    for wrong in {1, 0} - {chosen}:
+        assert not tv1_kernel._check(tv1_kernel._with_rule(raw, wrong), 1920, 784, True)
+    assert tv1_kernel._check(tv1_kernel._with_rule(raw, chosen), 1920, 784, True)
+
+
+def test_an_unverified_axis_falls_back_to_torch(monkeypatch):
+    frame = _frame(90, 160, seed=4)
+    monkeypatch.setattr(tv1_kernel, "_axis", lambda *a: None)
+    assert tv1_kernel.resample_chw(frame, (56, 112)) is None
+    want = torch.from_numpy(_tv1(frame, (56, 112))).permute(2, 0, 1).float()
+    assert torch.equal(resize.resample_chw(frame, (56, 112), "tv1"), want)
+
+
+def test_read_only_cached_frames_are_accepted():
+    frame = _frame(120, 200, seed=9)
+    frame.setflags(write=False)
+    assert torch.equal(tv1_kernel.resample_chw(frame, (56, 84)), torch.from_numpy(_tv1(frame, (56, 84))).permute(2, 0, 1).float())
