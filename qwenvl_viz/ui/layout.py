@@ -19,6 +19,7 @@ from typing import Any
 
 import gradio as gr
 
+from .. import tv1_kernel
 from ..compare import compare as compare_traces
 from ..errors import VizError
 from ..figures.encoder import stages_html
@@ -822,6 +823,7 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
 
 def warm_up(paths: list[str] | None = None) -> None:
     """Probe, trace and render the bundled examples once, so the first page paints at once."""
+    tv1_kernel.available()  # load (first time ever: compile) the video resampler and check it against torch
     for path in paths or EXAMPLES:
         if not os.path.exists(path):
             continue
