@@ -10,11 +10,11 @@ level wherever a value sits near .5. It reproduces, per output value (torch ``Up
 ``interpolate_aa_single_dim_zero_strides``):
 
 - the two separable passes, width first, each output ``t0*w0`` then ``+= t_j*w_j`` in tap order,
-  in float32, with the float32 weights torch computes (read back from torch itself, see ``_axis``);
+  in float32, with the float32 weights torch computes (read back from torch itself, see ``_weights``);
 - which of those adds the compiled kernel fuses into one rounding (FMA). torch's CPU build unrolls
   the tap loop by 4 and fuses only the remainder; that is a property of the binary and the CPU, so it
-  is measured once per process (``_calibrate``) among the plausible patterns, and every new
-  resize axis is checked against torch on random lines before use (``_axis``).
+  is measured once per process (``_calibrate``) among the plausible patterns, and every new frame
+  geometry is checked against torch on a random frame before use (``_plan``).
 
 Anything that does not check out (no numba, another pattern, an axis that differs) falls back to
 torch, so the fast path can only ever be used where it was seen to be identical.
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import warnings
 
 import numpy as np
 import torch
@@ -40,7 +39,8 @@ except ImportError:  # pragma: no cover - numba is in requirements.txt; torch re
 
 ROWS_PER_TILE = 32  # input rows resampled together (lanes = rows x 3 channels); 32 measured fastest
 UNROLL_CANDIDATES = (4, 8, 2, 16, 1, 0)  # fused remainder after unrolling by u; 1 = no FMA; 0 = all FMA
-_CALIBRATION_AXES = ((1920, 784), (640, 637), (1920, 600), (500, 700), (1920, 300), (37, 28))
+# (source, destination) sizes whose axes have 2 to 26 taps, down and up: the pattern must fit them all
+_CALIBRATION = (((1080, 1920), (448, 784)), ((640, 600), (637, 300)), ((300, 500), (700, 173)), ((37, 64), (28, 56)))
 
 
 def _torch_resize(planes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -196,18 +196,23 @@ def _with_rule(raw, unroll: int):
 _NO_AXIS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1), np.float32))
 
 
-def _check(axis, n_in: int, n_out: int, horizontal: bool, seed: int = 0) -> bool:
-    """Our kernel equals torch on random uint8 lines resized along this one axis, before rounding
-    (after it, a wrong fused-add pattern would almost always still agree)."""
-    rng = np.random.default_rng(seed)
-    lines = 6
-    src = rng.integers(0, 256, (lines, n_in, 3) if horizontal else (n_in, lines, 3), dtype=np.uint8)
-    size = (lines, n_out) if horizontal else (n_out, lines)
-    want = _torch_resize(torch.from_numpy(src).permute(2, 0, 1)[None].float(), size)[0]
+def _check(axes, src_hw: tuple[int, int], dst_hw: tuple[int, int], seed: int) -> bool:
+    """Our kernel equals torch on a random uint8 frame of this geometry, before rounding (after it,
+    a wrong fused-add pattern would almost always still agree)."""
+    src = np.random.default_rng(seed).integers(0, 256, (*src_hw, 3), dtype=np.uint8)
+    want = _torch_resize(torch.from_numpy(src).permute(2, 0, 1)[None].float(), dst_hw)[0]
     src.flags.writeable = False  # one compiled variant: frames from the cache are read-only
-    got = np.empty((3, *size), np.float32)
-    _resample(src, *(axis if horizontal else _NO_AXIS), *(_NO_AXIS if horizontal else axis), got, False)
+    got = np.empty((3, *dst_hw), np.float32)
+    _resample(src, *axes, got, False)
     return np.array_equal(got, want.numpy())
+
+
+def _axes(H: int, W: int, h: int, w: int, unroll: int):
+    ax = _raw_axis(W, w) if W != w else None
+    ay = _raw_axis(H, h) if H != h else None
+    if (W != w and ax is None) or (H != h and ay is None):
+        return None
+    return (_NO_AXIS if ax is None else _with_rule(ax, unroll)) + (_NO_AXIS if ay is None else _with_rule(ay, unroll))
 
 
 _calibration_lock = threading.Lock()
@@ -219,31 +224,20 @@ def _calibrate() -> int:
     with _calibration_lock:
         if _unroll is None:
             _unroll = -1
-            if njit is not None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    for u in UNROLL_CANDIDATES:
-                        ok = all(
-                            (raw := _raw_axis(a, b)) is not None
-                            and _check(_with_rule(raw, u), a, b, True)
-                            and _check(_with_rule(raw, u), a, b, False)
-                            for a, b in _CALIBRATION_AXES
-                        )
-                        if ok:
-                            _unroll = u
-                            break
+            for u in UNROLL_CANDIDATES if njit is not None else ():
+                if all((axes := _axes(*src, *dst, u)) is not None and _check(axes, src, dst, seed=i)
+                       for i, (src, dst) in enumerate(_CALIBRATION)):
+                    _unroll = u
+                    break
         return _unroll
 
 
 @functools.lru_cache(maxsize=32)
-def _axis(n_in: int, n_out: int, horizontal: bool):
-    """The checked axis, or None (torch then does the frame)."""
+def _plan(H: int, W: int, h: int, w: int):
+    """Both axes for this geometry once checked on a random frame of it, or None (torch does it)."""
     unroll = _calibrate()
-    raw = _raw_axis(n_in, n_out) if unroll >= 0 else None
-    if raw is None:
-        return None
-    axis = _with_rule(raw, unroll)
-    return axis if _check(axis, n_in, n_out, horizontal, seed=n_in * 7919 + n_out) else None
+    axes = _axes(H, W, h, w, unroll) if unroll >= 0 else None
+    return axes if axes is not None and _check(axes, (H, W), (h, w), seed=H * 7919 + W * 31 + h * 7 + w) else None
 
 
 def available() -> bool:
@@ -260,12 +254,11 @@ def resample_chw(frame: np.ndarray, size: tuple[int, int]) -> torch.Tensor | Non
         # A 1-pixel-wide output is left to torch: its height pass then reuses the first row's taps
         # for every row (a torch quirk no frame of ours meets: sides are multiples of 28 or 32).
         return None
-    ax = _axis(W, w, True) if W != w else _NO_AXIS
-    ay = _axis(H, h, False) if H != h else _NO_AXIS
-    if ax is None or ay is None:
+    axes = _plan(H, W, h, w)
+    if axes is None:
         return None
     src = np.ascontiguousarray(frame).view()
     src.flags.writeable = False  # one compiled variant (cached frames are read-only)
     out = np.empty((3, h, w), np.float32)
-    _resample(src, *ax, *ay, out, True)
+    _resample(src, *axes, out, True)
     return torch.from_numpy(out)

@@ -74,17 +74,17 @@ def test_fast_path_equals_torchvision_v1_resize_on_any_size(h, w, oh, ow, seed):
 
 def test_the_check_rejects_a_wrong_fused_add_pattern():
     """Plain adds everywhere (what a straightforward port does) and FMA everywhere both differ from
-    torch somewhere on a 1080p axis, and the per-axis check catches it: the safety net works."""
-    raw = tv1_kernel._raw_axis(1920, 784)
+    torch somewhere on a 1080p frame, and the check catches it: the safety net works."""
+    src, dst = (1080, 1920), (448, 784)
     chosen = tv1_kernel._unroll
-    for wrong in {1, 0} - {chosen}:
-        assert not tv1_kernel._check(tv1_kernel._with_rule(raw, wrong), 1920, 784, True)
-    assert tv1_kernel._check(tv1_kernel._with_rule(raw, chosen), 1920, 784, True)
+    for wrong in {1, 0, 8} - {chosen}:
+        assert not tv1_kernel._check(tv1_kernel._axes(*src, *dst, wrong), src, dst, seed=1)
+    assert tv1_kernel._check(tv1_kernel._axes(*src, *dst, chosen), src, dst, seed=1)
 
 
 def test_an_unverified_axis_falls_back_to_torch(monkeypatch):
     frame = _frame(90, 160, seed=4)
-    monkeypatch.setattr(tv1_kernel, "_axis", lambda *a: None)
+    monkeypatch.setattr(tv1_kernel, "_plan", lambda *a: None)
     assert tv1_kernel.resample_chw(frame, (56, 112)) is None
     want = torch.from_numpy(_tv1(frame, (56, 112))).permute(2, 0, 1).float()
     assert torch.equal(resize.resample_chw(frame, (56, 112), "tv1"), want)
