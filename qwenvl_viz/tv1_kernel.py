@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - numba is in requirements.txt; torch re
 
 ROWS_PER_TILE = 32  # input rows resampled together (lanes = rows x 3 channels); 32 measured fastest
 UNROLL_CANDIDATES = (4, 8, 2, 16, 1, 0)  # fused remainder after unrolling by u; 1 = no FMA; 0 = all FMA
-# (source, destination) sizes whose axes have 2 to 26 taps, down and up: the pattern must fit them all
+# (source, destination) sizes whose axes have 2 to 12 taps, down and up: the pattern must fit them all
 _CALIBRATION = (((1080, 1920), (448, 784)), ((640, 600), (637, 300)), ((300, 500), (700, 173)), ((37, 64), (28, 56)))
 
 
