@@ -89,7 +89,8 @@ def worker(side: str, clip: str, fps: float) -> dict:
         qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps, max_pixels=200_000)
         dt_max = time.perf_counter() - t1
         return {"time": dt, "cpu": cpu, "peak_mb": peak, "shape": shape, "live_fps_ms": dt_fps * 1e3,
-                "live_max_pixels_ms": dt_max * 1e3, "warm_up_s": warm_up, "nframes": t.sampling.nframes, "nframes_fps2": t2.sampling.nframes}
+                "live_max_pixels_ms": dt_max * 1e3, "warm_up_s": warm_up, "nframes": t.sampling.nframes,
+                "nframes_fps2": t2.sampling.nframes}
     import conftest  # noqa: F401  (torchvision shim, offline env)
     import oracles
     from qwen_vl_utils import process_vision_info  # noqa: F401  (import outside the timing)

@@ -421,7 +421,7 @@ def resample_chw(frame: np.ndarray, size: tuple[int, int], method: str) -> torch
     h, w = size
     if method == "tv1" and frame.shape[:2] != (h, w):
         if (fast := tv1_kernel.resample_chw(frame, size)) is not None:
-            return fast  # the same bits in about a quarter of the time (see tv1_kernel)
+            return fast  # the same bits, ~3.5x faster (see tv1_kernel)
         # Transposing the uint8 frame first (a quarter of the bytes; torch's copy is ~2x numpy's) and
         # interpolating contiguous planes costs less than resample's channels-last float; same bits.
         x = frame_tensor(frame).permute(2, 0, 1).contiguous()[None].float()  # (1, 3, H, W)

@@ -3,7 +3,7 @@
 qwen-vl-utils resizes video frames with torchvision v1 ``resize``, which casts uint8 to float32 and
 calls ``F.interpolate(mode="bicubic", antialias=True)``. On the CPU that kernel is scalar: about 18 ms
 for a 1080p frame, the largest cost of a long video's ``pixel_values``. This module computes the same
-numbers in about a quarter of the time, vectorised across rows and channels (numba).
+numbers about 3.5x faster (4.7 ms vs 16.8 ms for 1080p to 560x1008), vectorised across rows and channels (numba).
 
 Same bits, not merely close ones: the result is rounded to uint8, so a last-bit difference moves a
 level wherever a value sits near .5. It reproduces, per output value (torch ``UpSampleKernel.cpp``,
