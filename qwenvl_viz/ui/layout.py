@@ -29,7 +29,7 @@ from ..trace import Trace
 from . import narration, teach
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
                            tower_choices)
-from .i18n import LANGS, Lang, lang_of, tr
+from ..words import LANGS, Lang, lang_of, tr
 from .state import FIELDS, Request, get_trace
 from .views import PATCH_FRAME_SIDE, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
 

@@ -161,7 +161,7 @@ def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str, sel=Non
     ``sel``: the linked selection (a :class:`qwenvl_viz.selection.Selection` of this trace) or None."""
     import hashlib
 
-    from .i18n import lang_of
+    from ..words import lang_of
 
     lang = lang_of(lang).value
     key_hash = hashlib.blake2b(repr((key, lang)).encode(), digest_size=10).hexdigest()
