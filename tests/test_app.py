@@ -116,7 +116,7 @@ def test_changing_fps_updates_the_ledger_and_the_timeline(session):
 def test_a_view_option_resends_only_that_view(session):
     session.update()
     session.update(group=3)
-    assert session.changed == {"patch", "select_image"}  # the grid and the clickable frame of group 3
+    assert session.changed == {"patch", "select_image", "g_patches", "g_patches_cap"}  # the grids of group 3
     patch = _plot(session.values["patch"])
     assert "temporal group 3" in json.dumps(patch["layout"]["annotations"])
 

@@ -26,12 +26,12 @@ from ..figures.encoder import stages_html
 from ..figures.ledger import ledger_html
 from ..profiles import Family, Pipeline
 from ..trace import Trace
-from . import narration, teach
+from . import lesson, narration, teach
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
                            tower_choices)
 from ..words import LANGS, Lang, lang_of, tr
 from .state import FIELDS, Request, get_trace
-from .views import GLANCE_PATCH_SIDE, GLANCE_VIEWS, PATCH_FRAME_SIDE, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
+from .views import GLANCE_PATCH_SIDE, GLANCE_VIEWS, LESSON_VIEWS, PATCH_FRAME_SIDE, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
 
 __all__ = ["build_demo", "AppConfig", "CSS", "HEAD", "launch_kwargs", "ASSETS", "EXAMPLES", "warm_up", "REQUEST_FIELDS",
            "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENCODER_OUTPUTS"]
@@ -73,6 +73,7 @@ class _UI:
 CSS = """
 .gradio-container { max-width: 100% !important; padding-top: 4px !important; }
 #top-bar { align-items: center; gap: 8px; flex-wrap: nowrap !important; }
+#title { flex: 1 1 auto !important; width: auto !important; min-width: 300px !important; }
 #title h3 { margin: 0 !important; font-size: 17px; white-space: nowrap; }
 #lang { flex: 0 0 auto !important; }
 #lang .wrap { flex-wrap: nowrap; }
@@ -101,6 +102,12 @@ CSS = """
 .glance-table td { white-space: nowrap; }
 .glance-ts { font-size: 13px; font-weight: 700; color: #5e35b1; }
 #glance-run { margin-top: 4px; }
+#modes > .tab-wrapper, #modes [role=tablist] { min-height: 0; }
+#lesson-text, #lesson-text .prose, #lesson-text p, #lesson-text li { font-size: 22px !important; line-height: 1.45; }
+#lesson-text h3 { font-size: 28px !important; margin: 4px 0 10px 0 !important; }
+#lesson-text code { font-size: 20px; }
+#lesson-html .glance-table { font-size: 18px; }
+#lesson-html .glance-cap { font-size: 16px; }
 #banner .banner { padding: 8px 14px; border-radius: 8px; font-size: 16px; }
 #banner .banner-ok { background: #eef6ee; border: 1px solid #9c9; }
 .banner-warn { background: #fff6dd; border: 1px solid #f0b44c; color: #6b4a00; padding: 8px 14px;
@@ -157,7 +164,16 @@ table.stages code { white-space: nowrap; }
 """
 
 # Chinese fonts: Debian's fonts-noto-cjk is found by name; nothing is fetched from the network.
-HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">' + """<script>
+// lesson mode: the arrow keys press prev / next while the lesson is on screen and no field has the focus
+document.addEventListener('keydown', (e) => {
+  if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable="true"]')) return;
+  const lesson = document.querySelector('#lesson');
+  if (!lesson || lesson.offsetParent === null) return;
+  const id = e.key === 'ArrowRight' ? '#lesson-next' : e.key === 'ArrowLeft' ? '#lesson-prev' : null;
+  if (id) { e.preventDefault(); document.querySelector(id)?.click(); }
+});
+</script>"""
 
 
 def _head() -> str:
@@ -185,7 +201,7 @@ def _err(msg: str) -> str:
 
 
 PLOTS = frozenset({"timeline", "resize", "patch", "rope"})  # plotly figures: the slow part of a paint
-GLANCE = frozenset({"ledger", "budget", *GLANCE_VIEWS})  # painted first; the rest waits for its turn
+GLANCE = frozenset({"ledger", "budget", *GLANCE_VIEWS, *LESSON_VIEWS})  # painted first; the rest waits for its turn
 DETAILS = frozenset(VIEW_NAMES) - GLANCE
 BELOW_FOLD = frozenset({"patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt",
                         "prompt_text", "versions", "snippet", "cli", "summary"})
@@ -215,6 +231,7 @@ def _parse(values: list) -> tuple[Lang, Request, ViewOptions, dict]:
         windows=bool(raw_view.get("windows")),
         context_len=int(ctx) if ctx else None,
         selected=raw_view.get("selected") or "",
+        step=lesson.clamp_step(raw_view.get("step")),
     )
     last = values[1 + n_req + n_view] or {}
     return lang, req, view, dict(last)
@@ -244,14 +261,18 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 _controls(ui, cfg)
             with gr.Column(scale=7, min_width=600, elem_id="views"):
                 ui.banner = gr.HTML(_banner("…", True), elem_id="banner", padding=False)
-                ui.views["ledger"] = gr.HTML(elem_id="ledger", padding=False)
-                _glance(ui)
+                with gr.Tabs(elem_id="modes"):
+                    with gr.Tab(tr("mode_glance", en), elem_id="tab-glance") as tab:
+                        ui.headers["mode_glance"] = tab
+                        ui.views["ledger"] = gr.HTML(elem_id="ledger", padding=False)
+                        _glance(ui)
+                    with gr.Tab(tr("lesson_tab", en), elem_id="tab-lesson") as tab:
+                        ui.headers["lesson_tab"] = tab
+                        _lesson(ui)
                 with gr.Tabs(elem_id="detail-tabs"):
                     with gr.Tab(tr("details_tab", en), elem_id="tab-details") as tab:
                         ui.headers["details_tab"] = tab
                         _views(ui)
-                    with gr.Tab(tr("encoder_tab", en), elem_id="tab-encoder") as tab:
-                        ui.headers["encoder_tab"] = tab
                         _encoder_section(ui, cfg)
                     with gr.Tab(tr("compare_tab", en), elem_id="tab-compare") as tab:
                         ui.headers["compare_tab"] = tab
@@ -343,6 +364,7 @@ def _controls(ui: _UI, cfg: AppConfig) -> None:
         v["windows"] = gr.Checkbox(True, label=tr("windows", en), elem_id="windows")
         v["context_len"] = gr.Number(32768, label=tr("context_len", en), elem_id="context-len", precision=0)
         v["selected"] = gr.Textbox("", visible=False, elem_id="selected")  # the linked selection (teach.py)
+        v["step"] = gr.Number(0, visible=False, elem_id="lesson-step", precision=0)  # lesson mode's step
 
 
 GLANCE_CELLS = (  # (elem id, title key, caption view, picture view or None: an HTML table fills the cell)
@@ -372,6 +394,26 @@ def _glance(ui: _UI) -> None:
                 if view == "g_heatmaps":
                     ui.encoder["glance_run"] = gr.Button(tr("g_heat_run", Lang.EN), size="sm", variant="primary",
                                                          elem_id="glance-run")
+
+
+def _lesson(ui: _UI) -> None:
+    """The stepper: prev / next (and the arrow keys, see HEAD), the step's narration in large type beside the
+    glance picture or table it talks about."""
+    v, en = ui.views, Lang.EN
+    with gr.Column(elem_id="lesson"):
+        with gr.Row(equal_height=True):
+            ui.teach["lesson_prev"] = gr.Button(tr("l_prev", en), elem_id="lesson-prev", size="sm", scale=0,
+                                                min_width=120)
+            ui.teach["lesson_next"] = gr.Button(tr("l_next", en), elem_id="lesson-next", size="sm", scale=0,
+                                                variant="primary", min_width=120)
+            ui.notes["l_keys"] = gr.Markdown(tr("l_keys", en), elem_id="lesson-keys")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                v["lesson_text"] = gr.Markdown(elem_id="lesson-text")
+            with gr.Column(scale=2):
+                v["lesson_pic"] = gr.Image(type="filepath", interactive=False, show_label=False, container=False,
+                                           buttons=["fullscreen"], elem_id="lesson-pic", elem_classes="glance-pic")
+                v["lesson_html"] = gr.HTML(elem_id="lesson-html", padding=False)
 
 
 def _views(ui: _UI) -> None:
@@ -670,6 +712,10 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
                                    concurrency_limit=1, concurrency_id="gpu", api_visibility="private").then(
         first_paint, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
     _wire_teach(ui, req_inputs, update, first_paint, inputs, outputs, enc_inputs, enc_outputs)
+    step = ui.view_opts["step"]
+    for button, fn in ((ui.teach["lesson_prev"], lesson_prev), (ui.teach["lesson_next"], lesson_next)):
+        button.click(fn, inputs=[step], outputs=[step], queue=False, api_name=fn.__name__).then(
+            first_paint, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
 
 
 def _wire_encoder(ui: _UI, cfg: AppConfig, req_inputs: list) -> tuple[list, list]:
@@ -725,6 +771,14 @@ def _wire_encoder(ui: _UI, cfg: AppConfig, req_inputs: list) -> tuple[list, list
           outputs=enc_outputs, api_name="heatmap", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
           concurrency_id="preprocess")
     return enc_inputs, enc_outputs
+
+
+def lesson_prev(step: float | None) -> int:
+    return lesson.move_step(step, -1)
+
+
+def lesson_next(step: float | None) -> int:
+    return lesson.move_step(step, +1)
 
 
 def select_patch(values, index, side: int):
@@ -896,6 +950,8 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
     add(e["tower"], lambda L: gr.update(label=tr("tower", L), info=tr("tower_info", L)))
     add(e["run"], lambda L: gr.update(value=tr("run_encoder", L)))
     add(e["glance_run"], lambda L: gr.update(value=tr("g_heat_run", L)))
+    add(ui.teach["lesson_prev"], lambda L: gr.update(value=tr("l_prev", L)))
+    add(ui.teach["lesson_next"], lambda L: gr.update(value=tr("l_next", L)))
     add(e["kind"], lambda L: gr.update(label=tr("heatmap_kind", L), choices=[
         (tr("hm_norm", L), "norm"), (tr("hm_pca", L), "pca"), (tr("hm_cosine", L), "cosine")]))
     add(e["layer"], lambda L: gr.update(label=tr("layer", L)))

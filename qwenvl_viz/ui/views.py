@@ -47,7 +47,9 @@ GLANCE_THUMB_SIDE = 150  # long side of a frame thumbnail in cell (a), px
 GLANCE_PATCH_SIDE = 560  # long side of the group frame in cell (b), px (clicks on it select a patch)
 GLANCE_HEAT_SIDE = 200  # long side of a heatmap tile in cell (e), px
 
-VIEW_NAMES = GLANCE_VIEWS + (
+LESSON_VIEWS = ("lesson_text", "lesson_pic", "lesson_html")  # built from the glance views (lesson.py)
+
+VIEW_NAMES = GLANCE_VIEWS + LESSON_VIEWS + (
     "ledger", "media", "media_text", "timeline", "frames", "timeline_text", "resize", "resize_text", "budget",
     "patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt", "prompt_text", "versions",
     "snippet", "cli", "summary",
@@ -65,6 +67,7 @@ class ViewOptions:
     windows: bool = True
     context_len: int | None = 32768
     selected: str = ""  # the linked selection, "rx,ry,frame,hash" (see teach.py)
+    step: int = 0  # lesson mode: the step shown (lesson.STEPS)
 
 
 def display_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -231,7 +234,22 @@ def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str, sel=Non
             continue
         ck = (name, key, opts, lang)
         out[name] = (ck, VIEWS.get_or(ck, make))
+    if only is None or "lesson_text" in only:
+        out.update(_lesson(key, trace, view, lang, out))
     return out
+
+
+def _lesson(key: tuple, trace: Trace, view: ViewOptions, lang: str, out: dict) -> dict:
+    """The lesson step's three views; their keys follow the glance view they show (same picture, no resend)."""
+    from . import lesson
+
+    step = lesson.clamp_step(view.step)
+    shown = lesson.STEPS[step].view
+    text, pic, table = lesson.lesson_views(trace, step, lang, {n: v for n, (_, v) in out.items()})
+    base = out[shown][0] if shown in out else None
+    return {"lesson_text": (("lesson_text", key, step, lang), text),
+            "lesson_pic": (("lesson_pic", base if pic is not None else None), pic),
+            "lesson_html": (("lesson_html", base if table else None), table)}
 
 
 def heatmap_image(hm, tiles, labels) -> str:
