@@ -153,5 +153,7 @@ def test_the_encoder_runs_on_demand_and_draws_heatmaps(page):
 def test_picking_the_example_clip_brings_it_back(page):
     page.locator("#examples button", has_text="sample_clip.mp4").first.click()
     wait_text(page, "#banner", "sample_clip.mp4")
-    assert sampled_count(page) > 0
+    page.wait_for_function("""() => { const gd = document.querySelector('#timeline-plot .js-plotly-plot');
+        const t = gd && gd._fullData && gd._fullData.find(d => (d.mode || '').startsWith('markers+text'));
+        return t && t._length > 0; }""")  # the details tab's figures follow the glance
     shot(page, "08_example_again")

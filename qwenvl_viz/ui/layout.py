@@ -26,7 +26,7 @@ from ..figures.encoder import stages_html
 from ..figures.ledger import ledger_html
 from ..profiles import Family, Pipeline
 from ..trace import Trace
-from . import lesson, narration, teach
+from . import gallery, lesson, narration, teach
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
                            tower_choices)
 from ..words import LANGS, Lang, lang_of, tr
@@ -73,7 +73,8 @@ class _UI:
 CSS = """
 .gradio-container { max-width: 100% !important; padding-top: 4px !important; }
 #top-bar { align-items: center; gap: 8px; flex-wrap: nowrap !important; }
-#title { flex: 1 1 auto !important; width: auto !important; min-width: 300px !important; }
+#top-bar { justify-content: space-between; }
+#title { flex: 1 1 auto !important; width: auto !important; min-width: 560px !important; }
 #title h3 { margin: 0 !important; font-size: 17px; white-space: nowrap; }
 #lang { flex: 0 0 auto !important; }
 #lang .wrap { flex-wrap: nowrap; }
@@ -94,6 +95,7 @@ CSS = """
 .glance-cap { font-size: 12px; line-height: 1.3; color: #234; overflow-wrap: anywhere; }
 .glance-idx { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; }
 .glance-pic { height: calc(100vh - var(--glance-top, 270px)) !important; min-height: 160px !important; }
+#glance-heatmaps-pic:not(:has(img)) { height: 0 !important; min-height: 0 !important; overflow: hidden; }
 .glance-pic img { height: 100% !important; width: 100% !important; object-fit: contain; object-position: top; }
 .glance-html { max-height: calc(100vh - var(--glance-top, 270px) + 40px); overflow-y: auto; }
 .glance-table { font-size: 12px; border-collapse: collapse; width: 100%; }
@@ -106,6 +108,8 @@ CSS = """
 #lesson-text, #lesson-text .prose, #lesson-text p, #lesson-text li { font-size: 22px !important; line-height: 1.45; }
 #lesson-text h3 { font-size: 28px !important; margin: 4px 0 10px 0 !important; }
 #lesson-text code { font-size: 20px; }
+#case-note .gallery-note { background: #fff8ec; border: 1px solid #f0c987; border-radius: 8px; padding: 4px 10px;
+  font-size: 14px; margin: 2px 0; }
 #lesson-html .glance-table { font-size: 18px; }
 #lesson-html .glance-cap { font-size: 16px; }
 #banner .banner { padding: 8px 14px; border-radius: 8px; font-size: 16px; }
@@ -261,14 +265,19 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 _controls(ui, cfg)
             with gr.Column(scale=7, min_width=600, elem_id="views"):
                 ui.banner = gr.HTML(_banner("…", True), elem_id="banner", padding=False)
-                with gr.Tabs(elem_id="modes"):
-                    with gr.Tab(tr("mode_glance", en), elem_id="tab-glance") as tab:
+                ui.teach["case_note"] = gr.HTML("", elem_id="case-note", padding=False)
+                with gr.Tabs(elem_id="modes") as modes:
+                    ui.teach["modes"] = modes
+                    with gr.Tab(tr("mode_glance", en), elem_id="tab-glance", id="glance") as tab:
                         ui.headers["mode_glance"] = tab
                         ui.views["ledger"] = gr.HTML(elem_id="ledger", padding=False)
                         _glance(ui)
-                    with gr.Tab(tr("lesson_tab", en), elem_id="tab-lesson") as tab:
+                    with gr.Tab(tr("lesson_tab", en), elem_id="tab-lesson", id="lesson") as tab:
                         ui.headers["lesson_tab"] = tab
                         _lesson(ui)
+                    with gr.Tab(tr("gallery_tab", en), elem_id="tab-gallery", id="gallery") as tab:
+                        ui.headers["gallery_tab"] = tab
+                        _gallery(ui)
                 with gr.Tabs(elem_id="detail-tabs"):
                     with gr.Tab(tr("details_tab", en), elem_id="tab-details") as tab:
                         ui.headers["details_tab"] = tab
@@ -414,6 +423,17 @@ def _lesson(ui: _UI) -> None:
                 v["lesson_pic"] = gr.Image(type="filepath", interactive=False, show_label=False, container=False,
                                            buttons=["fullscreen"], elem_id="lesson-pic", elem_classes="glance-pic")
                 v["lesson_html"] = gr.HTML(elem_id="lesson-html", padding=False)
+
+
+def _gallery(ui: _UI) -> None:
+    """One button per edge case (gallery.CASES); a click opens it on the glance, its note above."""
+    ui.notes["gal_info"] = gr.Markdown(tr("gal_info", Lang.EN), elem_id="gallery-info")
+    buttons = []
+    with gr.Row(elem_id="gallery"):
+        for k, case in enumerate(gallery.CASES):
+            buttons.append(gr.Button(tr("gal_" + case.key, Lang.EN), elem_id=f"case-{case.key}", size="sm",
+                                     min_width=160))
+    ui.teach["cases"] = buttons
 
 
 def _views(ui: _UI) -> None:
@@ -712,6 +732,13 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
                                    concurrency_limit=1, concurrency_id="gpu", api_visibility="private").then(
         first_paint, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
     _wire_teach(ui, req_inputs, update, first_paint, inputs, outputs, enc_inputs, enc_outputs)
+    case_outputs = [ui.controls[f] for f in CASE_FIELDS] + [ui.teach["case_note"], ui.teach["modes"]]
+    for k, button in enumerate(ui.teach["cases"]):
+        button.click(lambda lang, k=k: open_case(k, lang), inputs=[ui.lang], outputs=case_outputs, queue=False,
+                     api_visibility="private").then(
+            first_paint, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess").then(
+            update, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
+    ui.controls["media"].upload(lambda: "", outputs=[ui.teach["case_note"]], queue=False, api_visibility="private")
     step = ui.view_opts["step"]
     for button, fn in ((ui.teach["lesson_prev"], lesson_prev), (ui.teach["lesson_next"], lesson_next)):
         button.click(fn, inputs=[step], outputs=[step], queue=False, api_name=fn.__name__).then(
@@ -771,6 +798,16 @@ def _wire_encoder(ui: _UI, cfg: AppConfig, req_inputs: list) -> tuple[list, list
           outputs=enc_outputs, api_name="heatmap", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
           concurrency_id="preprocess")
     return enc_inputs, enc_outputs
+
+
+CASE_FIELDS = ("media", "model", "pipeline", "sample_by", "fps", "nframes")  # what a gallery case sets
+
+
+def open_case(index: int, lang_value: str) -> tuple:
+    """Gallery case ``index``: the values of CASE_FIELDS, its note, and the glance tab selected."""
+    lang = lang_of(lang_value)
+    values = gallery.case_settings(index)
+    return (*(values[f] for f in CASE_FIELDS), gallery.case_note_html(index, lang.value), gr.Tabs(selected="glance"))
 
 
 def lesson_prev(step: float | None) -> int:
@@ -951,6 +988,8 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
     add(e["run"], lambda L: gr.update(value=tr("run_encoder", L)))
     add(e["glance_run"], lambda L: gr.update(value=tr("g_heat_run", L)))
     add(ui.teach["lesson_prev"], lambda L: gr.update(value=tr("l_prev", L)))
+    for case, button in zip(gallery.CASES, ui.teach["cases"]):
+        add(button, lambda L, k=case.key: gr.update(value=tr("gal_" + k, L)))
     add(ui.teach["lesson_next"], lambda L: gr.update(value=tr("l_next", L)))
     add(e["kind"], lambda L: gr.update(label=tr("heatmap_kind", L), choices=[
         (tr("hm_norm", L), "norm"), (tr("hm_pca", L), "pca"), (tr("hm_cosine", L), "cosine")]))
