@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_encode_arguments(en)
+        from .encoder.cli import add_fetch_arguments
+
+        add_fetch_arguments(sub.add_parser("fetch-tower", help="fetch only the vision tower of a Hub checkpoint"))
     return ap
 
 
@@ -117,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # usage errors were printed as one "error: ..." line; --help exits 0
         return int(e.code or 0)
     try:
+        if args.command == "fetch-tower":
+            from .encoder.cli import run_fetch
+
+            summary = run_fetch(args)
+            if args.json:
+                print(json.dumps(summary))
+            return 0
         trace = trace_from_args(args)
         if args.command == "explain":
             if args.save:
