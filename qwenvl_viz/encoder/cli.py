@@ -96,8 +96,9 @@ def _progress(out: TextIO):
     return report
 
 
-def run_encode(args: argparse.Namespace, trace: Any, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> dict:
+def run_encode(args: argparse.Namespace, trace: Any, *, out: TextIO | None = None, err: TextIO | None = None) -> dict:
     """Build the tower, encode ``trace``, print the walkthrough to ``out``; returns a JSON-able summary."""
+    out, err = out or sys.stdout, err or sys.stderr  # looked up per call: the streams may be swapped
     tower = get_tower(
         checkpoint=getattr(args, "checkpoint", None),
         preset=getattr(args, "preset", None),
@@ -140,8 +141,9 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run_fetch(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> dict:
+def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> dict:
     """Fetch (or reuse) the tower, optionally copy it to ``--out``; print where it is and what it cost."""
+    out = out or sys.stdout
     fetch = fetch_tower(args.repo, revision=args.revision)
     folder = export_tower(fetch, args.out) if args.out else fetch.folder
     mb = 1e6
