@@ -202,7 +202,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     for p in PARAMS:
         target = ap
         if p.group:
-            target = groups.setdefault(p.group, ap.add_mutually_exclusive_group())
+            if p.group not in groups:
+                groups[p.group] = ap.add_mutually_exclusive_group()
+            target = groups[p.group]
         help_ = p.help + (f" [{p.unit}]" if p.unit and p.unit not in p.help else "")
         if p.type is bool:
             target.add_argument(p.flag, dest=p.name, action="store_true", help=help_)
@@ -248,8 +250,8 @@ def from_widget(name: str, value: Any) -> Any:
     p = BY_NAME[name]
     if value is None or (p.type in (int, float) and p.widget_zero_blank and value == 0 and not isinstance(value, bool)):
         return None
-    if p.type is str:
-        return value or None if not p.choices else value
+    if p.type is str and value == "" and not p.choices:
+        return None  # an empty text box: the default
     return coerce(p, value)
 
 
