@@ -255,17 +255,18 @@ def from_widget(name: str, value: Any) -> Any:
     return coerce(p, value)
 
 
-def cli_args(params: Any) -> list[str]:
-    """The CLI flags that give a ``Params`` (values that differ from the defaults only)."""
+def cli_args(params: Any, number=str) -> list[str]:
+    """The CLI flags that give ``params`` (a ``Params``): the knobs set away from their defaults, in
+    table order; ``number`` formats a float."""
     out: list[str] = []
     for p in PARAMS:
         v = getattr(params, p.name, None)
-        if v is None or v == p.default or p.name == "prompt":
+        if v is None or v == p.default:
             continue
         if p.type is bool:
-            out.append(p.flag)
+            out += [p.flag] if v else []
         else:
-            out += [p.flag, f"{v:.0f}" if p.type is float and float(v).is_integer() and abs(v) >= 1e5 else str(v)]
+            out += [p.flag, number(v) if p.type is float else str(v)]
     return out
 
 
