@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="every preprocessing step for MEDIA")
     add_preprocess_arguments(ex)
     ex.add_argument("--json", action="store_true", help="print one JSON object")
+    ex.add_argument("--checkpoint", metavar="DIR|OWNER/NAME[@REV]",
+                    help="checkpoint folder or Hub repo id whose tokenizer.json to use (Hub: small files only)")
     ex.add_argument("--save", metavar="OUT.npz", help="write pixel_values, grid_thw, input_ids, position_ids, frame_indices")
     en = sub.add_parser("encode", help="run the vision encoder on MEDIA")
     add_preprocess_arguments(en)
@@ -49,14 +51,25 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_encode_arguments(en)
+        from .encoder.cli import add_fetch_arguments
+
+        add_fetch_arguments(sub.add_parser("fetch-tower", help="fetch only the vision tower of a Hub checkpoint"))
     return ap
 
 
 def trace_from_args(args: argparse.Namespace):
     from .trace import explain
 
+    params = vocab.from_args(args)
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint and "tokenizer_dir" not in params:  # the checkpoint's own tokenizer, where it has one
+        from .encoder.hub import checkpoint_files
+
+        folder = checkpoint_files(checkpoint)
+        if (folder / "tokenizer.json").is_file():
+            params["tokenizer_dir"] = str(folder)
     return explain(args.media, model=args.model, pipeline=args.pipeline, budget=vocab.budget_from_args(args),
-                   **vocab.from_args(args))
+                   **params)
 
 
 def walkthrough(trace) -> str:
@@ -91,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # usage errors were printed as one "error: ..." line; --help exits 0
         return int(e.code or 0)
     try:
+        if args.command == "fetch-tower":
+            from .encoder.cli import run_fetch
+
+            summary = run_fetch(args)
+            if args.json:
+                print(json.dumps(summary, allow_nan=False))
+            return 0
         trace = trace_from_args(args)
         if args.command == "explain":
             if args.save:

@@ -1,4 +1,7 @@
-"""Build a tower: from a local Hugging Face checkpoint folder (strict) or with seeded random weights.
+"""Build a tower: from a Hugging Face checkpoint (strict) or with seeded random weights.
+
+A checkpoint is a local folder or a Hub repo id ``OWNER/NAME[@REVISION]``; a repo id is resolved by
+:func:`hub.resolve_checkpoint`, which fetches only the vision tensors into a cached local folder.
 
 Loading reads only the vision tensors: every key under ``visual.`` (Qwen2/2.5-VL Hub files) or
 ``model.visual.`` (Qwen3-VL Hub files, and transformers >= 4.52 re-saves), from ``model.safetensors``
@@ -20,6 +23,7 @@ from safetensors import safe_open
 from ..errors import VizError
 from ..profiles import Family, ModelProfile
 from .config import DEFAULT_PRESET, VisionConfig, config_from_checkpoint, get_preset
+from .hub import Progress, resolve_checkpoint
 from .layers import VisionTower
 from .qwen2_5_vl import Qwen2_5VisionTower
 from .qwen2_vl import Qwen2VisionTower
@@ -151,8 +155,13 @@ def load_tower(
     device: str | None = "cpu",
     dtype: torch.dtype | None = None,
     config: VisionConfig | None = None,
+    progress: Progress | None = None,
 ) -> VisionTower:
-    """The vision tower of a local checkpoint folder (``config.json`` + safetensors), strictly."""
+    """The vision tower of a checkpoint folder (``config.json`` + safetensors) or Hub repo id, strictly.
+
+    ``progress(done, total)`` reports the bytes of a Hub fetch (nothing is called for a local folder).
+    """
+    checkpoint, label = resolve_checkpoint(checkpoint, progress=progress)
     config = config or config_from_checkpoint(checkpoint)
     dev, default_dtype = resolve_device(device)
     dtype = dtype or default_dtype
@@ -190,7 +199,7 @@ def load_tower(
     with torch.no_grad():
         for ours, theirs in key_map.items():
             params[ours].copy_(found[theirs][1])  # copy_ casts (bf16 -> float32 on CPU)
-    tower.weights_source = str(checkpoint)
+    tower.weights_source = label
     tower.random_weights, tower.seed = False, None
     return tower
 
@@ -203,8 +212,10 @@ def get_tower(
     profile: ModelProfile | None = None,
     seed: int = 0,
     device: str | None = None,
+    progress: Progress | None = None,
 ) -> VisionTower:
-    """The tower the user asked for: a checkpoint, else a preset, else the family's default preset.
+    """The tower the user asked for: a checkpoint (folder or Hub repo id), else a preset, else the
+    family's default preset.
 
     Without a checkpoint the weights are random (seeded). With a ``profile`` whose patch / merge /
     temporal sizes differ from the preset's, the random tower is built with the profile's sizes;
@@ -215,7 +226,7 @@ def get_tower(
     if family is None and profile is not None:
         family = profile.family
     if checkpoint is not None:
-        tower = load_tower(checkpoint, device=device)
+        tower = load_tower(checkpoint, device=device, progress=progress)
     else:
         if preset is None:
             if family is None:
