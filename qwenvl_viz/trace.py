@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from . import media as media_stage
+from .decoders import DEFAULT_DECODER, Decoder, DecoderView, decoder_view, parse_decoder
 from .errors import VizError
 from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
@@ -62,8 +63,10 @@ class Params:
     qwen3_outer_wrapper: bool = False  # True: transformers 5.12+ keeps the outer vision_start/end
     tokenizer_dir: str | None = None
     model_seq_len: int = MODEL_SEQ_LEN
+    decoder: str = DEFAULT_DECODER.value  # whose frames and metadata a video follows (decoders.Decoder)
 
     def validate(self) -> None:
+        parse_decoder(self.decoder)
         for name in ("patch_size", "merge_size", "temporal_patch_size"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, np.integer)) or not 1 <= v <= 64):
@@ -97,6 +100,7 @@ class Trace:
     prompt: Prompt
     rope: Rope
     notes: tuple[str, ...] = field(default=())
+    decoder: DecoderView | None = None  # videos: the backend's count, fps, rotation and frame mapping
 
     # ---- the plain answers -------------------------------------------------------------------
     @property
@@ -140,7 +144,21 @@ class Trace:
         if self.kind == "image":
             yield media_stage.load_image(self.media, apply_exif=self.exif_applied)
         else:
-            yield from media_stage.iter_frames(self.media, self.sampling.indices)
+            for frame in media_stage.iter_frames(self.media, self._pictures()):
+                yield self._as_decoder_returns(frame)
+
+    def _pictures(self) -> list[int]:
+        """The media frames (presentation order) that the decoder returns for the sampled indices."""
+        view = self.decoder
+        if view is None:
+            return list(self.sampling.indices)
+        return [view.picture(k) for k in self.sampling.indices]
+
+    def _as_decoder_returns(self, frame: np.ndarray) -> np.ndarray:
+        # media frames are display-rotated; a backend that ignores the display matrix returns them as stored
+        if self.decoder is not None and not self.decoder.rotation_applied and self.media.rotation:
+            return np.ascontiguousarray(np.rot90(frame, self.media.rotation // 90))
+        return frame
 
     def _resize_chain(self, frame: np.ndarray) -> np.ndarray:
         # An image with a colour key (P / L / RGB + tRNS, transparent GIF) keeps it through Pillow's
@@ -174,7 +192,8 @@ class Trace:
         """Sampled frame ``i`` before resizing (decoded once, then served from the media cache)."""
         if self.kind == "image":
             return media_stage.load_image(self.media, apply_exif=self.exif_applied)
-        return next(iter(media_stage.iter_frames(self.media, [self.sampling.indices[i]], prefetch=False)))
+        pic = self._pictures()[i]
+        return self._as_decoder_returns(next(iter(media_stage.iter_frames(self.media, [pic], prefetch=False))))
 
     def resized_frame(self, i: int = 0) -> np.ndarray:
         return self._resize_chain(self.source_frame(i))
@@ -238,6 +257,17 @@ class Trace:
             "timestamps": None if self.prompt.timestamps is None else list(self.prompt.timestamps),
             "num_tokens": int(len(self.prompt.input_ids)),
             "rope_deltas": int(self.rope.rope_deltas),
+            "decoder": None if self.decoder is None else {
+                "name": self.decoder.label,
+                "frames": self.decoder.frames,
+                "count_source": self.decoder.count_source,
+                "fps": self.decoder.fps,
+                "rotation_applied": self.decoder.rotation_applied,
+                "width": self.decoder.width,
+                "height": self.decoder.height,
+                "decodable": self.decoder.decodable,
+                "pictures": self._pictures(),
+            },
             "params": {k: v for k, v in asdict(self.params).items() if v is not None},
             "notes": list(self.notes),
         }
@@ -293,18 +323,31 @@ def explain(
             )
         sampling = None
         nframes = 1
+        view = None
     else:
         exif_applied = False
-        h, w = info.height, info.width
+        view = decoder_view(info, p.decoder)
+        if view.error:
+            raise VizError(f"{view.label}: {view.error}", field="decoder")
+        h, w = view.height, view.width
         sampling = sample_frames(
-            profile, pipe, total_frames=info.frames, video_fps=info.fps, fps=p.fps, nframes=p.nframes,
+            profile, pipe, total_frames=view.frames, video_fps=view.fps, fps=p.fps, nframes=p.nframes,
             min_frames=p.min_frames, max_frames=p.max_frames, video_start=p.video_start, video_end=p.video_end,
         )
         nframes = sampling.nframes
+        missing = [k for k in sampling.indices if view.picture(k) is None]
+        if missing:
+            raise VizError(
+                f"{view.label}: frames {missing[:6]} of the {view.frames} its metadata lists cannot be decoded "
+                f"(only {view.decodable} decode), so it returns {nframes - len(missing)} frames for {nframes} "
+                f"sampled; the processor then fails on the mismatch. Try decoder=torchcodec", field="decoder")
+        notes.extend(f"{view.label}: {n}" for n in view.notes)
         if info.rotation:
             notes.append(
-                f"display rotation {info.rotation} deg applied: coded {info.coded_width}x{info.coded_height} "
-                f"-> displayed {info.width}x{info.height} (decord ignores it; torchcodec >= 0.11 applies it)"
+                f"display rotation {info.rotation} deg "
+                + (f"applied by {view.label}: coded {info.coded_width}x{info.coded_height} -> displayed "
+                   f"{info.width}x{info.height}" if view.rotation_applied
+                   else f"NOT applied by {view.label}: frames as stored, {info.coded_width}x{info.coded_height}")
             )
     if pipe is Pipeline.PROCESSOR and p.total_pixels is not None:
         notes.append("total_pixels is a qwen-vl-utils option; the processor pipeline ignores it")
@@ -346,6 +389,7 @@ def explain(
         prompt=prompt,
         rope=rope,
         notes=tuple(notes),
+        decoder=view,
     )
 
 
@@ -368,8 +412,11 @@ def ledger(trace: Trace) -> list[LedgerRow]:
                               f"{t.media.container}, mode {t.media.mode}"))
         nf = 1
     else:
-        rows.append(LedgerRow("raw", f"[{t.media.frames}, 3, {t.media.height}, {t.media.width}]",
-                              f"{t.media.frames} frames @ {t.media.fps:.3f} fps = {t.media.duration or 0:.2f} s"))
+        v = t.decoder
+        n, fps = (v.frames, v.fps) if v is not None else (t.media.frames, t.media.fps)
+        rows.append(LedgerRow("raw", f"[{n}, 3, {t.input_height}, {t.input_width}]",
+                              f"{n} frames @ {fps:.3f} fps = {n / fps:.2f} s"
+                              + (f" ({v.label}: {v.count_source})" if v is not None else "")))
         rows.append(LedgerRow("sampled", f"[{s.nframes}, 3, {t.input_height}, {t.input_width}]",
                               f"{s.formula}; sample_fps = {s.nframes}/{s.total_frames} x {s.video_fps:.4g} = {s.sample_fps:.4f}"))
         nf = s.nframes
