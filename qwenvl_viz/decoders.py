@@ -27,7 +27,7 @@ from enum import Enum
 from .errors import VizError
 from .media import MediaInfo
 
-__all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
+__all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
 
 
 class Decoder(str, Enum):
@@ -37,6 +37,15 @@ class Decoder(str, Enum):
 
 
 DEFAULT_DECODER = Decoder.TORCHCODEC
+# qwen-vl-utils 0.0.14 picks its backend from this variable first (vision_process.get_video_reader_backend);
+# honouring it too keeps a trace on the backend the user's reference run uses.
+BACKEND_ENV = "FORCE_QWENVL_VIDEO_READER"
+
+
+def default_decoder() -> str:
+    """``$FORCE_QWENVL_VIDEO_READER`` when it names one of ours, else torchcodec (qwen-vl-utils' first pick)."""
+    forced = os.environ.get(BACKEND_ENV, "").strip().lower()
+    return forced if forced in {d.value for d in Decoder} else DEFAULT_DECODER.value
 # The releases the rules were measured on (requirements-test.txt pins them; PyAV from requirements.txt).
 DECODER_VERSIONS = {Decoder.TORCHCODEC: "torchcodec 0.13.0", Decoder.DECORD: "decord 0.6.0",
                     Decoder.PYAV: "transformers 5.23 load_video(backend='pyav'), PyAV 18.1.0"}

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import media as media_stage
-from .decoders import DEFAULT_DECODER, Decoder, DecoderView, decoder_view, parse_decoder
+from .decoders import DecoderView, decoder_view, default_decoder, parse_decoder
 from .errors import VizError
 from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
@@ -63,7 +63,8 @@ class Params:
     qwen3_outer_wrapper: bool = False  # True: transformers 5.12+ keeps the outer vision_start/end
     tokenizer_dir: str | None = None
     model_seq_len: int = MODEL_SEQ_LEN
-    decoder: str = DEFAULT_DECODER.value  # whose frames and metadata a video follows (decoders.Decoder)
+    # whose frames and metadata a video follows (decoders.Decoder); default torchcodec or $FORCE_QWENVL_VIDEO_READER
+    decoder: str = field(default_factory=default_decoder)
 
     def validate(self) -> None:
         parse_decoder(self.decoder)
