@@ -11,7 +11,7 @@ import os
 import sys
 
 from .errors import VizError
-from .profiles import Family, Pipeline
+from .profiles import Decoder, Family, Pipeline
 
 __all__ = ["main", "build_parser", "trace_from_args"]
 
@@ -29,6 +29,9 @@ def add_preprocess_arguments(ap: argparse.ArgumentParser) -> None:
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--fps", type=float, help="sampling rate (frames per second); default 2.0")
     g.add_argument("--nframes", type=int, help="number of frames to sample (instead of --fps)")
+    ap.add_argument("--decoder", choices=[d.value for d in Decoder], default=None,
+                    help="whose frames and metadata to follow: torchcodec (default; $FORCE_QWENVL_VIDEO_READER "
+                         "if set), decord, or pyav (transformers load_video's default)")
     ap.add_argument("--min-frames", type=int)
     ap.add_argument("--max-frames", type=int)
     ap.add_argument("--min-pixels", type=float, help="pixels, not tokens (N tokens = N x factor^2 px)")
@@ -77,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 _PARAM_KEYS = (
     "fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels", "total_pixels", "video_start",
     "video_end", "patch_size", "merge_size", "temporal_patch_size", "prompt", "cap_pixels_per_frame",
-    "text_resume", "qwen3_outer_wrapper", "tokenizer_dir", "model_seq_len",
+    "text_resume", "qwen3_outer_wrapper", "tokenizer_dir", "model_seq_len", "decoder",
 )
 
 
@@ -103,6 +106,10 @@ def walkthrough(trace) -> str:
     else:
         lines.append(f"media     {m.container}: {m.width}x{m.height} (WxH), mode {m.mode}, "
                      f"EXIF orientation {m.exif_orientation or '-'} ({'applied' if trace.exif_applied else 'not applied'})")
+    if trace.decoder is not None:
+        v = trace.decoder
+        lines.append(f"decoder   {v.label}: {v.frames} frames ({v.count_source}) @ {v.fps:.6g} fps, "
+                     f"{v.width}x{v.height}, rotation {'applied' if v.rotation_applied else 'not applied'}")
     for row in ledger(trace):
         lines.append(f"{row.stage:<14}{row.shape:<22}{row.formula}")
     if trace.sampling is not None:

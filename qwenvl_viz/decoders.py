@@ -22,18 +22,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from enum import Enum
 
 from .errors import VizError
 from .media import MediaInfo
+from .profiles import Decoder
 
 __all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
-
-
-class Decoder(str, Enum):
-    TORCHCODEC = "torchcodec"
-    DECORD = "decord"
-    PYAV = "pyav"
 
 
 DEFAULT_DECODER = Decoder.TORCHCODEC
