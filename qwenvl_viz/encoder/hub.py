@@ -38,6 +38,7 @@ __all__ = [
     "is_repo_spec",
     "tower_cache_dir",
     "fetch_tower",
+    "checkpoint_files",
     "export_tower",
     "resolve_checkpoint",
 ]
@@ -196,7 +197,7 @@ def _hub_errors(repo_id: str, revision: str, *, cached: Callable[[], TowerFetch 
             raise _UseCache(hit) from None
         if _offline() or isinstance(err, OfflineModeIsEnabled):
             raise VizError(
-                f"HF_HUB_OFFLINE is set and no tower of {where} is cached in {tower_cache_dir()}; fetch it once "
+                f"HF_HUB_OFFLINE is set and nothing of {where} is cached in {_hub_cache()}; fetch it once "
                 "online (python -m qwenvl_viz fetch-tower ...) or give a local checkpoint folder",
                 field="checkpoint",
             ) from None
@@ -305,12 +306,7 @@ def _stream(url: str, start: int, stop: int, out, tick: Callable[[int], None]) -
                        field="checkpoint")  # fmt: skip
 
 
-def fetch_tower(spec: str, *, revision: str | None = None, progress: Progress | None = None) -> TowerFetch:
-    """The vision tower of Hub repo ``spec`` (``OWNER/NAME[@REVISION]``), fetched once, then cached.
-
-    ``progress(done, total)`` is called as the tensor bytes arrive (the app's gr.Progress); a tqdm bar
-    is shown as well unless ``HF_HUB_DISABLE_PROGRESS_BARS`` is set.
-    """
+def _split(spec: str, revision: str | None) -> tuple[str, str]:
     parsed = parse_repo_spec(spec)
     if parsed is None:
         raise VizError(f"checkpoint {spec!r} is neither a local folder nor a Hub repo id OWNER/NAME[@REVISION]",
@@ -318,7 +314,43 @@ def fetch_tower(spec: str, *, revision: str | None = None, progress: Progress | 
     repo_id, at = parsed
     if revision and at and revision != at:
         raise VizError(f"two revisions given for {repo_id}: @{at} and --revision {revision}", field="revision")
-    revision = revision or at or "main"
+    return repo_id, revision or at or "main"
+
+
+def checkpoint_files(checkpoint: str | os.PathLike) -> Path:
+    """A folder with the checkpoint's small files (config, preprocessor configs, tokenizer), no tensors.
+
+    A local folder as is; a fetched tower's folder if there is one; else the repo's small files alone,
+    through ``hf_hub_download`` into the Hugging Face cache (what ``explain`` needs: the tokenizer).
+    """
+    if os.path.isdir(checkpoint):
+        return Path(checkpoint)
+    repo_id, revision = _split(str(checkpoint), None)
+    if (hit := _cached(repo_id, revision)) is not None:
+        return hit
+    from huggingface_hub import HfApi, hf_hub_download
+
+    def get(name: str, rev: str) -> Path:
+        return Path(hf_hub_download(repo_id, name, revision=rev, endpoint=_endpoint(), cache_dir=_hub_cache()))
+
+    with _hub_errors(repo_id, revision):
+        if _offline():  # hf_hub_download answers from its own cache, or says nothing is there
+            return get("config.json", revision).parent
+        info = HfApi(endpoint=_endpoint()).model_info(repo_id, revision=revision)
+        files = {s.rfilename for s in info.siblings or ()}
+        paths = [get(name, info.sha) for name in SMALL_FILES if name in files]
+        if not paths:
+            raise VizError(f"Hub repo {repo_id}@{revision} has no config.json", field="checkpoint")
+        return paths[0].parent
+
+
+def fetch_tower(spec: str, *, revision: str | None = None, progress: Progress | None = None) -> TowerFetch:
+    """The vision tower of Hub repo ``spec`` (``OWNER/NAME[@REVISION]``), fetched once, then cached.
+
+    ``progress(done, total)`` is called as the tensor bytes arrive (the app's gr.Progress); a tqdm bar
+    is shown as well unless ``HF_HUB_DISABLE_PROGRESS_BARS`` is set.
+    """
+    repo_id, revision = _split(spec, revision)
 
     def cached() -> TowerFetch | None:
         folder = _cached(repo_id, revision)

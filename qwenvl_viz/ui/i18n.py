@@ -253,8 +253,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "n_prompt_ts": (" Qwen3-VL: each temporal group is its own block, preceded by its timestamp text.",
                     " Qwen3-VL：每个时间组自成一块，前面写着它的时间戳文本。"),
     # ---- encoder -----------------------------------------------------------------------------
-    "checkpoint": ("Checkpoint folder (blank = random weights)", "权重文件夹（留空 = 随机权重）"),
-    "tower": ("Tower (without a checkpoint)", "编码器结构（无权重时）"),
+    "checkpoint": ("Checkpoint folder or Hub repo id OWNER/NAME (blank = the tower picked)",
+                   "权重文件夹或 Hub 仓库 OWNER/NAME（留空 = 右侧所选编码器）"),
+    "tower": ("Tower: real weights from the Hub (download size) or random", "编码器：Hub 真实权重（下载大小）或随机权重"),
+    "fetching_tower": ("downloading the vision tower (only its tensors)", "正在下载视觉编码器（仅其张量）"),
     "tower_info": ("tiny = same code paths, seconds on CPU; full-size towers need a GPU for big inputs",
                    "tiny = 同样的代码路径，CPU 上几秒；完整尺寸的编码器处理大输入需要 GPU"),
     "run_encoder": ("Run the encoder", "运行编码器"),
@@ -267,9 +269,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "layer_block": ("block {k} output (patch level)", "第 {k} 层输出（补丁级）"),
     "token": ("Token / patch index for cosine", "余弦相似度的参考 token / 补丁序号"),
     "random_banner": ("⚠ RANDOM weights ({source}): the architecture and shapes are real, the values are not meaningful. "
-                      "Give a checkpoint folder (--checkpoint DIR or the field) for real features.",
+                      "Pick a Hub tower, or give a checkpoint (--checkpoint DIR|OWNER/NAME or the field), for real features.",
                       "⚠ 随机权重（{source}）：结构和形状是真实的，数值没有意义。"
-                      "请提供权重文件夹（--checkpoint DIR 或此输入框）以得到真实特征。"),
+                      "请选择 Hub 编码器，或提供权重（--checkpoint DIR|OWNER/NAME 或此输入框），以得到真实特征。"),
     "weights_banner": ("Weights: {source}", "权重：{source}"),
     "encoder_idle": ("Press Run to encode the current input ({rows} patches). Result cached by media, settings and weights.",
                      "点击运行以编码当前输入（{rows} 个补丁）。结果按媒体、设置和权重缓存。"),

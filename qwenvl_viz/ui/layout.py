@@ -612,7 +612,10 @@ def _wire_encoder(ui: _UI, cfg: AppConfig, req_inputs: list) -> tuple[list, list
             def tick(done: int, depth: int) -> None:
                 progress((done, depth), desc=f"block {done}/{depth}")
 
-            enc = run_encoder(key, trace, checkpoint, tower, tick)
+            def fetching(done: int, total: int) -> None:  # a Hub tower's first use: megabytes
+                progress((done // 10**6, max(total // 10**6, 1)), desc=tr("fetching_tower", lang), unit="MB")
+
+            enc = run_encoder(key, trace, checkpoint, tower, tick, fetching)
             choices = [(tr("layer_merged", lang), MERGED)] + [
                 (tr("layer_block", lang, k=k), str(k)) for k in sorted(enc.hidden)]
             layer = layer if layer in {v for _, v in choices} else MERGED
