@@ -87,6 +87,10 @@ def walkthrough(trace) -> str:
     else:
         lines.append(f"media     {m.container}: {m.width}x{m.height} (WxH), mode {m.mode}, "
                      f"EXIF orientation {m.exif_orientation or '-'} ({'applied' if trace.exif_applied else 'not applied'})")
+    if trace.decoder is not None:
+        v = trace.decoder
+        lines.append(f"decoder   {v.label}: {v.frames} frames ({v.count_source}) @ {v.fps:.6g} fps, "
+                     f"{v.width}x{v.height}, rotation {'applied' if v.rotation_applied else 'not applied'}")
     for row in ledger(trace):
         lines.append(f"{row.stage:<14}{row.shape:<22}{row.formula}")
     if trace.sampling is not None:

@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+from enum import Enum
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .errors import VizError
+from .profiles import Decoder
 
 __all__ = ["Param", "PARAMS", "BY_NAME", "check", "ignored", "add_arguments", "from_widget", "cli_args",
            "Budget", "BUDGETS", "DEFAULT_BUDGET", "check_budget", "add_budget_arguments", "budget_from_args",
@@ -56,6 +59,10 @@ class Param:
     pipeline: str | None = None  # "official" / "processor": the other pipeline ignores it
     group: str | None = None  # CLI mutually exclusive group
     widget_zero_blank: bool = True  # the app's gr.Number sends 0 for an empty box: 0 = default
+    default_fn: Callable[[], Any] | None = None  # a default read at call time (an environment variable)
+
+    def effective_default(self) -> Any:
+        return self.default_fn() if self.default_fn else self.default
 
     @property
     def flag(self) -> str:
@@ -81,6 +88,9 @@ PARAMS: tuple[Param, ...] = (
           media="video", group="sampling"),
     Param("nframes", int, "number of frames to sample (instead of --fps)", unit="frames", lo=1,
           hi=MAX_FRAMES_ARG, media="video", group="sampling"),
+    Param("decoder", str, "whose frames and metadata to follow: torchcodec (default; $FORCE_QWENVL_VIDEO_READER "
+          "if set), decord, or pyav (transformers load_video's default)", choices=tuple(d.value for d in Decoder),
+          media="video", default_fn=lambda: _default_decoder()),
     Param("min_frames", int, "fewest frames fps sampling may take", unit="frames", lo=1, hi=MAX_FRAMES_ARG,
           media="video"),
     Param("max_frames", int, "most frames fps sampling may take", unit="frames", lo=1, hi=MAX_FRAMES_ARG,
@@ -109,6 +119,12 @@ PARAMS: tuple[Param, ...] = (
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 
 
+def _default_decoder() -> str:
+    from .decoders import default_decoder
+
+    return default_decoder()
+
+
 def _bad(p: Param, value: Any, why: str = "") -> VizError:
     shown = repr(value) if not isinstance(value, str) or len(value) < 80 else repr(value[:77] + "...")
     return VizError(f"{p.name} must be {p.allowed()}, got {shown}{why}", field=p.name)
@@ -123,6 +139,8 @@ def coerce(p: Param, value: Any) -> Any:
             return bool(value)
         raise _bad(p, value)
     if p.type is str:
+        if p.choices and isinstance(value, Enum):  # Decoder.DECORD
+            value = value.value
         if not isinstance(value, str):
             raise _bad(p, value)
         try:
@@ -133,6 +151,8 @@ def coerce(p: Param, value: Any) -> Any:
         if "\x00" in value and p.name == "tokenizer_dir":
             raise _bad(p, value)
         if p.choices and value not in p.choices:
+            if value.lower() in p.choices:  # DECORD, PyAV: the names are case-insensitive
+                return value.lower()
             raise _bad(p, value)
         if p.hi is not None and len(value) > p.hi:
             raise VizError(f"{p.name} is {len(value):,} characters; allowed: at most {p.hi:,.0f}", field=p.name)
@@ -181,7 +201,7 @@ def ignored(values: dict[str, Any], kind: str, pipeline: str) -> tuple[str, ...]
     out = []
     for k, v in values.items():
         p = BY_NAME[k]
-        if v is None or v == p.default:
+        if v is None or v == p.effective_default():
             continue
         if (p.media == "video" and kind != "video") or (p.pipeline and p.pipeline != pipeline):
             out.append(k)
@@ -208,7 +228,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         help_ = p.help + (f" [{p.unit}]" if p.unit and p.unit not in p.help else "")
         if p.type is bool:
             target.add_argument(p.flag, dest=p.name, action="store_true", help=help_)
-        elif p.choices:
+        elif p.choices:  # a default read at call time stays None here: explain() reads it
             target.add_argument(p.flag, dest=p.name, choices=list(p.choices), default=p.default, help=help_)
         else:
             target.add_argument(p.flag, dest=p.name, type=_cli_type(p), help=help_)
@@ -261,7 +281,7 @@ def cli_args(params: Any, number=str) -> list[str]:
     out: list[str] = []
     for p in PARAMS:
         v = getattr(params, p.name, None)
-        if v is None or v == p.default:
+        if v is None or v == p.effective_default():
             continue
         if p.type is bool:
             out += [p.flag] if v else []

@@ -172,7 +172,10 @@ def python_snippet(trace) -> str:
     add("from pathlib import Path")
     add("")
     if official and video:
-        add('os.environ.setdefault("FORCE_QWENVL_VIDEO_READER", "decord")  # frame counts / fps as decord reports them')
+        dec = p.decoder if p.decoder != "pyav" else "torchcodec"
+        if p.decoder == "pyav":
+            add("# qwen-vl-utils has no PyAV reader (transformers' load_video has): torchcodec reads it here")
+        add(f'os.environ["FORCE_QWENVL_VIDEO_READER"] = "{dec}"  # the backend whose frame counts / fps the page follows')
         if p.model_seq_len != MODEL_SEQ_LEN:
             add(f'os.environ["MODEL_SEQ_LEN"] = "{p.model_seq_len}"  # qwen-vl-utils reads it at import')
     add("import torch")
@@ -232,9 +235,9 @@ def python_snippet(trace) -> str:
         if video:
             req = f"num_frames={p.nframes}" if p.nframes is not None else f"fps={p.fps if p.fps is not None else 2.0!r}"
             add(f"# {next(step)}. the processor samples the frames itself; processor(videos=[MEDIA]) would decode with torchcodec,")
-            add("#    here decord decodes only the frames the processor's sample_frames picks")
+            add(f"#    here {p.decoder} (the page's decoder) decodes only the frames the processor's sample_frames picks")
             add("video, meta = load_video(")
-            add(f"    MEDIA, backend=\"decord\", sample_indices_fn=partial(processor.video_processor.sample_frames, {req})")
+            add(f"    MEDIA, backend=\"{p.decoder}\", sample_indices_fn=partial(processor.video_processor.sample_frames, {req})")
             add(")")
             add("metadata = [meta]")
             call += ["videos=[video]", "video_metadata=metadata", "do_sample_frames=False"]

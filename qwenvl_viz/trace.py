@@ -16,6 +16,7 @@ import torch
 
 from . import media as media_stage
 from . import params as vocab
+from .decoders import DecoderView, decoder_view, default_decoder
 from .errors import VizError
 from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
@@ -64,11 +65,13 @@ class Params:
     qwen3_outer_wrapper: bool = False  # True: transformers 5.12+ keeps the outer vision_start/end
     tokenizer_dir: str | None = None
     model_seq_len: int = MODEL_SEQ_LEN
+    # whose frames and metadata a video follows (decoders.Decoder); default torchcodec or $FORCE_QWENVL_VIDEO_READER
+    decoder: str = field(default_factory=default_decoder)
 
     def validate(self) -> "Params":
         """The same knobs, type-checked, range-checked and combination-checked by the vocabulary
         (:mod:`qwenvl_viz.params`); whole-valued floats become ints. Raises VizError."""
-        return Params(**vocab.check(asdict(self)))
+        return Params(**{k: v for k, v in vocab.check(asdict(self)).items() if v is not None})
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Trace:
     rope: Rope
     notes: tuple[str, ...] = field(default=())
     ignored: tuple[str, ...] = field(default=())  # knobs given that this media / pipeline does not read
+    decoder: DecoderView | None = None  # videos: the backend's count, fps, rotation and frame mapping
 
     # ---- the plain answers -------------------------------------------------------------------
     @property
@@ -131,7 +135,21 @@ class Trace:
         if self.kind == "image":
             yield media_stage.load_image(self.media, apply_exif=self.exif_applied)
         else:
-            yield from media_stage.iter_frames(self.media, self.sampling.indices)
+            for frame in media_stage.iter_frames(self.media, self._pictures()):
+                yield self._as_decoder_returns(frame)
+
+    def _pictures(self) -> list[int]:
+        """The media frames (presentation order) that the decoder returns for the sampled indices."""
+        view = self.decoder
+        if view is None:
+            return list(self.sampling.indices)
+        return [view.picture(k) for k in self.sampling.indices]
+
+    def _as_decoder_returns(self, frame: np.ndarray) -> np.ndarray:
+        # media frames are display-rotated; a backend that ignores the display matrix returns them as stored
+        if self.decoder is not None and not self.decoder.rotation_applied and self.media.rotation:
+            return np.ascontiguousarray(np.rot90(frame, self.media.rotation // 90))
+        return frame
 
     def _resize_chain(self, frame: np.ndarray) -> np.ndarray:
         # An image with a colour key (P / L / RGB + tRNS, transparent GIF) keeps it through Pillow's
@@ -165,7 +183,8 @@ class Trace:
         """Sampled frame ``i`` before resizing (decoded once, then served from the media cache)."""
         if self.kind == "image":
             return media_stage.load_image(self.media, apply_exif=self.exif_applied)
-        return next(iter(media_stage.iter_frames(self.media, [self.sampling.indices[i]], prefetch=False)))
+        pic = self._pictures()[i]
+        return self._as_decoder_returns(next(iter(media_stage.iter_frames(self.media, [pic], prefetch=False))))
 
     def resized_frame(self, i: int = 0) -> np.ndarray:
         return self._resize_chain(self.source_frame(i))
@@ -229,6 +248,17 @@ class Trace:
             "timestamps": None if self.prompt.timestamps is None else list(self.prompt.timestamps),
             "num_tokens": int(len(self.prompt.input_ids)),
             "rope_deltas": int(self.rope.rope_deltas),
+            "decoder": None if self.decoder is None else {
+                "name": self.decoder.label,
+                "frames": self.decoder.frames,
+                "count_source": self.decoder.count_source,
+                "fps": self.decoder.fps,
+                "rotation_applied": self.decoder.rotation_applied,
+                "width": self.decoder.width,
+                "height": self.decoder.height,
+                "decodable": self.decoder.decodable,
+                "pictures": self._pictures(),
+            },
             "params": {k: v for k, v in asdict(self.params).items() if v is not None},
             "ignored": list(self.ignored),
             "notes": list(self.notes),
@@ -302,7 +332,8 @@ def explain(
 def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
     if not isinstance(budget, Budget):
         raise VizError(f"budget must be a qwenvl_viz.params.Budget, got {type(budget).__name__}", field="budget")
-    p = Params(**vocab.check(params))
+    given = {k: v for k, v in vocab.check(params).items() if v is not None}
+    p = Params(**given)  # a knob not given (or None) takes its dataclass default
     base = get_profile(model)
     try:
         pipe = Pipeline(pipeline)
@@ -315,7 +346,7 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
     notes: list[str] = []
 
     # Knobs this media / pipeline does not read: reported, and reset so they are not echoed as values.
-    ignored = vocab.ignored(asdict(p), info.kind, pipe.value)
+    ignored = vocab.ignored(given, info.kind, pipe.value)
     notes.extend(vocab.ignored_note(n, info.kind, pipe.value) for n in ignored)
     p = vocab.replace_ignored(p, ignored)
 
@@ -330,18 +361,31 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
             )
         sampling = None
         nframes = 1
+        view = None
     else:
         exif_applied = False
-        h, w = info.height, info.width
+        view = decoder_view(info, p.decoder)
+        if view.error:
+            raise VizError(f"{view.label}: {view.error}", field="decoder")
+        h, w = view.height, view.width
         sampling = sample_frames(
-            profile, pipe, total_frames=info.frames, video_fps=info.fps, fps=p.fps, nframes=p.nframes,
+            profile, pipe, total_frames=view.frames, video_fps=view.fps, fps=p.fps, nframes=p.nframes,
             min_frames=p.min_frames, max_frames=p.max_frames, video_start=p.video_start, video_end=p.video_end,
         )
         nframes = sampling.nframes
+        missing = [k for k in sampling.indices if view.picture(k) is None]
+        if missing:
+            raise VizError(
+                f"{view.label}: frames {missing[:6]} of the {view.frames} its metadata lists cannot be decoded "
+                f"(only {view.decodable} decode), so it returns {nframes - len(missing)} frames for {nframes} "
+                f"sampled; the processor then fails on the mismatch. Try decoder=torchcodec", field="decoder")
+        notes.extend(f"{view.label}: {n}" for n in view.notes)
         if info.rotation:
             notes.append(
-                f"display rotation {info.rotation} deg applied: coded {info.coded_width}x{info.coded_height} "
-                f"-> displayed {info.width}x{info.height} (decord ignores it; torchcodec >= 0.11 applies it)"
+                f"display rotation {info.rotation} deg "
+                + (f"applied by {view.label}: coded {info.coded_width}x{info.coded_height} -> displayed "
+                   f"{info.width}x{info.height}" if view.rotation_applied
+                   else f"NOT applied by {view.label}: frames as stored, {info.coded_width}x{info.coded_height}")
             )
 
     resize = plan_resize(
@@ -387,6 +431,7 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
         rope=rope,
         notes=tuple(notes),
         ignored=ignored,
+        decoder=view,
     )
 
 
@@ -409,8 +454,11 @@ def ledger(trace: Trace) -> list[LedgerRow]:
                               f"{t.media.container}, mode {t.media.mode}"))
         nf = 1
     else:
-        rows.append(LedgerRow("raw", f"[{t.media.frames}, 3, {t.media.height}, {t.media.width}]",
-                              f"{t.media.frames} frames @ {t.media.fps:.3f} fps = {t.media.duration or 0:.2f} s"))
+        v = t.decoder
+        n, fps = (v.frames, v.fps) if v is not None else (t.media.frames, t.media.fps)
+        rows.append(LedgerRow("raw", f"[{n}, 3, {t.input_height}, {t.input_width}]",
+                              f"{n} frames @ {fps:.3f} fps = {n / fps:.2f} s"
+                              + (f" ({v.label}: {v.count_source})" if v is not None else "")))
         rows.append(LedgerRow("sampled", f"[{s.nframes}, 3, {t.input_height}, {t.input_width}]",
                               f"{s.formula}; sample_fps = {s.nframes}/{s.total_frames} x {s.video_fps:.4g} = {s.sample_fps:.4f}"))
         nf = s.nframes
