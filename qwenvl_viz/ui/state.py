@@ -133,9 +133,10 @@ class Request:
         browser's floats become the knob's type, 0 in a number box means blank, bad values are VizErrors.
         """
         out: dict[str, Any] = {}
+        controls = {f.name for f in dataclasses.fields(self)}
         for p in vocab.PARAMS:
-            if p.name in ("tokenizer_dir", "model_seq_len"):
-                continue  # not app controls
+            if p.name not in controls:
+                continue  # not an app control (tokenizer_dir, model_seq_len)
             if p.group == "sampling" and p.name != self.sample_by:
                 continue  # fps and nframes: only the one the user drives
             out[p.name] = vocab.from_widget(p.name, getattr(self, p.name))
