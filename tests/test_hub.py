@@ -309,6 +309,7 @@ def test_app_fetches_a_picked_hub_tower_on_first_use_with_progress(hub, tmp_path
     seen = []
     enc = encoder_view.run_encoder(("t", 1), trace, None, towers.HUB + REPO, fetch_progress=lambda d, t: seen.append((d, t)))
     assert not enc.random_weights and enc.weights_source.startswith(REPO + "@")
+    assert enc.config.name == enc.weights_source  # named by repo and commit, not by the cache folder
     assert seen and seen[-1][0] == seen[-1][1] > 0
     assert encoder_view.cached_encoding(("t", 1), trace, None, towers.HUB + REPO) is enc
     hub.requests.clear()
