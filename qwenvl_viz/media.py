@@ -122,6 +122,10 @@ class _VideoIndex:
     keyframes: np.ndarray  # int64, sorted presentation indices of keyframe packets
     seekable: bool  # pts unique and present: frames can be located after a seek
     rotation_k: int  # np.rot90 turns (counterclockwise quarter turns) to display a frame
+    # torchcodec's scan bounds, in seconds: min(pts) * tb and max(pts + duration) * tb over the packets
+    begin_s: float | None = None
+    end_s: float | None = None
+    codec: str = ""
 
 
 # --- caches and counters -------------------------------------------------------------------------
@@ -473,6 +477,11 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         notes.append("timestamps missing or repeated: frames are decoded in order, without seeking")
     key_idx = np.unique(np.searchsorted(pts_arr, np.asarray([k for k in key_pts if k is not None], dtype=np.int64)))
     key_idx = key_idx[key_idx < n]
+    # torchcodec's scan (SingleStreamDecoder::scanFileAndUpdateMetadataStream): pts * av_q2d(time_base)
+    tb = float(time_base) if time_base else 0.0
+    known = [(p, d or 0) for p, d in zip(pts, durations) if p is not None]
+    begin_s = min(p for p, _ in known) * tb if known and tb else None
+    end_s = max(p + d for p, d in known) * tb if known and tb else None
 
     if fmt == "gif" or codec == "gif":
         # GIF has no frame rate, only per-frame delays: fps = frames / total delay.
@@ -533,6 +542,9 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         keyframes=key_idx.astype(np.int64),
         seekable=seekable,
         rotation_k=ccw // 90,
+        begin_s=begin_s,
+        end_s=end_s,
+        codec=codec,
     )
     return info, index
 

@@ -151,6 +151,10 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str
     }
 
 
+# Views that show the file's name or path: cached per (content, path), never across sessions.
+NAMED_VIEWS = frozenset({"media", "media_text", "snippet", "cli", "summary"})
+
+
 def sel_key(sel) -> tuple | None:
     """What identifies a selection inside one trace (the cache keys of the views that outline it)."""
     return None if sel is None else (sel.group, sel.patch)
@@ -168,6 +172,8 @@ def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str, sel=Non
     out = {}
     for name, (opts, make) in _view_specs(trace, view, sel, lang, key_hash).items():
         ck = (name, key, opts, lang)
+        if name in NAMED_VIEWS:  # shared by content, except what shows this session's own file
+            ck += (trace.media.path,)
         out[name] = (ck, VIEWS.get_or(ck, make))
     return out
 
