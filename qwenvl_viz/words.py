@@ -525,3 +525,28 @@ WORDS.update({
                   "视觉塔嵌入 {rows} 行补丁，经过各层 block，merger 再把每个 {m}×{m} 块合成 {tokens} 个 token 之一。"
                   "热力图按每个 token 嵌入的 PCA 上色。"),
 })
+
+
+# ---- the ledger's library phrases, in Chinese ----------------------------------------------------------
+# trace.ledger writes its formulas in English around the numbers; these patterns give the same text in Chinese
+# (identifiers such as max_pixels, sample_fps and function names stay). Order matters: longer phrases first.
+LEDGER_ZH: tuple[tuple[str, str], ...] = (
+    (r"(\d+) frames @ ([\d.]+) fps = ([\d.]+) s", r"\1 帧 @ \2 fps = \3 秒"),
+    (r"scan of the packets", "逐包扫描"),
+    (r"container header", "容器文件头"),
+    (r"\(packets \(", "（数据包（"),
+    (r"one image = one frame, duplicated x(\d+) to fill a temporal patch of (\d+)",
+     r"一张图像 = 一帧，复制 x\1 以填满大小为 \2 的时间补丁"),
+    (r"(\d+) frames is not a multiple of temporal_patch_size (\d+): the last frame is repeated (\d+)x",
+     r"\1 帧不是 temporal_patch_size \2 的倍数：最后一帧重复 \3 次"),
+    (r"(\d+) frames = (\d+) temporal groups of (\d+), no padding", r"\1 帧 = \2 个时间组（每组 \3 帧），无填充"),
+    (r"(\d+) patches x", r"\1 个补丁 ×"),
+    (r"x(\d+) patches x", r"x\1 个补丁 ×"),
+    (r"patches x", "个补丁 ×"),
+    (r"= (\d+) vision tokens", r"= \1 个视觉 token"),
+    (r"(\d+) timestamps", r"\1 个时间戳"),
+    (r"(\d+) tokens", r"\1 个 token"),
+    (r"; within \[", "；在范围内 ["),
+    (r"mode (\w+)", r"模式 \1"),
+    (r"s/grid", "秒/组"),
+)

@@ -6,12 +6,28 @@ only lays them out as a strip of cards (HTML, readable from the back of a room).
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from html import escape
 
 from ..trace import Trace, ledger
-from ..words import WORDS, tr
+from ..words import LEDGER_ZH, WORDS, Lang, lang_of, tr
 
-__all__ = ["ledger_html"]
+__all__ = ["ledger_html", "localize"]
+
+
+@cache
+def _zh_patterns() -> tuple[tuple[re.Pattern, str], ...]:
+    return tuple((re.compile(p), r) for p, r in LEDGER_ZH)
+
+
+def localize(text: str, lang: str) -> str:
+    """The library's ledger phrase in ``lang`` (English as written; Chinese through ``words.LEDGER_ZH``)."""
+    if lang_of(lang) is not Lang.ZH:
+        return text
+    for pattern, repl in _zh_patterns():
+        text = pattern.sub(repl, text)
+    return text
 
 
 def ledger_html(trace: Trace, lang: str) -> str:
@@ -20,11 +36,12 @@ def ledger_html(trace: Trace, lang: str) -> str:
     for row in rows:
         key = f"stage_{row.stage}"
         label = tr(key, lang) if key in WORDS else row.stage
+        formula = localize(row.formula, lang)
         cards.append(
             f'<div class="ledger-card" data-stage="{escape(row.stage)}">'
             f'<div class="ledger-stage">{escape(label)}</div>'
-            f'<div class="ledger-shape">{escape(row.shape)}</div>'
-            f'<div class="ledger-formula">{escape(row.formula)}</div></div>'
+            f'<div class="ledger-shape">{escape(localize(row.shape, lang))}</div>'
+            f'<div class="ledger-formula" title="{escape(formula)}">{escape(formula)}</div></div>'
         )
     m = trace.profile.merge_size
     cards.append(
