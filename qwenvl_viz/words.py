@@ -465,6 +465,13 @@ WORDS.update({
     "lesson_tab": ("Lesson", "课程"),
     "gallery_tab": ("Edge cases", "边界案例"),
     "mode_glance": ("At a glance", "一览"),
+    "n_prompt_wrapper": ("{d} tokens apart: transformers 5.12 .. 5.23 keep the outer <|vision_start|> … <|vision_end|> "
+                         "around the timestamped blocks, the release replaced them; this prompt follows {which}: "
+                         "{n} tokens (other: {alt}).",
+                         "相差 {d} 个 token：transformers 5.12 .. 5.23 在带时间戳的各块外保留外层 <|vision_start|> … "
+                         "<|vision_end|>，发布版去掉了它们；本提示按{which}：{n} 个 token（另一种：{alt}）。"),
+    "n_wrap_release": ("the release text (transformers 4.57 / 5.0)", "发布版文本（transformers 4.57 / 5.0）"),
+    "n_wrap_kept": ("transformers 5.12+", "transformers 5.12+"),
     "gal_info": ("One click opens a small file with the settings that show its case; the banner, the ledger and "
                  "the glance then show what the reference does with it.",
                  "点击即可用能展示该情况的设置打开一个小文件；横幅、形状总账和一览随即显示参考实现如何处理它。"),

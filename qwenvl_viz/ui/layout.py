@@ -71,13 +71,14 @@ class _UI:
 
 
 CSS = """
-.gradio-container { max-width: 100% !important; padding-top: 4px !important; }
-#top-bar { align-items: center; gap: 8px; flex-wrap: nowrap !important; }
-#top-bar { justify-content: space-between; }
-#title { flex: 1 1 auto !important; width: auto !important; min-width: 560px !important; }
-#title h3 { margin: 0 !important; font-size: 17px; white-space: nowrap; }
-#lang { flex: 0 0 auto !important; }
+.gradio-container { max-width: 100% !important; padding: 4px 12px !important; }
+.gradio-container > .main, .gradio-container .wrap.fillable { padding: 0 !important; }
+#title h3 { margin: 0 !important; font-size: 16px; line-height: 1.25; }
 #lang .wrap { flex-wrap: nowrap; }
+#case-note:not(:has(.gallery-note)) { display: none !important; }
+#modes > div:first-child button[role=tab] { padding-top: 2px !important; padding-bottom: 2px !important; }
+#views { gap: 4px !important; }
+#modes .tabitem, #modes [role=tabpanel] { padding-top: 4px !important; }
 #banner .banner { padding: 4px 10px !important; font-size: 14px !important; }
 #main-row { gap: 8px; }
 #controls { max-height: calc(100vh - 64px); overflow-y: auto; }
@@ -93,11 +94,11 @@ CSS = """
   min-width: 0 !important; }
 .glance-title h4 { margin: 0 !important; font-size: 14px; }
 .glance-cap { font-size: 12px; line-height: 1.3; color: #234; overflow-wrap: anywhere; }
-.glance-idx { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; }
-.glance-pic { height: calc(100vh - var(--glance-top, 270px)) !important; min-height: 160px !important; }
+.glance-idx { font-family: 'DejaVu Sans Mono', monospace; font-size: 10px; letter-spacing: -0.3px; }
+.glance-pic { height: calc(100vh - var(--glance-top, 345px)) !important; min-height: 160px !important; }
 #glance-heatmaps-pic:not(:has(img)) { height: 0 !important; min-height: 0 !important; overflow: hidden; }
 .glance-pic img { height: 100% !important; width: 100% !important; object-fit: contain; object-position: top; }
-.glance-html { max-height: calc(100vh - var(--glance-top, 270px) + 40px); overflow-y: auto; }
+.glance-html { max-height: calc(100vh - var(--glance-top, 345px) + 40px); overflow-y: auto; }
 .glance-table { font-size: 12px; border-collapse: collapse; width: 100%; }
 .glance-table td, .glance-table th { padding: 1px 4px !important; border-bottom: 1px solid #eef; text-align: left; }
 .glance-table tr.glance-sel td { background: #fde4f1; outline: 1px solid #e6007e; }
@@ -255,13 +256,12 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     ui = _UI()
     en = Lang.EN
     with gr.Blocks(title="qwenvl-viz", analytics_enabled=False) as demo:
-        with gr.Row(equal_height=True, elem_id="top-bar"):
-            ui.headers["title"] = gr.Markdown(f"### {tr('title', en)}", elem_id="title")
-            ui.lang = gr.Radio(LANG_CHOICES, value=LANG_CHOICES[0], label=tr("language", en), elem_id="lang",
-                               scale=0, min_width=170, show_label=False, container=False)
         ui.last = gr.State({})
         with gr.Row(elem_id="main-row"):
             with gr.Column(scale=1, min_width=210, elem_id="controls"):
+                ui.headers["title"] = gr.Markdown(f"### {tr('title', en)}", elem_id="title")
+                ui.lang = gr.Radio(LANG_CHOICES, value=LANG_CHOICES[0], label=tr("language", en), elem_id="lang",
+                                   show_label=False, container=False)
                 _controls(ui, cfg)
             with gr.Column(scale=7, min_width=600, elem_id="views"):
                 ui.banner = gr.HTML(_banner("…", True), elem_id="banner", padding=False)

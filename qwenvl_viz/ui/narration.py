@@ -108,6 +108,11 @@ def prompt_text(trace: Trace, lang: str) -> str:
     ts = tr("n_prompt_ts", lang) if pr.timestamp_strings else ""
     text = tr("n_prompt", lang, n=f"{pr.num_vision_tokens:,}", pad=pad, tokens=f"{pr.num_tokens:,}",
               vision=f"{pr.num_vision_tokens:,}", text=f"{pr.num_tokens - pr.num_vision_tokens:,}", ts=ts)
-    if pr.note:
+    if pr.note and pr.timestamp_strings:  # the Qwen3 outer-wrapper difference, told from the Prompt's fields
+        which = tr("n_wrap_kept" if pr.qwen3_outer_wrapper else "n_wrap_release", lang)
+        note = tr("n_prompt_wrapper", lang, d=abs(pr.alt_num_tokens - pr.num_tokens), which=which,
+                  n=pr.num_tokens, alt=pr.alt_num_tokens)
+        text += f"\n\n<small>{html.escape(note)}</small>"
+    elif pr.note:
         text += f"\n\n<small>{html.escape(pr.note)}</small>"
     return text
