@@ -103,7 +103,8 @@ CSS = """
 .glance-table td, .glance-table th { padding: 1px 4px !important; border-bottom: 1px solid #eef; text-align: left; }
 .glance-table tr.glance-sel td { background: #fde4f1; outline: 1px solid #e6007e; }
 .glance-table td { white-space: nowrap; }
-.glance-ts { font-size: 13px; font-weight: 700; color: #5e35b1; }
+.glance-ts { font-size: 11px; font-weight: 700; color: #5e35b1; letter-spacing: -0.4px; }
+#glance-timestamps .glance-table td, #glance-timestamps .glance-table th { padding: 1px 2px !important; font-size: 11px; }
 #glance-run { margin-top: 4px; }
 #modes > .tab-wrapper, #modes [role=tablist] { min-height: 0; }
 #lesson-text, #lesson-text .prose, #lesson-text p, #lesson-text li { font-size: 22px !important; line-height: 1.45; }
@@ -1012,18 +1013,20 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
     return targets, fns
 
 
-def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encode: bool = True) -> None:
+def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encode: bool = True,
+            families: tuple[str, ...] = (Family.QWEN2_5_VL.value,)) -> None:
     """Probe, trace and render the bundled examples once, so the first page paints at once; with ``encode``,
     also run the default tower (the tiny random one on a CPU, or ``checkpoint``) so that the glance shows
     their heatmaps at first paint."""
     tv1_kernel.available()  # load (first time ever: compile) the video resampler and check it against torch
-    for path in paths or EXAMPLES:
-        if not os.path.exists(path):
-            continue
-        try:
-            key, trace = get_trace(Request(media=path))
-            if encode:
-                run_encoder(key, trace, checkpoint, default_tower(trace.model))
-            render_views(key, trace, ViewOptions(), Lang.EN.value, checkpoint=checkpoint)
-        except Exception:  # warming is best effort; the page reports real errors itself
-            log.exception("warm-up of %s failed", path)
+    for family in families:  # every bundled example in the default family first: the first paints
+        for path in paths or EXAMPLES:
+            if not os.path.exists(path):
+                continue
+            try:
+                key, trace = get_trace(Request(media=path, model=family))
+                if encode:
+                    run_encoder(key, trace, checkpoint, default_tower(trace.model))
+                render_views(key, trace, ViewOptions(), Lang.EN.value, checkpoint=checkpoint)
+            except Exception:  # warming is best effort; the page reports real errors itself
+                log.exception("warm-up of %s (%s) failed", path, family)
