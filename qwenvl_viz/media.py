@@ -127,6 +127,7 @@ class _VideoIndex:
     # torchcodec's scan bounds, in seconds: min(pts) * tb and max(pts + duration) * tb over the packets
     begin_s: float | None = None
     end_s: float | None = None
+    span_s: float | None = None  # (max(pts + duration) - min(pts)) * tb: torchcodec's average_fps divisor
     codec: str = ""
     fmt: str = ""
     packed: bool = False  # MPEG-4 Part 2 with DivX-style packed B-frames
@@ -457,6 +458,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         fmt = _short_format(path, container.format.name)
         codec = stream.codec_context.name
         frames_header = int(stream.frames or 0)
+        stream_duration = stream.duration  # in time_base units; None when the container has none
         average_rate = stream.average_rate
         time_base = stream.time_base
         stream_index = stream.index
@@ -488,9 +490,19 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     key_idx = key_idx[key_idx < n]
     # torchcodec's scan (SingleStreamDecoder::scanFileAndUpdateMetadataStream): pts * av_q2d(time_base)
     tb = float(time_base) if time_base else 0.0
-    known = [(p, d or 0) for p, d in zip(pts, durations) if p is not None]
+    # Debian's FFmpeg 5.1 (torchcodec's) gives AVI packets pts = dts; newer builds (PyAV's) derive pts
+    # from the MPEG-4 parser, one tick later with B-frames. Integer span first, as torchcodec does.
+    scan_ts = dts if fmt == "avi" else pts
+    known = [(p, d or 0) for p, d in zip(scan_ts, durations) if p is not None]
     begin_s = min(p for p, _ in known) * tb if known and tb else None
     end_s = max(p + d for p, d in known) * tb if known and tb else None
+    span_s = None
+    if known and tb:
+        first, last = min(p for p, _ in known), max(p + d for p, d in known)
+        if fmt in ("mp4", "mov", "m4v") and stream_duration:
+            # FFmpeg 5.1 ends the last MP4 sample at the track duration; newer builds can run past it
+            last = min(last, first + stream_duration)
+        span_s = (last - first) * tb
 
     if fmt == "gif" or codec == "gif":
         # GIF has no frame rate, only per-frame delays: fps = frames / total delay.
@@ -553,6 +565,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         rotation_k=ccw // 90,
         begin_s=begin_s,
         end_s=end_s,
+        span_s=span_s,
         codec=codec,
         fmt=fmt,
         packed=packed,
