@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 import shlex
 from pathlib import Path
 from typing import Any
 
+from . import params as vocab
 from .profiles import IMAGE_PAD_ID, MODEL_SEQ_LEN, VIDEO_PAD_ID, Family, Pipeline
 from .trace import DEFAULT_PROMPTS
 
@@ -334,26 +334,8 @@ def _version_notes(trace) -> list[str]:
 
 def cli_command(trace) -> str:
     """``python -m qwenvl_viz explain MEDIA --model ... --fps ...``: the same trace from the command line."""
-    p = trace.params
     args = ["python", "-m", "qwenvl_viz", "explain", trace.media.path, "--model", trace.model.value]
     if trace.pipeline is not Pipeline.OFFICIAL:
         args += ["--pipeline", trace.pipeline.value]
-    for name in ("fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels", "total_pixels",
-                 "video_start", "video_end", "patch_size", "merge_size", "temporal_patch_size", "prompt"):
-        v = getattr(p, name)
-        if v is None:
-            continue
-        if isinstance(v, float) and math.isfinite(v):
-            v = _num(v)
-        args += ["--" + name.replace("_", "-"), str(v)]
-    if p.cap_pixels_per_frame:
-        args.append("--cap-pixels-per-frame")
-    if p.text_resume != "release":
-        args += ["--text-resume", p.text_resume]
-    if p.qwen3_outer_wrapper:
-        args.append("--qwen3-outer-wrapper")
-    if p.tokenizer_dir:
-        args += ["--tokenizer", str(p.tokenizer_dir)]
-    if p.model_seq_len != MODEL_SEQ_LEN:
-        args += ["--model-seq-len", str(p.model_seq_len)]
+    args += vocab.cli_args(trace.params, number=_num)  # the flags of the parameter vocabulary
     return shlex.join(args)

@@ -15,13 +15,15 @@ import numpy as np
 import torch
 
 from . import media as media_stage
-from .decoders import DecoderView, decoder_view, default_decoder, parse_decoder
+from . import params as vocab
+from .decoders import DecoderView, decoder_view, default_decoder
 from .errors import VizError
 from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
 from .profiles import (IMAGE_MAX_TOKEN_NUM, IMAGE_MIN_TOKEN_NUM, MODEL_SEQ_LEN, Family, ModelProfile, Pipeline,
                        get_profile)
 from .prompt import Prompt, VisionInput, build_prompt
+from .params import Budget, DEFAULT_BUDGET
 from .resize import Resize, frame_tensor, plan_resize, resample, resample_chw
 from .rope import Rope, compute_rope
 from .sampling import Sampling, sample_frames
@@ -29,7 +31,7 @@ from .sampling import Sampling, sample_frames
 __all__ = ["Params", "Trace", "explain", "ledger", "LedgerRow", "DEFAULT_PROMPTS", "token_curve", "CURVE_POINTS"]
 
 DEFAULT_PROMPTS = {"image": "Describe this image.", "video": "Describe this video."}
-TEXT_RESUME = ("release", "transformers")
+TEXT_RESUME = vocab.TEXT_RESUME
 # Workers that resize frames for pixel_values (torch single-threaded in each). Decoding is one more
 # thread; past ~4 workers it is the bottleneck.
 PIXEL_THREADS = 4
@@ -66,23 +68,10 @@ class Params:
     # whose frames and metadata a video follows (decoders.Decoder); default torchcodec or $FORCE_QWENVL_VIDEO_READER
     decoder: str = field(default_factory=default_decoder)
 
-    def validate(self) -> None:
-        parse_decoder(self.decoder)
-        for name in ("patch_size", "merge_size", "temporal_patch_size"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, np.integer)) or not 1 <= v <= 64):
-                raise VizError(f"{name} must be a whole number in 1..64, got {v!r}", field=name)
-        if self.text_resume not in TEXT_RESUME:
-            raise VizError(
-                f"text_resume must be one of {', '.join(TEXT_RESUME)}, got {self.text_resume!r}", field="text_resume"
-            )
-        if self.model_seq_len is not None and self.model_seq_len < 1:
-            raise VizError(f"model_seq_len must be >= 1, got {self.model_seq_len}", field="model_seq_len")
-        if self.video_start is not None and self.video_end is not None and self.video_start >= self.video_end:
-            raise VizError(
-                f"video_start ({self.video_start} s) must be before video_end ({self.video_end} s)",
-                field="video_start",
-            )
+    def validate(self) -> "Params":
+        """The same knobs, type-checked, range-checked and combination-checked by the vocabulary
+        (:mod:`qwenvl_viz.params`); whole-valued floats become ints. Raises VizError."""
+        return Params(**{k: v for k, v in vocab.check(asdict(self)).items() if v is not None})
 
 
 @dataclass(frozen=True)
@@ -101,6 +90,7 @@ class Trace:
     prompt: Prompt
     rope: Rope
     notes: tuple[str, ...] = field(default=())
+    ignored: tuple[str, ...] = field(default=())  # knobs given that this media / pipeline does not read
     decoder: DecoderView | None = None  # videos: the backend's count, fps, rotation and frame mapping
 
     # ---- the plain answers -------------------------------------------------------------------
@@ -201,10 +191,10 @@ class Trace:
 
     # ---- export ------------------------------------------------------------------------------
     def summary(self) -> dict:
-        """The JSON object of ``python -m qwenvl_viz explain --json``."""
+        """The JSON object of ``python -m qwenvl_viz explain --json``: JSON types only (no NaN / inf)."""
         m = self.media
         s = self.sampling
-        return {
+        return json_safe({
             "model": self.model.value,
             "pipeline": self.pipeline.value,
             "media": {
@@ -270,8 +260,33 @@ class Trace:
                 "pictures": self._pictures(),
             },
             "params": {k: v for k, v in asdict(self.params).items() if v is not None},
+            "ignored": list(self.ignored),
             "notes": list(self.notes),
-        }
+        })
+
+
+def json_safe(obj):
+    """``obj`` with only JSON types: numpy scalars and arrays as Python values, a non-finite float as
+    None (``json.dumps(..., allow_nan=False)`` accepts the result), bytes / complex / others as text."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        return json_safe(obj.tolist())
+    if isinstance(obj, dict):
+        return {str(json_safe(k)) if not isinstance(k, str) else k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "value") and isinstance(getattr(obj, "value"), (str, int)):  # enums
+        return obj.value
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    return str(obj)
 
 
 def _coerce_source(source) -> str:
@@ -286,19 +301,39 @@ def explain(
     source: str | os.PathLike | MediaInfo,
     model: str | Family = "qwen2.5-vl",
     pipeline: str | Pipeline = "official",
+    *,
+    budget: Budget | None = None,
     **params,
 ) -> Trace:
     """Every intermediate of the vision input pipeline for ``source``, as the reference computes it.
+
+    ``params`` are the knobs of :data:`qwenvl_viz.params.PARAMS`; ``budget`` bounds the work
+    (default :data:`~qwenvl_viz.params.DEFAULT_BUDGET`; ``Budget.unlimited()`` lifts it). Only
+    :class:`VizError` leaves this function.
 
     >>> t = explain("assets/sample_clip.mp4", model="qwen2.5-vl", fps=2.0)   # doctest: +SKIP
     >>> t.sampling.nframes, t.patchify.grid_thw, tuple(t.pixel_values.shape)  # doctest: +SKIP
     (16, (8, 72, 40), (23040, 1176))
     """
     try:
-        p = Params(**params)
-    except TypeError as e:
-        raise VizError(f"unknown parameter: {e}", field="params") from None
-    p.validate()
+        return _explain(source, model, pipeline, DEFAULT_BUDGET if budget is None else budget, params)
+    except VizError:
+        raise
+    except MemoryError:
+        raise VizError("out of memory while planning this request; lower the settings (max_pixels, fps, "
+                       "patch_size) or the budget limits", field="budget") from None
+    except Exception as e:  # a bug of ours: still a VizError for the caller, marked so tests can tell
+        err = VizError(f"could not explain this input ({type(e).__name__}: {e}); this is a qwenvl-viz bug, "
+                       "please report it with the settings", field="media")
+        err.internal = True
+        raise err from e
+
+
+def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
+    if not isinstance(budget, Budget):
+        raise VizError(f"budget must be a qwenvl_viz.params.Budget, got {type(budget).__name__}", field="budget")
+    given = {k: v for k, v in vocab.check(params).items() if v is not None}
+    p = Params(**given)  # a knob not given (or None) takes its dataclass default
     base = get_profile(model)
     try:
         pipe = Pipeline(pipeline)
@@ -310,10 +345,12 @@ def explain(
     info = source if isinstance(source, MediaInfo) else media_stage.open_media(_coerce_source(source))
     notes: list[str] = []
 
+    # Knobs this media / pipeline does not read: reported, and reset so they are not echoed as values.
+    ignored = vocab.ignored(given, info.kind, pipe.value)
+    notes.extend(vocab.ignored_note(n, info.kind, pipe.value) for n in ignored)
+    p = vocab.replace_ignored(p, ignored)
+
     if info.kind == "image":
-        for name in ("fps", "nframes", "min_frames", "max_frames", "video_start", "video_end"):
-            if getattr(p, name) is not None:
-                notes.append(f"{name} applies to videos only; ignored for this image")
         exif_applied = pipe is Pipeline.PROCESSOR
         h, w = media_stage.exif_size(info) if exif_applied else (info.height, info.width)
         if info.exif_orientation not in (None, 1):
@@ -350,8 +387,6 @@ def explain(
                    f"{info.width}x{info.height}" if view.rotation_applied
                    else f"NOT applied by {view.label}: frames as stored, {info.coded_width}x{info.coded_height}")
             )
-    if pipe is Pipeline.PROCESSOR and p.total_pixels is not None:
-        notes.append("total_pixels is a qwen-vl-utils option; the processor pipeline ignores it")
 
     resize = plan_resize(
         profile, pipe, info.kind, h, w, nframes=nframes, min_pixels=p.min_pixels, max_pixels=p.max_pixels,
@@ -360,6 +395,11 @@ def explain(
     if resize.resizes > 1:
         notes.append(f"resized {resize.resizes} times: " + " -> ".join(
             f"{s.dst[0]}x{s.dst[1]} ({s.who})" for s in resize.steps if s.changed))
+    # The budget, on sizes alone (grid_t x gh x gw rows): before the patch plan, the prompt, the rope.
+    gt = 1 if info.kind == "image" else -(-nframes // profile.temporal_patch_size)
+    rows = gt * (resize.height // profile.patch_size) * (resize.width // profile.patch_size)
+    vocab.check_budget(budget, nframes=nframes, tokens=rows // profile.merge_size**2, rows=rows,
+                       row_len=profile.row_len)
     patch = plan_patchify(profile, info.kind, nframes, resize.height, resize.width)
     item = VisionInput(
         kind=info.kind,
@@ -390,6 +430,7 @@ def explain(
         prompt=prompt,
         rope=rope,
         notes=tuple(notes),
+        ignored=ignored,
         decoder=view,
     )
 

@@ -77,10 +77,9 @@ def save_npz(path: str | Path, enc: EncoderTrace, pixel_values, grid_thw) -> dic
         arrays["cu_window_seqlens"] = enc.cu_window_seqlens.numpy()
     arrays["random_weights"] = np.array(enc.random_weights)
     arrays["weights_source"] = np.array(enc.weights_source)
-    try:
-        np.savez(path, **arrays)
-    except OSError as e:
-        raise VizError(f"cannot write {path}: {e.strerror}", field="save") from None
+    from ..export import write_npz
+
+    write_npz(path, arrays)  # exactly `path`; a folder / full disk is a VizError
     return {k: list(v.shape) for k, v in arrays.items()}
 
 
