@@ -256,3 +256,13 @@ def test_request_parsing_comes_from_the_vocabulary():
         with pytest.raises(VizError) as e:
             Request(media="x", **bad).params()
         assert e.value.field in BY_NAME
+
+
+@pytest.mark.parametrize("name", ["notes.jpg", "noise.png", "clip.mp4"])
+def test_a_file_that_is_no_media_is_called_that_whatever_its_extension(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"this is a text file, not a picture\n" * 40 if name != "noise.png"
+                     else np.random.default_rng(0).bytes(3000))
+    with pytest.raises(VizError, match="neither") as e:
+        explain(path)
+    assert "corrupt" not in str(e.value) or "neither" in str(e.value)
