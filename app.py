@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     set_budget(budget_from_args(args))
     demo = build_demo(cfg)
     # decode and render the bundled examples while the server starts: the first page paints at once
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, kwargs=dict(checkpoint=args.checkpoint), name="warm-up", daemon=True).start()
     launch(demo, host=args.host, port=args.port, share=args.share, max_upload_mb=args.max_upload_mb)
 
 

@@ -134,9 +134,9 @@ def _handler(hub: Hub):
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
             self.end_headers()
-            if self.command == "GET":
-                self.wfile.write(data[start:stop])
+            if self.command == "GET":  # counted before sending: the client may assert as soon as it has them
                 hub.served[(m["repo"], m["path"])] += stop - start
+                self.wfile.write(data[start:stop])
 
     return Handler
 

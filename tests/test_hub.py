@@ -25,6 +25,7 @@ from qwenvl_viz.encoder.hub import fetch_tower, tower_cache_dir
 from qwenvl_viz.errors import VizError
 
 REPO, GATED, TOKEN = "Qwen/Tiny2.5-VL", "Qwen/Tiny2.5-VL-gated", "hf_loopback_token"
+REPO3 = "Qwen/Tiny3-VL"  # one model.safetensors, keys under model.visual.
 
 
 def _bundled_tokenizer() -> Path:
@@ -55,14 +56,36 @@ def checkpoint(tmp_path_factory):
     return model, folder
 
 
+@pytest.fixture(scope="module")
+def checkpoint3(tmp_path_factory):
+    """A tiny Qwen3-VL (position table, deepstack) saved unsharded by transformers, in bf16."""
+    import transformers as t
+
+    vision = dict(depth=3, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48,
+                  deepstack_visual_indexes=[0, 1], num_position_embeddings=64)  # fmt: skip
+    text = dict(hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, head_dim=12,
+                num_key_value_heads=2, vocab_size=4000, rope_parameters={"rope_type": "default", "rope_theta": 1e4,
+                "mrope_section": [2, 2, 2], "mrope_interleaved": True})  # fmt: skip
+    torch.manual_seed(1)
+    model = t.Qwen3VLForConditionalGeneration(t.Qwen3VLConfig(vision_config=vision, text_config=text)).eval()
+    with torch.no_grad():
+        for p in model.model.visual.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    model = model.to(torch.bfloat16)
+    folder = tmp_path_factory.mktemp("hub3") / "ckpt"
+    model.save_pretrained(folder)
+    return model, folder
+
+
 @pytest.fixture
-def hub(checkpoint, tmp_path, monkeypatch):
+def hub(checkpoint, checkpoint3, tmp_path, monkeypatch):
     """A running loopback Hub with a public and a gated copy; huggingface_hub pointed at it, online."""
     from huggingface_hub import constants
 
     server = Hub()
     server.add_folder(REPO, checkpoint[1], refs=("main", "v1"))
     server.add_folder(GATED, checkpoint[1], gated_token=TOKEN)
+    server.add_folder(REPO3, checkpoint3[1])
     with HubServer(server) as url:
         monkeypatch.setenv("HF_ENDPOINT", url)
         monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
@@ -120,6 +143,26 @@ def test_fetched_tower_loads_strictly_and_equals_transformers_tower(hub, checkpo
         ref = copy.deepcopy(model.model.visual).float()(pv, grid_thw=grid)
     enc = run_tower(ours, pv, grid, layers=[-1])
     torch.testing.assert_close(enc.embeddings, ref.pooler_output, atol=1e-5, rtol=1e-5)
+
+
+def test_single_file_qwen3_repo_fetches_model_visual_and_matches_transformers(hub, checkpoint3):
+    model, folder = checkpoint3
+    vision = {"model.visual." + k: v for k, v in model.model.visual.state_dict().items()}
+    fetch = fetch_tower(REPO3)
+    assert fetch.shards == ("model.safetensors",)
+    assert fetch.vision_bytes == sum(v.numel() * v.element_size() for v in vision.values())
+    assert hub.bytes_served(REPO3, ".safetensors") == fetch.vision_bytes + fetch.header_bytes
+    assert fetch.bytes_fetched < 0.5 * (folder / "model.safetensors").stat().st_size
+    ours = load_tower(REPO3, device="cpu")
+    grid = torch.tensor([[2, 8, 12]])
+    pv = torch.randn(int(grid.prod(-1).sum()), 3 * 2 * 16 * 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = copy.deepcopy(model.model.visual).float()(pv, grid_thw=grid)
+    enc = run_tower(ours, pv, grid, layers=[-1])
+    torch.testing.assert_close(enc.embeddings, ref.pooler_output, atol=1e-5, rtol=1e-5)
+    assert len(enc.deepstack) == len(ref.deepstack_features) == 2
+    for a, b in zip(enc.deepstack, ref.deepstack_features):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_progress_callback_reaches_the_total(hub):
@@ -266,6 +309,7 @@ def test_app_fetches_a_picked_hub_tower_on_first_use_with_progress(hub, tmp_path
     seen = []
     enc = encoder_view.run_encoder(("t", 1), trace, None, towers.HUB + REPO, fetch_progress=lambda d, t: seen.append((d, t)))
     assert not enc.random_weights and enc.weights_source.startswith(REPO + "@")
+    assert enc.config.name == enc.weights_source  # named by repo and commit, not by the cache folder
     assert seen and seen[-1][0] == seen[-1][1] > 0
     assert encoder_view.cached_encoding(("t", 1), trace, None, towers.HUB + REPO) is enc
     hub.requests.clear()

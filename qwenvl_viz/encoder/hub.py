@@ -227,12 +227,19 @@ def _headers() -> dict[str, str]:
     return build_hf_headers(library_name="qwenvl-viz")
 
 
+def _timeout() -> float:
+    """Seconds without a byte before a read gives up (huggingface_hub's HF_HUB_DOWNLOAD_TIMEOUT, default 10)."""
+    from huggingface_hub import constants
+
+    return float(os.environ.get("HF_HUB_DOWNLOAD_TIMEOUT") or constants.HF_HUB_DOWNLOAD_TIMEOUT)
+
+
 def _range_get(url: str, start: int, stop: int) -> tuple[bytes, int]:
     """Bytes ``[start, stop)`` of ``url`` and the file's full size (from Content-Range)."""
     from huggingface_hub import get_session
     from huggingface_hub.utils import hf_raise_for_status
 
-    r = get_session().get(url, headers={**_headers(), "Range": f"bytes={start}-{stop - 1}"})
+    r = get_session().get(url, headers={**_headers(), "Range": f"bytes={start}-{stop - 1}"}, timeout=_timeout())
     hf_raise_for_status(r)
     _check_partial(r.status_code, url)
     size = int(r.headers.get("Content-Range", "/0").rsplit("/", 1)[-1] or 0)
@@ -292,7 +299,8 @@ def _stream(url: str, start: int, stop: int, out, tick: Callable[[int], None]) -
     from huggingface_hub.utils import hf_raise_for_status
 
     got = 0
-    with get_session().stream("GET", url, headers={**_headers(), "Range": f"bytes={start}-{stop - 1}"}) as r:
+    headers = {**_headers(), "Range": f"bytes={start}-{stop - 1}"}
+    with get_session().stream("GET", url, headers=headers, timeout=_timeout()) as r:
         if r.status_code >= 400:
             r.read()
         hf_raise_for_status(r)
@@ -336,7 +344,7 @@ def checkpoint_files(checkpoint: str | os.PathLike) -> Path:
     with _hub_errors(repo_id, revision):
         if _offline():  # hf_hub_download answers from its own cache, or says nothing is there
             return get("config.json", revision).parent
-        info = HfApi(endpoint=_endpoint()).model_info(repo_id, revision=revision)
+        info = HfApi(endpoint=_endpoint()).model_info(repo_id, revision=revision, timeout=_timeout())
         files = {s.rfilename for s in info.siblings or ()}
         paths = [get(name, info.sha) for name in SMALL_FILES if name in files]
         if not paths:
@@ -375,7 +383,7 @@ def _fetch(repo_id: str, revision: str, progress: Progress | None) -> TowerFetch
     from huggingface_hub.utils import tqdm as hf_tqdm
 
     endpoint = _endpoint()
-    info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision)
+    info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, timeout=_timeout())
     commit = info.sha
     files = {s.rfilename for s in info.siblings or ()}
     root = _repo_dir(repo_id)

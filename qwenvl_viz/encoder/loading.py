@@ -14,6 +14,7 @@ Dtypes: on CPU the tower runs in float32 (bf16 checkpoints are upcast); on CUDA 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -156,13 +157,16 @@ def load_tower(
     dtype: torch.dtype | None = None,
     config: VisionConfig | None = None,
     progress: Progress | None = None,
+    label: str | None = None,
 ) -> VisionTower:
     """The vision tower of a checkpoint folder (``config.json`` + safetensors) or Hub repo id, strictly.
 
     ``progress(done, total)`` reports the bytes of a Hub fetch (nothing is called for a local folder).
+    ``label`` names the weights (default: the folder, or ``OWNER/NAME@commit`` for a Hub repo).
     """
-    checkpoint, label = resolve_checkpoint(checkpoint, progress=progress)
-    config = config or config_from_checkpoint(checkpoint)
+    checkpoint, found = resolve_checkpoint(checkpoint, progress=progress)
+    label = label or found
+    config = config or dataclasses.replace(config_from_checkpoint(checkpoint), name=label)
     dev, default_dtype = resolve_device(device)
     dtype = dtype or default_dtype
     meta = build_tower(config, "meta")
@@ -213,6 +217,7 @@ def get_tower(
     seed: int = 0,
     device: str | None = None,
     progress: Progress | None = None,
+    label: str | None = None,
 ) -> VisionTower:
     """The tower the user asked for: a checkpoint (folder or Hub repo id), else a preset, else the
     family's default preset.
@@ -226,7 +231,7 @@ def get_tower(
     if family is None and profile is not None:
         family = profile.family
     if checkpoint is not None:
-        tower = load_tower(checkpoint, device=device, progress=progress)
+        tower = load_tower(checkpoint, device=device, progress=progress, label=label)
     else:
         if preset is None:
             if family is None:

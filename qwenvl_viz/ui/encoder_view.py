@@ -66,13 +66,9 @@ def _tower(checkpoint: str | None, preset: str, trace: Trace, label: str | None 
     pf = trace.profile
     key = (weights_key(checkpoint, preset), pf.patch_size, pf.merge_size, pf.temporal_patch_size)
 
-    def build():
-        tower = get_tower(checkpoint=checkpoint or None, preset=None if checkpoint else preset, profile=pf)
-        if label:  # a fetched Hub tower: name the repo and commit, not the cache folder
-            tower.weights_source = label
-        return tower
-
-    return TOWERS.get_or(key, build)
+    # a fetched Hub tower is named by its repo and commit (label), not by its cache folder
+    return TOWERS.get_or(key, lambda: get_tower(checkpoint=checkpoint or None, preset=None if checkpoint else preset,
+                                                profile=pf, label=label))
 
 
 def _run(trace: Trace, checkpoint: str | None, preset: str, layers: tuple[int, ...],

@@ -23,7 +23,7 @@ from ..figures.patch_grid import SELECT_COLOR
 from ..selection import Selection, select_relative
 from ..trace import Trace
 from ..versions import VersionDiff
-from .i18n import tr
+from ..words import tr
 
 __all__ = ["encode_selection", "decode_selection", "resolve_selection", "selection_html", "selection_image",
            "versions_html", "version_note", "compare_html", "export_files", "VIEW_OF_DIFF", "regroup_selection"]

@@ -10,6 +10,7 @@ weights otherwise or on request, labelled as such.
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -48,6 +49,7 @@ HUB_TOWERS: dict[Family, tuple[tuple[str, str], ...]] = {
     ),
 }
 _FETCHED: dict[str, tuple[Path, str]] = {}  # repo spec -> (folder, label), once per process
+_FETCH_LOCK = threading.Lock()  # two sessions picking the same tower download it once
 
 
 def vision_bytes(config: VisionConfig, itemsize: int = BF16_BYTES) -> int:
@@ -106,8 +108,9 @@ def hub_repo(checkpoint: str | None, choice: str | None) -> str | None:
 
 def fetched(spec: str, progress: Progress | None = None) -> tuple[Path, str]:
     """``(folder, label)`` of a Hub tower, fetched on first use (then cached on disk and here)."""
-    hit = _FETCHED.get(spec)
-    if hit is None or not os.path.isdir(hit[0]):
-        fetch = fetch_tower(spec, progress=progress)
-        hit = _FETCHED[spec] = (fetch.folder, fetch.label)
-    return hit
+    with _FETCH_LOCK:
+        hit = _FETCHED.get(spec)
+        if hit is None or not os.path.isdir(hit[0]):
+            fetch = fetch_tower(spec, progress=progress)
+            hit = _FETCHED[spec] = (fetch.folder, fetch.label)
+        return hit
