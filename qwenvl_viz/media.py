@@ -456,6 +456,9 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         best = container.streams.best("video")
         stream = best if best in videos else videos[0]
         fmt = _short_format(path, container.format.name)
+        # FFmpeg's still-image demuxers guess from the extension or the first bytes; Pillow has
+        # already failed on the file, so if they cannot decode it either it is not media at all.
+        still_guess = container.format.name == "image2" or container.format.name.endswith("_pipe")
         codec = stream.codec_context.name
         frames_header = int(stream.frames or 0)
         stream_duration = stream.duration  # in time_base units; None when the container has none
@@ -523,7 +526,14 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
             tb = float(time_base)
             notes.append(f"variable frame rate: frame gaps {deltas.min() * tb:.4g}..{deltas.max() * tb:.4g} s")
 
-    first = _decode_first_frame(path, name, stream_index)
+    try:
+        first = _decode_first_frame(path, name, stream_index)
+    except VizError as e:
+        if not still_guess:
+            raise
+        raise VizError(f"{name!r} ({size:,} bytes) is neither a readable image nor a readable video: Pillow "
+                       f"does not read it and FFmpeg, guessing {codec} from its name or first bytes, cannot decode "
+                       f"it; whatever its extension, give an image or a video ({SUPPORTED})") from e
     ccw = int(round(first.rotation or 0)) % 360  # FFmpeg's angle: counterclockwise degrees
     if ccw % 90:
         notes.append(f"display rotation {ccw} degrees is not a multiple of 90; not applied")
