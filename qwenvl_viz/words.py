@@ -360,6 +360,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "cmp_summary": ("{n} quantities differ (marked, listed first).", "有 {n} 项不同（已标出并排在前面）。"),
     "cmp_detail": ("difference", "差异"),
     "cmp_model": ("model family", "模型系列"),
+    "cmp_decoder": ("video decoder", "视频解码器"),
     "cmp_pipeline": ("pipeline", "流程"),
     "cmp_media": ("media", "媒体"),
     "cmp_nframes": ("frames taken", "取帧数"),
