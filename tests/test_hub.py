@@ -240,6 +240,9 @@ def test_fetch_tower_command_writes_a_folder_that_checkpoint_uses(hub, tmp_path,
     assert summary["bytes_fetched"] < summary["shard_bytes"]
     tower = load_tower(out, device="cpu")
     assert tower.weights_source == str(out) and not tower.random_weights
+    assert main(["fetch-tower", REPO]) == 0  # text: where it is and what it cost (main is v1's commit: cached)
+    text = capsys.readouterr().out
+    assert "vision tensors, reused from the cache" in text and f"--checkpoint {tower_cache_dir()}" in text
     assert main(["fetch-tower", REPO + "@v1", "--revision", "main"]) == 2
     assert "two revisions given" in capsys.readouterr().err
 
