@@ -9,7 +9,8 @@ pipeline it applies to). Everything else is derived from it:
 - which knobs a given media / pipeline ignores (:func:`ignored`).
 
 ``BUDGETS`` is the same kind of table for the limits on one request's work (vision tokens, sampled
-frames, pixel-tensor bytes, figure points), checked on metadata before any tensor or figure is built
+frames, pixel-tensor bytes), checked on metadata before any tensor or figure is built; figures stay bounded
+through them (at the largest default-allowed clip request, about 1.9 MB of plot JSON)
 (:func:`check_budget`). ``Budget.unlimited()`` lifts them for library callers who mean it.
 """
 
@@ -311,7 +312,6 @@ BUDGETS: tuple[BudgetRow, ...] = (
     BudgetRow("max_vision_tokens", 131_072, "tokens", "most vision tokens (merged) one request may produce"),
     BudgetRow("max_sampled_frames", 768, "frames", "most frames one request may sample"),
     BudgetRow("max_pixel_bytes", 3 << 30, "bytes", "largest pixel_values tensor (float32) one request may build"),
-    BudgetRow("max_figure_points", 600_000, "points", "most points one figure draws before it is summarised"),
 )
 
 
@@ -322,7 +322,6 @@ class Budget:
     max_vision_tokens: int | None = BUDGETS[0].default
     max_sampled_frames: int | None = BUDGETS[1].default
     max_pixel_bytes: int | None = BUDGETS[2].default
-    max_figure_points: int | None = BUDGETS[3].default
 
     @classmethod
     def unlimited(cls) -> "Budget":
@@ -334,16 +333,17 @@ DEFAULT_BUDGET = Budget()
 
 def check_budget(budget: Budget, *, nframes: int, tokens: int, rows: int, row_len: int) -> None:
     """Refuse a request whose metadata says it is too big, before anything is built."""
+    need_bytes = rows * row_len * 4
     checks = (
         (BUDGETS[1], nframes, f"{nframes:,} sampled frames"),
         (BUDGETS[0], tokens, f"{tokens:,} vision tokens"),
-        (BUDGETS[2], rows * row_len * 4, f"pixel_values [{rows:,}, {row_len:,}] float32"),
+        (BUDGETS[2], need_bytes, f"a {need_bytes / 1e9:.2f} GB pixel_values tensor ([{rows:,}, {row_len:,}] float32)"),
     )
     for row, value, what in checks:
         limit = getattr(budget, row.name)
         if limit is not None and value > limit:
             raise VizError(
-                f"this request needs {value:,} {row.unit} ({what}); {row.name} is {limit:,}. Lower the settings "
+                f"this request needs {what}; {row.name} is {limit:,} {row.unit}. Lower the settings "
                 f"(max_pixels, fps, patch_size), or raise the limit: CLI or app {row.flag} N (0 = none), "
                 f"library explain(..., budget=Budget({row.name}=N)) or Budget.unlimited()",
                 field="budget",

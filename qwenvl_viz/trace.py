@@ -289,6 +289,25 @@ def json_safe(obj):
     return str(obj)
 
 
+# What each decoder does when the reference's sampler asks for a frame past the end (torchcodec 0.13,
+# decord 0.6, transformers 5.23 load_video(backend="pyav")).
+_PAST_END = {
+    "torchcodec": "torchcodec raises IndexError 'Invalid frame index={k} for streamIndex=0; must be less than {n}'",
+    "decord": "decord raises IndexError 'Out of bound indices: [{k}]'",
+    "pyav": "PyAV returns only the frames that exist, {got} for {want} indices, and the processor fails on the mismatch",
+}
+
+
+def _reference_index_failure(sampling: Sampling, view: DecoderView, past: list[int]) -> str:
+    n = view.frames
+    nxt = _PAST_END.get(view.decoder.value, "the decoder fails").format(
+        k=past[0], n=n, got=len(sampling.indices) - len(past), want=len(sampling.indices))
+    return (f"the reference itself fails here: {sampling.rule} picks frame index {past[0]} of a {n}-frame video "
+            f"(indices go to {n - 1}; {sampling.steps[-1]}). This is transformers' own out-of-range index, not ours; "
+            f"what it does next: {nxt}. Allowed: settings whose indices stay below {n}, e.g. another min_frames "
+            f"or fps")
+
+
 def _coerce_source(source) -> str:
     if isinstance(source, MediaInfo):
         return source.path
@@ -373,12 +392,15 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
             min_frames=p.min_frames, max_frames=p.max_frames, video_start=p.video_start, video_end=p.video_end,
         )
         nframes = sampling.nframes
+        past = [k for k in sampling.indices if k >= view.frames]
+        if past:
+            raise VizError(_reference_index_failure(sampling, view, past), field="fps" if p.fps else "min_frames")
         missing = [k for k in sampling.indices if view.picture(k) is None]
         if missing:
             raise VizError(
-                f"{view.label}: frames {missing[:6]} of the {view.frames} its metadata lists cannot be decoded "
-                f"(only {view.decodable} decode), so it returns {nframes - len(missing)} frames for {nframes} "
-                f"sampled; the processor then fails on the mismatch. Try decoder=torchcodec", field="decoder")
+                f"{view.label}: sampled frames {missing[:6]} of the {view.frames} its metadata lists cannot be "
+                f"decoded (only {view.decodable} decode): {view.missing_error}. Try another decoder",
+                field="decoder")
         notes.extend(f"{view.label}: {n}" for n in view.notes)
         if info.rotation:
             notes.append(

@@ -256,3 +256,45 @@ def test_request_parsing_comes_from_the_vocabulary():
         with pytest.raises(VizError) as e:
             Request(media="x", **bad).params()
         assert e.value.field in BY_NAME
+
+
+@pytest.mark.parametrize("name", ["notes.jpg", "noise.png", "clip.mp4"])
+def test_a_file_that_is_no_media_is_called_that_whatever_its_extension(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"this is a text file, not a picture\n" * 40 if name != "noise.png"
+                     else np.random.default_rng(0).bytes(3000))
+    with pytest.raises(VizError, match="neither") as e:
+        explain(path)
+    assert "corrupt" not in str(e.value) or "neither" in str(e.value)
+
+
+def test_the_sampling_formula_shown_yields_the_count_used():
+    import re
+
+    from qwenvl_viz.profiles import Pipeline, get_profile
+    from qwenvl_viz.sampling import sample_frames
+
+    overshoots = 0
+    for model in ("qwen2-vl", "qwen3-vl"):
+        for min_frames in range(4, 249):
+            try:
+                s = sample_frames(get_profile(model), Pipeline.PROCESSOR, total_frames=249, video_fps=30.0,
+                                  min_frames=min_frames)
+            except VizError:
+                continue
+            stated = int(re.findall(r"(\d+)(?: indices)?$", s.formula)[0])
+            assert stated == s.nframes == len(s.indices), s.formula
+            overshoots += s.indices[-1] >= 249
+    assert overshoots  # transformers' float32 arange does overshoot for some counts (219 of 249, for one)
+
+
+def test_the_reference_own_out_of_range_index_is_explained_as_such():
+    from app_server import ROOT
+
+    clip = str(ROOT / "assets" / "sample_clip.mp4")
+    for decoder, next_step in (("torchcodec", "Invalid frame index=249"), ("decord", "Out of bound"),
+                               ("pyav", "218 for 219")):
+        with pytest.raises(VizError) as e:
+            explain(clip, model="qwen2-vl", pipeline="processor", min_frames=219, decoder=decoder)
+        msg = str(e.value)
+        assert "the reference itself fails" in msg and "index 249 of a 249-frame" in msg and next_step in msg
