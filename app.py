@@ -1,7 +1,7 @@
 """qwenvl-viz web app: ``python app.py`` serves http://127.0.0.1:7860 (the Hugging Face Space's app_file).
 
-    python app.py --host 127.0.0.1 --port 7860 [--share] [--checkpoint DIR] [--max-upload-mb 200]
-                  [--max-duration-s 600]
+    python app.py --host 127.0.0.1 --port 7860 [--share] [--checkpoint DIR|OWNER/NAME] [--max-upload-mb 200]
+                  [--max-duration-s 600] [--max-vision-tokens N] [--max-pixel-bytes N] ...
 
 ``GRADIO_SERVER_PORT`` / ``GRADIO_SERVER_NAME`` are honoured when --port / --host are not given.
 Importing this module launches nothing: ``build_demo()`` returns the Blocks (``app.demo`` builds one
@@ -15,7 +15,9 @@ import logging
 import os
 import threading
 
+from qwenvl_viz.params import add_budget_arguments, budget_from_args
 from qwenvl_viz.ui.layout import AppConfig, build_demo, launch_kwargs, warm_up
+from qwenvl_viz.ui.state import set_budget
 
 __all__ = ["build_demo", "main", "parse_args", "launch", "warm_up", "AppConfig", "DEFAULT_PORT", "QUEUE_SIZE"]
 
@@ -29,12 +31,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default=None, help=f"address to bind (default: $GRADIO_SERVER_NAME or {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=None, help=f"port (default: $GRADIO_SERVER_PORT or {DEFAULT_PORT})")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    p.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="local Hugging Face checkpoint folder for real encoder weights (default: random weights)")
+    p.add_argument("--checkpoint", default=None, metavar="DIR|OWNER/NAME[@REV]",
+                   help="real encoder weights: a local checkpoint folder, or a Hub repo id whose vision tensors "
+                        "alone are fetched on first use (default: the tower picker's choice)")
     p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest accepted upload in MB (default 200)")
     p.add_argument("--max-duration-s", type=float, default=600.0,
                    help="longest accepted video in seconds (default 600)")
     p.add_argument("--concurrency", type=int, default=4, help="preprocessing requests served at once (default 4)")
+    add_budget_arguments(p)  # --max-vision-tokens, --max-sampled-frames, --max-pixel-bytes
     return p.parse_args(argv)
 
 
@@ -53,9 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     cfg = AppConfig(checkpoint=args.checkpoint, max_duration_s=args.max_duration_s,
                     max_upload_mb=args.max_upload_mb, concurrency=args.concurrency)
+    set_budget(budget_from_args(args))
     demo = build_demo(cfg)
     # decode and render the bundled examples while the server starts: the first page paints at once
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, kwargs=dict(checkpoint=args.checkpoint), name="warm-up", daemon=True).start()
     launch(demo, host=args.host, port=args.port, share=args.share, max_upload_mb=args.max_upload_mb)
 
 

@@ -23,6 +23,9 @@ ROW_KEYS = (
     "model",
     "pipeline",
     "media",
+    "decoder",
+    "video_frames",
+    "video_fps",
     "nframes",
     "frame_indices",
     "sample_fps",
@@ -45,6 +48,9 @@ LABELS = {
     "model": "model family",
     "pipeline": "pipeline",
     "media": "media",
+    "decoder": "video decoder",
+    "video_frames": "frame count the decoder reports",
+    "video_fps": "fps the decoder reports",
     "nframes": "frames taken",
     "frame_indices": "frame indices",
     "sample_fps": "sample_fps",
@@ -96,6 +102,7 @@ def _label(t) -> str:
     bits = [t.profile.display_name, t.pipeline.value]
     if t.kind == "video":
         bits.append(f"nframes {p.nframes}" if p.nframes is not None else f"fps {p.fps if p.fps is not None else 2.0:g}")
+        bits.append(p.decoder)
     for name in ("min_pixels", "max_pixels", "total_pixels"):
         v = getattr(p, name)
         if v is not None:
@@ -117,6 +124,9 @@ def _values(t) -> dict[str, Any]:
         "model": t.profile.display_name,
         "pipeline": t.pipeline.value,
         "media": os.path.basename(t.media.path),
+        "decoder": None if t.decoder is None else t.decoder.label,
+        "video_frames": None if t.decoder is None else t.decoder.frames,
+        "video_fps": None if t.decoder is None else t.decoder.fps,
         "nframes": None if s is None else s.nframes,
         "frame_indices": None if s is None else list(s.indices),
         "sample_fps": None if s is None else s.sample_fps,

@@ -29,7 +29,7 @@ import torch
 
 from .errors import VizError
 
-__all__ = ["to_json", "to_npz", "token_table", "to_csv", "TOKEN_COLUMNS", "JSON_FORMAT"]
+__all__ = ["to_json", "to_npz", "write_npz", "token_table", "to_csv", "TOKEN_COLUMNS", "JSON_FORMAT"]
 
 JSON_FORMAT = "qwenvl-viz trace v1"
 TOKEN_COLUMNS = (
@@ -58,7 +58,13 @@ def _jsonable(obj: Any) -> Any:
         return [_jsonable(v) for v in obj]
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
-    return obj
+    if isinstance(obj, (set, frozenset)):
+        return [_jsonable(v) for v in sorted(obj, key=repr)]
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    return str(obj)  # complex and anything else: its text, never a non-JSON value
 
 
 def _encoder_json(enc) -> dict[str, Any]:
@@ -143,14 +149,35 @@ def _arrays(trace, enc) -> dict[str, np.ndarray]:
 
 
 def to_npz(trace, path: str | os.PathLike | IO[bytes], enc=None, *, compressed: bool = False) -> dict[str, list[int]]:
-    """Write the tensors; returns ``{name: shape}``. Load with ``np.load(path)`` (no pickle needed)."""
+    """Write the tensors to exactly ``path`` (no ``.npz`` appended); returns ``{name: shape}``.
+
+    Load with ``np.load(path)`` (no pickle needed). A folder, an unwritable path or a full disk is a
+    VizError naming the path; a partly written regular file is removed.
+    """
     arrays = _arrays(trace, enc)
-    save = np.savez_compressed if compressed else np.savez
-    try:
-        save(path, **arrays)
-    except OSError as e:
-        raise VizError(f"cannot write {path}: {e.strerror}", field="save") from None
+    if hasattr(path, "write"):
+        (np.savez_compressed if compressed else np.savez)(path, **arrays)
+        return {k: list(v.shape) for k, v in arrays.items()}
+    write_npz(path, arrays, compressed=compressed)
     return {k: list(v.shape) for k, v in arrays.items()}
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], *, compressed: bool = False) -> str:
+    """``np.savez`` to exactly ``path`` (numpy itself would append ``.npz``); returns the path written."""
+    save = np.savez_compressed if compressed else np.savez
+    target = os.fspath(path)
+    if os.path.isdir(target):
+        raise VizError(f"--save {target!r} is a folder; give a file name, e.g. {os.path.join(target, 'trace.npz')!r}",
+                       field="save")
+    existed = os.path.exists(target)
+    try:
+        with open(target, "wb") as fh:  # a file object: numpy writes here and appends no suffix
+            save(fh, **arrays)
+    except OSError as e:
+        if not existed and os.path.isfile(target):
+            os.unlink(target)  # no half-written file left behind
+        raise VizError(f"cannot write {target!r}: {e.strerror or e}", field="save") from None
+    return target
 
 
 # ---- token table --------------------------------------------------------------------------------

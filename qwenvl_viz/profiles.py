@@ -18,6 +18,7 @@ from enum import Enum
 __all__ = [
     "Family",
     "Pipeline",
+    "Decoder",
     "ModelProfile",
     "PROFILES",
     "get_profile",
@@ -40,6 +41,14 @@ class Family(str, Enum):
 class Pipeline(str, Enum):
     OFFICIAL = "official"  # qwen-vl-utils 0.0.14 -> processor (the model cards' recipe)
     PROCESSOR = "processor"  # transformers 5.23 processor alone (its own sampling and resize)
+
+
+class Decoder(str, Enum):
+    """Whose video frames and metadata a trace follows (emulated in decoders.py)."""
+
+    TORCHCODEC = "torchcodec"  # qwen-vl-utils 0.0.14's first pick; transformers 5.23's path decoder
+    DECORD = "decord"  # qwen-vl-utils with decord 0.6.0
+    PYAV = "pyav"  # transformers load_video(backend="pyav"), its default when called directly
 
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

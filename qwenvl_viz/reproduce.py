@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 import shlex
 from pathlib import Path
 from typing import Any
 
+from . import params as vocab
 from .profiles import IMAGE_PAD_ID, MODEL_SEQ_LEN, VIDEO_PAD_ID, Family, Pipeline
 from .trace import DEFAULT_PROMPTS
 
@@ -172,7 +172,10 @@ def python_snippet(trace) -> str:
     add("from pathlib import Path")
     add("")
     if official and video:
-        add('os.environ.setdefault("FORCE_QWENVL_VIDEO_READER", "decord")  # frame counts / fps as decord reports them')
+        dec = p.decoder if p.decoder != "pyav" else "torchcodec"
+        if p.decoder == "pyav":
+            add("# qwen-vl-utils has no PyAV reader (transformers' load_video has): torchcodec reads it here")
+        add(f'os.environ["FORCE_QWENVL_VIDEO_READER"] = "{dec}"  # the backend whose frame counts / fps the page follows')
         if p.model_seq_len != MODEL_SEQ_LEN:
             add(f'os.environ["MODEL_SEQ_LEN"] = "{p.model_seq_len}"  # qwen-vl-utils reads it at import')
     add("import torch")
@@ -232,9 +235,9 @@ def python_snippet(trace) -> str:
         if video:
             req = f"num_frames={p.nframes}" if p.nframes is not None else f"fps={p.fps if p.fps is not None else 2.0!r}"
             add(f"# {next(step)}. the processor samples the frames itself; processor(videos=[MEDIA]) would decode with torchcodec,")
-            add("#    here decord decodes only the frames the processor's sample_frames picks")
+            add(f"#    here {p.decoder} (the page's decoder) decodes only the frames the processor's sample_frames picks")
             add("video, meta = load_video(")
-            add(f"    MEDIA, backend=\"decord\", sample_indices_fn=partial(processor.video_processor.sample_frames, {req})")
+            add(f"    MEDIA, backend=\"{p.decoder}\", sample_indices_fn=partial(processor.video_processor.sample_frames, {req})")
             add(")")
             add("metadata = [meta]")
             call += ["videos=[video]", "video_metadata=metadata", "do_sample_frames=False"]
@@ -331,26 +334,8 @@ def _version_notes(trace) -> list[str]:
 
 def cli_command(trace) -> str:
     """``python -m qwenvl_viz explain MEDIA --model ... --fps ...``: the same trace from the command line."""
-    p = trace.params
     args = ["python", "-m", "qwenvl_viz", "explain", trace.media.path, "--model", trace.model.value]
     if trace.pipeline is not Pipeline.OFFICIAL:
         args += ["--pipeline", trace.pipeline.value]
-    for name in ("fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels", "total_pixels",
-                 "video_start", "video_end", "patch_size", "merge_size", "temporal_patch_size", "prompt"):
-        v = getattr(p, name)
-        if v is None:
-            continue
-        if isinstance(v, float) and math.isfinite(v):
-            v = _num(v)
-        args += ["--" + name.replace("_", "-"), str(v)]
-    if p.cap_pixels_per_frame:
-        args.append("--cap-pixels-per-frame")
-    if p.text_resume != "release":
-        args += ["--text-resume", p.text_resume]
-    if p.qwen3_outer_wrapper:
-        args.append("--qwen3-outer-wrapper")
-    if p.tokenizer_dir:
-        args += ["--tokenizer", str(p.tokenizer_dir)]
-    if p.model_seq_len != MODEL_SEQ_LEN:
-        args += ["--model-seq-len", str(p.model_seq_len)]
+    args += vocab.cli_args(trace.params, number=_num)  # the flags of the parameter vocabulary
     return shlex.join(args)

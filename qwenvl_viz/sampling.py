@@ -218,6 +218,10 @@ def _processor_qwen2(
     # float32 arange then int() truncation, exactly as transformers (differs from qvu's linspace).
     idx = torch.arange(0, total, total / n).int().tolist()
     steps.append(f"indices = int(arange(0, {total}, {total}/{n} = {_fmt(total / n)}))")
+    if len(idx) != n:  # float32 steps can overshoot by one: the count used is len(indices), say so
+        steps.append(f"float32 arange gives {len(idx)} indices, not {n}; last index {idx[-1]}"
+                     + (f" (past the last frame {total - 1})" if idx[-1] >= total else ""))
+        formula += f"; float32 arange(0, {total}, {_fmt(total / n)}) gives {len(idx)} indices"
     return idx, n, decided, formula, steps
 
 

@@ -15,12 +15,15 @@ import numpy as np
 import torch
 
 from . import media as media_stage
+from . import params as vocab
+from .decoders import DecoderView, decoder_view, default_decoder
 from .errors import VizError
 from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
 from .profiles import (IMAGE_MAX_TOKEN_NUM, IMAGE_MIN_TOKEN_NUM, MODEL_SEQ_LEN, Family, ModelProfile, Pipeline,
                        get_profile)
 from .prompt import Prompt, VisionInput, build_prompt
+from .params import Budget, DEFAULT_BUDGET
 from .resize import Resize, frame_tensor, plan_resize, resample, resample_chw
 from .rope import Rope, compute_rope
 from .sampling import Sampling, sample_frames
@@ -28,7 +31,7 @@ from .sampling import Sampling, sample_frames
 __all__ = ["Params", "Trace", "explain", "ledger", "LedgerRow", "DEFAULT_PROMPTS", "token_curve", "CURVE_POINTS"]
 
 DEFAULT_PROMPTS = {"image": "Describe this image.", "video": "Describe this video."}
-TEXT_RESUME = ("release", "transformers")
+TEXT_RESUME = vocab.TEXT_RESUME
 # Workers that resize frames for pixel_values (torch single-threaded in each). Decoding is one more
 # thread; past ~4 workers it is the bottleneck.
 PIXEL_THREADS = 4
@@ -62,23 +65,13 @@ class Params:
     qwen3_outer_wrapper: bool = False  # True: transformers 5.12+ keeps the outer vision_start/end
     tokenizer_dir: str | None = None
     model_seq_len: int = MODEL_SEQ_LEN
+    # whose frames and metadata a video follows (decoders.Decoder); default torchcodec or $FORCE_QWENVL_VIDEO_READER
+    decoder: str = field(default_factory=default_decoder)
 
-    def validate(self) -> None:
-        for name in ("patch_size", "merge_size", "temporal_patch_size"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, np.integer)) or not 1 <= v <= 64):
-                raise VizError(f"{name} must be a whole number in 1..64, got {v!r}", field=name)
-        if self.text_resume not in TEXT_RESUME:
-            raise VizError(
-                f"text_resume must be one of {', '.join(TEXT_RESUME)}, got {self.text_resume!r}", field="text_resume"
-            )
-        if self.model_seq_len is not None and self.model_seq_len < 1:
-            raise VizError(f"model_seq_len must be >= 1, got {self.model_seq_len}", field="model_seq_len")
-        if self.video_start is not None and self.video_end is not None and self.video_start >= self.video_end:
-            raise VizError(
-                f"video_start ({self.video_start} s) must be before video_end ({self.video_end} s)",
-                field="video_start",
-            )
+    def validate(self) -> "Params":
+        """The same knobs, type-checked, range-checked and combination-checked by the vocabulary
+        (:mod:`qwenvl_viz.params`); whole-valued floats become ints. Raises VizError."""
+        return Params(**{k: v for k, v in vocab.check(asdict(self)).items() if v is not None})
 
 
 @dataclass(frozen=True)
@@ -97,6 +90,8 @@ class Trace:
     prompt: Prompt
     rope: Rope
     notes: tuple[str, ...] = field(default=())
+    ignored: tuple[str, ...] = field(default=())  # knobs given that this media / pipeline does not read
+    decoder: DecoderView | None = None  # videos: the backend's count, fps, rotation and frame mapping
 
     # ---- the plain answers -------------------------------------------------------------------
     @property
@@ -140,7 +135,21 @@ class Trace:
         if self.kind == "image":
             yield media_stage.load_image(self.media, apply_exif=self.exif_applied)
         else:
-            yield from media_stage.iter_frames(self.media, self.sampling.indices)
+            for frame in media_stage.iter_frames(self.media, self._pictures()):
+                yield self._as_decoder_returns(frame)
+
+    def _pictures(self) -> list[int]:
+        """The media frames (presentation order) that the decoder returns for the sampled indices."""
+        view = self.decoder
+        if view is None:
+            return list(self.sampling.indices)
+        return [view.picture(k) for k in self.sampling.indices]
+
+    def _as_decoder_returns(self, frame: np.ndarray) -> np.ndarray:
+        # media frames are display-rotated; a backend that ignores the display matrix returns them as stored
+        if self.decoder is not None and not self.decoder.rotation_applied and self.media.rotation:
+            return np.ascontiguousarray(np.rot90(frame, self.media.rotation // 90))
+        return frame
 
     def _resize_chain(self, frame: np.ndarray) -> np.ndarray:
         # An image with a colour key (P / L / RGB + tRNS, transparent GIF) keeps it through Pillow's
@@ -174,17 +183,18 @@ class Trace:
         """Sampled frame ``i`` before resizing (decoded once, then served from the media cache)."""
         if self.kind == "image":
             return media_stage.load_image(self.media, apply_exif=self.exif_applied)
-        return next(iter(media_stage.iter_frames(self.media, [self.sampling.indices[i]], prefetch=False)))
+        pic = self._pictures()[i]
+        return self._as_decoder_returns(next(iter(media_stage.iter_frames(self.media, [pic], prefetch=False))))
 
     def resized_frame(self, i: int = 0) -> np.ndarray:
         return self._resize_chain(self.source_frame(i))
 
     # ---- export ------------------------------------------------------------------------------
     def summary(self) -> dict:
-        """The JSON object of ``python -m qwenvl_viz explain --json``."""
+        """The JSON object of ``python -m qwenvl_viz explain --json``: JSON types only (no NaN / inf)."""
         m = self.media
         s = self.sampling
-        return {
+        return json_safe({
             "model": self.model.value,
             "pipeline": self.pipeline.value,
             "media": {
@@ -238,9 +248,64 @@ class Trace:
             "timestamps": None if self.prompt.timestamps is None else list(self.prompt.timestamps),
             "num_tokens": int(len(self.prompt.input_ids)),
             "rope_deltas": int(self.rope.rope_deltas),
+            "decoder": None if self.decoder is None else {
+                "name": self.decoder.label,
+                "frames": self.decoder.frames,
+                "count_source": self.decoder.count_source,
+                "fps": self.decoder.fps,
+                "rotation_applied": self.decoder.rotation_applied,
+                "width": self.decoder.width,
+                "height": self.decoder.height,
+                "decodable": self.decoder.decodable,
+                "pictures": self._pictures(),
+            },
             "params": {k: v for k, v in asdict(self.params).items() if v is not None},
+            "ignored": list(self.ignored),
             "notes": list(self.notes),
-        }
+        })
+
+
+def json_safe(obj):
+    """``obj`` with only JSON types: numpy scalars and arrays as Python values, a non-finite float as
+    None (``json.dumps(..., allow_nan=False)`` accepts the result), bytes / complex / others as text."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        return json_safe(obj.tolist())
+    if isinstance(obj, dict):
+        return {str(json_safe(k)) if not isinstance(k, str) else k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "value") and isinstance(getattr(obj, "value"), (str, int)):  # enums
+        return obj.value
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    return str(obj)
+
+
+# What each decoder does when the reference's sampler asks for a frame past the end (torchcodec 0.13,
+# decord 0.6, transformers 5.23 load_video(backend="pyav")).
+_PAST_END = {
+    "torchcodec": "torchcodec raises IndexError 'Invalid frame index={k} for streamIndex=0; must be less than {n}'",
+    "decord": "decord raises IndexError 'Out of bound indices: [{k}]'",
+    "pyav": "PyAV returns only the frames that exist, {got} for {want} indices, and the processor fails on the mismatch",
+}
+
+
+def _reference_index_failure(sampling: Sampling, view: DecoderView, past: list[int]) -> str:
+    n = view.frames
+    nxt = _PAST_END.get(view.decoder.value, "the decoder fails").format(
+        k=past[0], n=n, got=len(sampling.indices) - len(past), want=len(sampling.indices))
+    return (f"the reference itself fails here: {sampling.rule} picks frame index {past[0]} of a {n}-frame video "
+            f"(indices go to {n - 1}; {sampling.steps[-1]}). This is transformers' own out-of-range index, not ours; "
+            f"what it does next: {nxt}. Allowed: settings whose indices stay below {n}, e.g. another min_frames "
+            f"or fps")
 
 
 def _coerce_source(source) -> str:
@@ -255,19 +320,39 @@ def explain(
     source: str | os.PathLike | MediaInfo,
     model: str | Family = "qwen2.5-vl",
     pipeline: str | Pipeline = "official",
+    *,
+    budget: Budget | None = None,
     **params,
 ) -> Trace:
     """Every intermediate of the vision input pipeline for ``source``, as the reference computes it.
+
+    ``params`` are the knobs of :data:`qwenvl_viz.params.PARAMS`; ``budget`` bounds the work
+    (default :data:`~qwenvl_viz.params.DEFAULT_BUDGET`; ``Budget.unlimited()`` lifts it). Only
+    :class:`VizError` leaves this function.
 
     >>> t = explain("assets/sample_clip.mp4", model="qwen2.5-vl", fps=2.0)   # doctest: +SKIP
     >>> t.sampling.nframes, t.patchify.grid_thw, tuple(t.pixel_values.shape)  # doctest: +SKIP
     (16, (8, 72, 40), (23040, 1176))
     """
     try:
-        p = Params(**params)
-    except TypeError as e:
-        raise VizError(f"unknown parameter: {e}", field="params") from None
-    p.validate()
+        return _explain(source, model, pipeline, DEFAULT_BUDGET if budget is None else budget, params)
+    except VizError:
+        raise
+    except MemoryError:
+        raise VizError("out of memory while planning this request; lower the settings (max_pixels, fps, "
+                       "patch_size) or the budget limits", field="budget") from None
+    except Exception as e:  # a bug of ours: still a VizError for the caller, marked so tests can tell
+        err = VizError(f"could not explain this input ({type(e).__name__}: {e}); this is a qwenvl-viz bug, "
+                       "please report it with the settings", field="media")
+        err.internal = True
+        raise err from e
+
+
+def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
+    if not isinstance(budget, Budget):
+        raise VizError(f"budget must be a qwenvl_viz.params.Budget, got {type(budget).__name__}", field="budget")
+    given = {k: v for k, v in vocab.check(params).items() if v is not None}
+    p = Params(**given)  # a knob not given (or None) takes its dataclass default
     base = get_profile(model)
     try:
         pipe = Pipeline(pipeline)
@@ -279,10 +364,12 @@ def explain(
     info = source if isinstance(source, MediaInfo) else media_stage.open_media(_coerce_source(source))
     notes: list[str] = []
 
+    # Knobs this media / pipeline does not read: reported, and reset so they are not echoed as values.
+    ignored = vocab.ignored(given, info.kind, pipe.value)
+    notes.extend(vocab.ignored_note(n, info.kind, pipe.value) for n in ignored)
+    p = vocab.replace_ignored(p, ignored)
+
     if info.kind == "image":
-        for name in ("fps", "nframes", "min_frames", "max_frames", "video_start", "video_end"):
-            if getattr(p, name) is not None:
-                notes.append(f"{name} applies to videos only; ignored for this image")
         exif_applied = pipe is Pipeline.PROCESSOR
         h, w = media_stage.exif_size(info) if exif_applied else (info.height, info.width)
         if info.exif_orientation not in (None, 1):
@@ -293,21 +380,35 @@ def explain(
             )
         sampling = None
         nframes = 1
+        view = None
     else:
         exif_applied = False
-        h, w = info.height, info.width
+        view = decoder_view(info, p.decoder)
+        if view.error:
+            raise VizError(f"{view.label}: {view.error}", field="decoder")
+        h, w = view.height, view.width
         sampling = sample_frames(
-            profile, pipe, total_frames=info.frames, video_fps=info.fps, fps=p.fps, nframes=p.nframes,
+            profile, pipe, total_frames=view.frames, video_fps=view.fps, fps=p.fps, nframes=p.nframes,
             min_frames=p.min_frames, max_frames=p.max_frames, video_start=p.video_start, video_end=p.video_end,
         )
         nframes = sampling.nframes
+        past = [k for k in sampling.indices if k >= view.frames]
+        if past:
+            raise VizError(_reference_index_failure(sampling, view, past), field="fps" if p.fps else "min_frames")
+        missing = [k for k in sampling.indices if view.picture(k) is None]
+        if missing:
+            raise VizError(
+                f"{view.label}: sampled frames {missing[:6]} of the {view.frames} its metadata lists cannot be "
+                f"decoded (only {view.decodable} decode): {view.missing_error}. Try another decoder",
+                field="decoder")
+        notes.extend(f"{view.label}: {n}" for n in view.notes)
         if info.rotation:
             notes.append(
-                f"display rotation {info.rotation} deg applied: coded {info.coded_width}x{info.coded_height} "
-                f"-> displayed {info.width}x{info.height} (decord ignores it; torchcodec >= 0.11 applies it)"
+                f"display rotation {info.rotation} deg "
+                + (f"applied by {view.label}: coded {info.coded_width}x{info.coded_height} -> displayed "
+                   f"{info.width}x{info.height}" if view.rotation_applied
+                   else f"NOT applied by {view.label}: frames as stored, {info.coded_width}x{info.coded_height}")
             )
-    if pipe is Pipeline.PROCESSOR and p.total_pixels is not None:
-        notes.append("total_pixels is a qwen-vl-utils option; the processor pipeline ignores it")
 
     resize = plan_resize(
         profile, pipe, info.kind, h, w, nframes=nframes, min_pixels=p.min_pixels, max_pixels=p.max_pixels,
@@ -316,6 +417,11 @@ def explain(
     if resize.resizes > 1:
         notes.append(f"resized {resize.resizes} times: " + " -> ".join(
             f"{s.dst[0]}x{s.dst[1]} ({s.who})" for s in resize.steps if s.changed))
+    # The budget, on sizes alone (grid_t x gh x gw rows): before the patch plan, the prompt, the rope.
+    gt = 1 if info.kind == "image" else -(-nframes // profile.temporal_patch_size)
+    rows = gt * (resize.height // profile.patch_size) * (resize.width // profile.patch_size)
+    vocab.check_budget(budget, nframes=nframes, tokens=rows // profile.merge_size**2, rows=rows,
+                       row_len=profile.row_len)
     patch = plan_patchify(profile, info.kind, nframes, resize.height, resize.width)
     item = VisionInput(
         kind=info.kind,
@@ -346,6 +452,8 @@ def explain(
         prompt=prompt,
         rope=rope,
         notes=tuple(notes),
+        ignored=ignored,
+        decoder=view,
     )
 
 
@@ -368,8 +476,11 @@ def ledger(trace: Trace) -> list[LedgerRow]:
                               f"{t.media.container}, mode {t.media.mode}"))
         nf = 1
     else:
-        rows.append(LedgerRow("raw", f"[{t.media.frames}, 3, {t.media.height}, {t.media.width}]",
-                              f"{t.media.frames} frames @ {t.media.fps:.3f} fps = {t.media.duration or 0:.2f} s"))
+        v = t.decoder
+        n, fps = (v.frames, v.fps) if v is not None else (t.media.frames, t.media.fps)
+        rows.append(LedgerRow("raw", f"[{n}, 3, {t.input_height}, {t.input_width}]",
+                              f"{n} frames @ {fps:.3f} fps = {n / fps:.2f} s"
+                              + (f" ({v.label}: {v.count_source})" if v is not None else "")))
         rows.append(LedgerRow("sampled", f"[{s.nframes}, 3, {t.input_height}, {t.input_width}]",
                               f"{s.formula}; sample_fps = {s.nframes}/{s.total_frames} x {s.video_fps:.4g} = {s.sample_fps:.4f}"))
         nf = s.nframes

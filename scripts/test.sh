@@ -8,6 +8,10 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
+# torchcodec 0.13.0 (a test oracle) loads the system FFmpeg 5.1 libraries
+for lib in libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8; do
+  dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

@@ -28,7 +28,7 @@ DEFAULTS = dict(
     lang="English", model="qwen2.5-vl", pipeline="official", sample_by="fps", fps=2.0, nframes=0, min_frames=0,
     max_frames=0, pixel_unit="px", min_pixels=0, max_pixels=0, total_pixels=0, video_start=0, video_end=0,
     patch_size=0, merge_size=0, temporal_patch_size=0, prompt="", text_resume="release", qwen3_outer_wrapper=False,
-    cap_pixels_per_frame=False, group=0, order="merge", windows=True, context_len=32768, selected="",
+    cap_pixels_per_frame=False, group=0, order="merge", windows=True, context_len=32768, selected="", step=0,
 )
 SKIP = {"__type__": "update"}
 
@@ -59,7 +59,9 @@ class Session:
         return self.values
 
     def encoder(self, endpoint: str, media: str, **kw) -> dict:
-        args = {**{k: v for k, v in DEFAULTS.items() if k not in ("group", "order", "windows", "context_len", "selected")},
+        from qwenvl_viz.ui.layout import VIEW_FIELDS
+
+        args = {**{k: v for k, v in DEFAULTS.items() if k not in VIEW_FIELDS},
                 "checkpoint": "", "tower": "qwen2.5-vl-tiny", "heatmap_kind": "pca", "layer": "merged", "token": 0,
                 **kw, "media": handle_file(media)}
         out = self.client.predict(**args, api_name=endpoint)
@@ -116,7 +118,7 @@ def test_changing_fps_updates_the_ledger_and_the_timeline(session):
 def test_a_view_option_resends_only_that_view(session):
     session.update()
     session.update(group=3)
-    assert session.changed == {"patch", "select_image"}  # the grid and the clickable frame of group 3
+    assert session.changed == {"patch", "select_image", "g_patches", "g_patches_cap"}  # the grids of group 3
     patch = _plot(session.values["patch"])
     assert "temporal group 3" in json.dumps(patch["layout"]["annotations"])
 

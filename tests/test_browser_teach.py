@@ -99,6 +99,7 @@ def test_once_the_encoder_has_run_a_click_shows_the_cosine_map_to_that_token(pag
 
 
 def test_compare_qwen25_with_qwen3_side_by_side(page):
+    page.get_by_role("tab", name="Compare").click()
     page.locator("#compare").get_by_text("Compare two settings").click()
     page.locator("#compare-run").click()
     page.wait_for_selector("#compare-table")
@@ -115,6 +116,7 @@ def test_compare_qwen25_with_qwen3_side_by_side(page):
 
 
 def test_reproduce_in_code_shows_the_snippet_and_the_command(page):
+    page.get_by_role("tab", name="Stage details").click()
     page.locator("#reproduce").get_by_text("Reproduce in code").click()
     wait_text(page, "#snippet", "process_vision_info")
     wait_text(page, "#cli-line", re.escape("python -m qwenvl_viz explain"))

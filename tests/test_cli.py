@@ -60,7 +60,7 @@ def test_save_writes_the_tensors(capsys, tmp_path):
 @pytest.mark.parametrize(
     "args,words",
     [
-        (["--fps", "0"], "fps must be a positive"),
+        (["--fps", "0"], "fps must be a finite number > 0"),
         (["--fps", "2", "--nframes", "8"], "not allowed with"),
         (["--min-pixels", "900000", "--max-pixels", "1000"], "min_pixels"),
         (["--video-start", "5", "--video-end", "2"], "video_start"),

@@ -136,7 +136,9 @@ def test_version_differences_view_and_notes_match_the_library(session):
 
 def test_compare_lists_the_librarys_differences(session):
     args = {**DEFAULTS, "media": handle_file(CLIP)}
-    for k in ("group", "order", "windows", "context_len", "selected"):
+    from qwenvl_viz.ui.layout import VIEW_FIELDS
+
+    for k in VIEW_FIELDS:
         args.pop(k)
     a_html, b_html, table, err = session.client.predict(
         **args, b_model="qwen3-vl", b_pipeline="official", b_fps=0, b_nframes=0, b_max_pixels=0, api_name="/compare")

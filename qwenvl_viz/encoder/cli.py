@@ -1,4 +1,5 @@
-"""The ``encode`` subcommand: ``python -m qwenvl_viz encode MEDIA [--checkpoint DIR | --preset NAME]``.
+"""The ``encode`` subcommand: ``python -m qwenvl_viz encode MEDIA [--checkpoint DIR|REPO | --preset NAME]``,
+and ``fetch-tower OWNER/NAME [--revision R] [--out DIR]``.
 
 The lead's CLI builds the preprocessing Trace with the same options as ``explain`` and calls
 :func:`run_encode`; this module adds only the encoder's options and renders the EncoderTrace.
@@ -15,17 +16,22 @@ import numpy as np
 
 from ..errors import VizError
 from .config import DEFAULT_PRESET, PRESETS
+from .hub import export_tower, fetch_tower
 from .loading import get_tower
 from .run import EncoderTrace, describe, encode
 
-__all__ = ["add_encode_arguments", "parse_layers", "run_encode", "save_npz"]
+__all__ = ["CHECKPOINT_HELP", "add_encode_arguments", "add_fetch_arguments", "parse_layers", "run_encode",
+           "run_fetch", "save_npz"]
+
+CHECKPOINT_HELP = ("local Hugging Face model folder (config.json + safetensors), or a Hub repo id such as "
+                   "Qwen/Qwen2.5-VL-3B-Instruct[@REVISION]: only its vision tensors are fetched, then cached")
 
 
 def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--checkpoint | --preset``, ``--layers``, ``--device``, ``--seed`` (and ``--save`` if absent)."""
     g = parser.add_argument_group("encoder")
     src = g.add_mutually_exclusive_group()
-    src.add_argument("--checkpoint", metavar="DIR", help="local Hugging Face model folder (config.json + safetensors)")
+    src.add_argument("--checkpoint", metavar="DIR|OWNER/NAME[@REV]", help=CHECKPOINT_HELP)
     src.add_argument(
         "--preset",
         metavar="NAME",
@@ -71,10 +77,9 @@ def save_npz(path: str | Path, enc: EncoderTrace, pixel_values, grid_thw) -> dic
         arrays["cu_window_seqlens"] = enc.cu_window_seqlens.numpy()
     arrays["random_weights"] = np.array(enc.random_weights)
     arrays["weights_source"] = np.array(enc.weights_source)
-    try:
-        np.savez(path, **arrays)
-    except OSError as e:
-        raise VizError(f"cannot write {path}: {e.strerror}", field="save") from None
+    from ..export import write_npz
+
+    write_npz(path, arrays)  # exactly `path`; a folder / full disk is a VizError
     return {k: list(v.shape) for k, v in arrays.items()}
 
 
@@ -90,8 +95,9 @@ def _progress(out: TextIO):
     return report
 
 
-def run_encode(args: argparse.Namespace, trace: Any, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> dict:
+def run_encode(args: argparse.Namespace, trace: Any, *, out: TextIO | None = None, err: TextIO | None = None) -> dict:
     """Build the tower, encode ``trace``, print the walkthrough to ``out``; returns a JSON-able summary."""
+    out, err = out or sys.stdout, err or sys.stderr  # looked up per call: the streams may be swapped
     tower = get_tower(
         checkpoint=getattr(args, "checkpoint", None),
         preset=getattr(args, "preset", None),
@@ -123,4 +129,33 @@ def run_encode(args: argparse.Namespace, trace: Any, *, out: TextIO = sys.stdout
     if save:
         summary["saved"] = {"path": str(save), "arrays": save_npz(save, enc, trace.pixel_values, trace.grid_thw)}
         print(f"saved {save}: " + ", ".join(summary["saved"]["arrays"]), file=out)
+    return summary
+
+
+def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
+    """``fetch-tower OWNER/NAME [--revision R] [--out DIR] [--json]``."""
+    parser.add_argument("repo", metavar="OWNER/NAME[@REV]", help="Hub repo id, e.g. Qwen/Qwen2.5-VL-3B-Instruct")
+    parser.add_argument("--revision", help="branch, tag or commit (default: main, or the @REV of the id)")
+    parser.add_argument("--out", metavar="DIR", help="also copy the vision-only checkpoint folder here")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> dict:
+    """Fetch (or reuse) the tower, optionally copy it to ``--out``; print where it is and what it cost."""
+    out = out or sys.stdout
+    fetch = fetch_tower(args.repo, revision=args.revision)
+    folder = export_tower(fetch, args.out) if args.out else fetch.folder
+    mb = 1e6
+    summary = {
+        "repo_id": fetch.repo_id, "revision": fetch.revision, "commit": fetch.commit, "folder": str(folder),
+        "tensors": fetch.tensors, "vision_bytes": fetch.vision_bytes, "header_bytes": fetch.header_bytes,
+        "small_file_bytes": fetch.small_file_bytes, "shard_bytes": fetch.shard_bytes, "shards": list(fetch.shards),
+        "bytes_fetched": fetch.bytes_fetched, "from_cache": fetch.from_cache,
+    }  # fmt: skip
+    if not getattr(args, "json", False):
+        how = "reused from the cache" if fetch.from_cache else (
+            f"fetched {fetch.bytes_fetched / mb:.1f} MB (vision tensors {fetch.vision_bytes / mb:.1f} MB + headers "
+            f"{fetch.header_bytes / 1e3:.1f} kB) of {len(fetch.shards)} shard(s) totalling {fetch.shard_bytes / mb:.1f} MB")
+        print(f"{fetch.label}: {fetch.tensors} vision tensors, {how}", file=out)
+        print(f"checkpoint folder {folder}  (use: --checkpoint {folder})", file=out)
     return summary

@@ -1,4 +1,7 @@
-"""Build a tower: from a local Hugging Face checkpoint folder (strict) or with seeded random weights.
+"""Build a tower: from a Hugging Face checkpoint (strict) or with seeded random weights.
+
+A checkpoint is a local folder or a Hub repo id ``OWNER/NAME[@REVISION]``; a repo id is resolved by
+:func:`hub.resolve_checkpoint`, which fetches only the vision tensors into a cached local folder.
 
 Loading reads only the vision tensors: every key under ``visual.`` (Qwen2/2.5-VL Hub files) or
 ``model.visual.`` (Qwen3-VL Hub files, and transformers >= 4.52 re-saves), from ``model.safetensors``
@@ -11,6 +14,7 @@ Dtypes: on CPU the tower runs in float32 (bf16 checkpoints are upcast); on CUDA 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from safetensors import safe_open
 from ..errors import VizError
 from ..profiles import Family, ModelProfile
 from .config import DEFAULT_PRESET, VisionConfig, config_from_checkpoint, get_preset
+from .hub import Progress, resolve_checkpoint
 from .layers import VisionTower
 from .qwen2_5_vl import Qwen2_5VisionTower
 from .qwen2_vl import Qwen2VisionTower
@@ -151,9 +156,17 @@ def load_tower(
     device: str | None = "cpu",
     dtype: torch.dtype | None = None,
     config: VisionConfig | None = None,
+    progress: Progress | None = None,
+    label: str | None = None,
 ) -> VisionTower:
-    """The vision tower of a local checkpoint folder (``config.json`` + safetensors), strictly."""
-    config = config or config_from_checkpoint(checkpoint)
+    """The vision tower of a checkpoint folder (``config.json`` + safetensors) or Hub repo id, strictly.
+
+    ``progress(done, total)`` reports the bytes of a Hub fetch (nothing is called for a local folder).
+    ``label`` names the weights (default: the folder, or ``OWNER/NAME@commit`` for a Hub repo).
+    """
+    checkpoint, found = resolve_checkpoint(checkpoint, progress=progress)
+    label = label or found
+    config = config or dataclasses.replace(config_from_checkpoint(checkpoint), name=label)
     dev, default_dtype = resolve_device(device)
     dtype = dtype or default_dtype
     meta = build_tower(config, "meta")
@@ -190,7 +203,7 @@ def load_tower(
     with torch.no_grad():
         for ours, theirs in key_map.items():
             params[ours].copy_(found[theirs][1])  # copy_ casts (bf16 -> float32 on CPU)
-    tower.weights_source = str(checkpoint)
+    tower.weights_source = label
     tower.random_weights, tower.seed = False, None
     return tower
 
@@ -203,8 +216,11 @@ def get_tower(
     profile: ModelProfile | None = None,
     seed: int = 0,
     device: str | None = None,
+    progress: Progress | None = None,
+    label: str | None = None,
 ) -> VisionTower:
-    """The tower the user asked for: a checkpoint, else a preset, else the family's default preset.
+    """The tower the user asked for: a checkpoint (folder or Hub repo id), else a preset, else the
+    family's default preset.
 
     Without a checkpoint the weights are random (seeded). With a ``profile`` whose patch / merge /
     temporal sizes differ from the preset's, the random tower is built with the profile's sizes;
@@ -215,7 +231,7 @@ def get_tower(
     if family is None and profile is not None:
         family = profile.family
     if checkpoint is not None:
-        tower = load_tower(checkpoint, device=device)
+        tower = load_tower(checkpoint, device=device, progress=progress, label=label)
     else:
         if preset is None:
             if family is None:

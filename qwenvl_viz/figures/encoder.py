@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from plotly.colors import hex_to_rgb, sequential
 
 from ..heatmaps import Heatmap, HeatmapKind, to_patch_grid
-from ..ui.i18n import tr
+from ..words import tr
 from ._style import group_color
 from .patch_grid import SELECT_COLOR
 from .pictures import blend, contact_sheet

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from ..trace import Trace, ledger
-from ..ui.i18n import WORDS, tr
+from ..words import WORDS, tr
 
 __all__ = ["ledger_html"]
 

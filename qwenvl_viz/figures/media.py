@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from ..trace import Trace
-from ..ui.i18n import tr
+from ..words import tr
 
 __all__ = ["media_html"]
 

@@ -20,7 +20,7 @@ from PIL import Image
 from ..encoder import DEFAULT_PRESET, get_preset, window_partition
 from ..profiles import Family
 from ..trace import Trace
-from ..ui.i18n import tr
+from ..words import tr
 from ._style import figure
 from .pictures import data_uri
 

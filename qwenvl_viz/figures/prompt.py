@@ -7,7 +7,7 @@ from html import escape
 
 from ..prompt import SegmentLabel, load_tokenizer
 from ..trace import Trace
-from ..ui.i18n import tr
+from ..words import tr
 
 __all__ = ["prompt_html", "MAX_GROUP_BLOCKS"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..trace import Trace, token_curve
-from ..ui.i18n import tr
+from ..words import tr
 from ._style import ERROR_COLOR, figure
 
 __all__ = ["resize_figure"]

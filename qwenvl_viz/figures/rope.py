@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..trace import Trace
-from ..ui.i18n import tr
+from ..words import tr
 from ._style import AXIS_COLORS, ERROR_COLOR, VISION_FILL, figure, group_color
 from .patch_grid import SELECT_COLOR
 

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from ..trace import Trace
-from ..ui.i18n import tr
+from ..words import tr
 from ._style import GROUP_COLORS, PAD_COLOR, figure, group_color
 from .patch_grid import SELECT_COLOR
 from .pictures import contact_sheet

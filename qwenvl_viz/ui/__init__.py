@@ -1,6 +1,6 @@
-"""The Gradio app: ``build_demo()`` (layout + wiring), ``launch_kwargs()``; the word table in ``i18n``.
+"""The Gradio app: ``build_demo()`` (layout + wiring), ``launch_kwargs()``; the word table is ``qwenvl_viz.words``.
 
-Imports are lazy so that ``qwenvl_viz.ui.i18n`` stays light (the figures use it).
+Imports are lazy so that importing the package stays light.
 """
 
 __all__ = ["build_demo", "launch_kwargs", "AppConfig", "warm_up"]

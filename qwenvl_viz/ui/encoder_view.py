@@ -17,6 +17,7 @@ from ..errors import VizError
 from ..heatmaps import Heatmap, heatmap
 from ..profiles import Family
 from ..trace import Trace
+from . import towers
 from .state import ENCODINGS, LRU, previews
 from .views import display_size
 
@@ -37,18 +38,13 @@ except ImportError:  # pragma: no cover - depends on the host
     ON_ZERO_GPU = False
 
 
-def tower_choices(family: Family | str) -> list[str]:
-    """Presets of ``family``: the tiny one first (fast on CPU), then the real checkpoints' towers."""
-    fam = Family(family)
-    names = [n for n, c in PRESETS.items() if c.family is fam]
-    return sorted(names, key=lambda n: (not n.endswith("-tiny"), n))
+def tower_choices(family: Family | str) -> list[tuple[str, str]]:
+    """The picker: the family's public Hub towers with their download size, then the random presets."""
+    return towers.picker_choices(family)
 
 
 def default_tower(family: Family | str) -> str:
-    fam = Family(family)
-    if torch.cuda.is_available() or ON_ZERO_GPU:
-        return DEFAULT_PRESET[fam]
-    return next(n for n in tower_choices(fam) if n.endswith("-tiny"))
+    return towers.default_choice(family)
 
 
 def weights_key(checkpoint: str | None, preset: str) -> tuple:
@@ -66,16 +62,18 @@ def kept_layers(depth: int) -> tuple[int, ...]:
     return tuple(sorted({depth // 4 - 1, depth // 2 - 1, 3 * depth // 4 - 1, depth - 1}))
 
 
-def _tower(checkpoint: str | None, preset: str, trace: Trace):
+def _tower(checkpoint: str | None, preset: str, trace: Trace, label: str | None = None):
     pf = trace.profile
     key = (weights_key(checkpoint, preset), pf.patch_size, pf.merge_size, pf.temporal_patch_size)
+
+    # a fetched Hub tower is named by its repo and commit (label), not by its cache folder
     return TOWERS.get_or(key, lambda: get_tower(checkpoint=checkpoint or None, preset=None if checkpoint else preset,
-                                                profile=pf))
+                                                profile=pf, label=label))
 
 
 def _run(trace: Trace, checkpoint: str | None, preset: str, layers: tuple[int, ...],
-         progress: Callable[[int, int], None] | None) -> EncoderTrace:
-    tower = _tower(checkpoint, preset, trace)
+         progress: Callable[[int, int], None] | None, label: str | None = None) -> EncoderTrace:
+    tower = _tower(checkpoint, preset, trace, label)
     # a copy: the pixel tensor is computed for this run only, never kept in the shared Trace cache
     return encode(copy.copy(trace), tower, layers=layers, progress=progress)
 
@@ -84,11 +82,21 @@ _run_on_device = _gpu(_run) if _gpu is not None else _run
 
 
 def run_encoder(key: tuple, trace: Trace, checkpoint: str | None, preset: str,
-                progress: Callable[[int, int], None] | None = None) -> EncoderTrace:
-    """The EncoderTrace of ``trace`` with these weights (cached by trace key and weights)."""
+                progress: Callable[[int, int], None] | None = None,
+                fetch_progress: Callable[[int, int], None] | None = None) -> EncoderTrace:
+    """The EncoderTrace of ``trace`` with these weights (cached by trace key and weights).
+
+    ``checkpoint`` (the field) wins over ``preset`` (the picker); either may name a Hub repo, whose
+    tower is fetched here, on the CPU worker, before the GPU is asked for (``fetch_progress``: bytes).
+    """
+    label = None
+    if (repo := towers.hub_repo(checkpoint, preset)) is not None:
+        checkpoint, label = towers.fetched(repo, fetch_progress)
+        checkpoint = str(checkpoint)
     if checkpoint and not os.path.isdir(checkpoint):
-        raise VizError(f"checkpoint folder {checkpoint!r} does not exist; give a local Hugging Face checkpoint folder "
-                       "(config.json + safetensors) or leave it blank for random weights", field="checkpoint")
+        raise VizError(f"checkpoint {checkpoint!r} is neither a local folder nor a Hub repo id; give a Hugging Face "
+                       "checkpoint folder (config.json + safetensors), OWNER/NAME[@REVISION], or leave it blank and "
+                       "pick a tower", field="checkpoint")  # fmt: skip
     if not checkpoint and preset not in PRESETS:
         raise VizError(f"unknown tower {preset!r}; allowed: {', '.join(PRESETS)}", field="preset")
     if not checkpoint and get_preset(preset).family is not trace.model:
@@ -98,12 +106,17 @@ def run_encoder(key: tuple, trace: Trace, checkpoint: str | None, preset: str,
     if hit is not None:
         return hit
     depth = config_from_checkpoint(checkpoint).depth if checkpoint else get_preset(preset).depth
-    enc = _run_on_device(trace, checkpoint, preset, kept_layers(depth), progress)
+    enc = _run_on_device(trace, checkpoint, preset, kept_layers(depth), progress, label)
     ENCODINGS.put(ek, enc)
     return enc
 
 
 def cached_encoding(key: tuple, trace: Trace, checkpoint: str | None, preset: str) -> EncoderTrace | None:
+    if (repo := towers.hub_repo(checkpoint, preset)) is not None:
+        folder = towers.fetched_folder(repo)  # never fetches: a heatmap redraw only reads what Run produced
+        if folder is None:
+            return None
+        checkpoint = str(folder)
     if not checkpoint and preset in PRESETS and get_preset(preset).family is not trace.model:
         preset = default_tower(trace.model)
     return ENCODINGS.get((key, weights_key(checkpoint, preset)))

@@ -26,12 +26,12 @@ from ..figures.encoder import stages_html
 from ..figures.ledger import ledger_html
 from ..profiles import Family, Pipeline
 from ..trace import Trace
-from . import narration, teach
+from . import gallery, lesson, narration, teach
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
                            tower_choices)
-from .i18n import LANGS, Lang, lang_of, tr
+from ..words import LANGS, Lang, lang_of, tr
 from .state import FIELDS, Request, get_trace
-from .views import PATCH_FRAME_SIDE, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
+from .views import GLANCE_PATCH_SIDE, GLANCE_VIEWS, LESSON_VIEWS, PATCH_FRAME_SIDE, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
 
 __all__ = ["build_demo", "AppConfig", "CSS", "HEAD", "launch_kwargs", "ASSETS", "EXAMPLES", "warm_up", "REQUEST_FIELDS",
            "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENCODER_OUTPUTS"]
@@ -71,7 +71,47 @@ class _UI:
 
 
 CSS = """
-.gradio-container { max-width: 100% !important; }
+.gradio-container { max-width: 100% !important; padding-top: 4px !important; }
+#top-bar { align-items: center; gap: 8px; flex-wrap: nowrap !important; }
+#top-bar { justify-content: space-between; }
+#title { flex: 1 1 auto !important; width: auto !important; min-width: 560px !important; }
+#title h3 { margin: 0 !important; font-size: 17px; white-space: nowrap; }
+#lang { flex: 0 0 auto !important; }
+#lang .wrap { flex-wrap: nowrap; }
+#banner .banner { padding: 4px 10px !important; font-size: 14px !important; }
+#main-row { gap: 8px; }
+#controls { max-height: calc(100vh - 64px); overflow-y: auto; }
+#ledger .ledger { flex-wrap: nowrap; gap: 2px; }
+#ledger .ledger-card { padding: 2px 5px; min-width: 0; }
+#ledger .ledger-stage { font-size: 10px; }
+#ledger .ledger-shape { font-size: 13px; overflow-wrap: anywhere; }
+#ledger .ledger-arrow { font-size: 13px; }
+#ledger .ledger-formula { max-height: 1.3em; overflow: hidden; font-size: 10px; }
+#ledger .ledger-formula:hover { max-height: 12em; overflow-y: auto; }
+#glance { gap: 6px; flex-wrap: nowrap; }
+.glance-cell { border: 1px solid #dde3ea; border-radius: 8px; padding: 4px !important; gap: 2px !important;
+  min-width: 0 !important; }
+.glance-title h4 { margin: 0 !important; font-size: 14px; }
+.glance-cap { font-size: 12px; line-height: 1.3; color: #234; overflow-wrap: anywhere; }
+.glance-idx { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; }
+.glance-pic { height: calc(100vh - var(--glance-top, 270px)) !important; min-height: 160px !important; }
+#glance-heatmaps-pic:not(:has(img)) { height: 0 !important; min-height: 0 !important; overflow: hidden; }
+.glance-pic img { height: 100% !important; width: 100% !important; object-fit: contain; object-position: top; }
+.glance-html { max-height: calc(100vh - var(--glance-top, 270px) + 40px); overflow-y: auto; }
+.glance-table { font-size: 12px; border-collapse: collapse; width: 100%; }
+.glance-table td, .glance-table th { padding: 1px 4px !important; border-bottom: 1px solid #eef; text-align: left; }
+.glance-table tr.glance-sel td { background: #fde4f1; outline: 1px solid #e6007e; }
+.glance-table td { white-space: nowrap; }
+.glance-ts { font-size: 13px; font-weight: 700; color: #5e35b1; }
+#glance-run { margin-top: 4px; }
+#modes > .tab-wrapper, #modes [role=tablist] { min-height: 0; }
+#lesson-text, #lesson-text .prose, #lesson-text p, #lesson-text li { font-size: 22px !important; line-height: 1.45; }
+#lesson-text h3 { font-size: 28px !important; margin: 4px 0 10px 0 !important; }
+#lesson-text code { font-size: 20px; }
+#case-note .gallery-note { background: #fff8ec; border: 1px solid #f0c987; border-radius: 8px; padding: 4px 10px;
+  font-size: 14px; margin: 2px 0; }
+#lesson-html .glance-table { font-size: 18px; }
+#lesson-html .glance-cap { font-size: 16px; }
 #banner .banner { padding: 8px 14px; border-radius: 8px; font-size: 16px; }
 #banner .banner-ok { background: #eef6ee; border: 1px solid #9c9; }
 .banner-warn { background: #fff6dd; border: 1px solid #f0b44c; color: #6b4a00; padding: 8px 14px;
@@ -128,7 +168,16 @@ table.stages code { white-space: nowrap; }
 """
 
 # Chinese fonts: Debian's fonts-noto-cjk is found by name; nothing is fetched from the network.
-HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">' + """<script>
+// lesson mode: the arrow keys press prev / next while the lesson is on screen and no field has the focus
+document.addEventListener('keydown', (e) => {
+  if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable="true"]')) return;
+  const lesson = document.querySelector('#lesson');
+  if (!lesson || lesson.offsetParent === null) return;
+  const id = e.key === 'ArrowRight' ? '#lesson-next' : e.key === 'ArrowLeft' ? '#lesson-prev' : null;
+  if (id) { e.preventDefault(); document.querySelector(id)?.click(); }
+});
+</script>"""
 
 
 def _head() -> str:
@@ -156,6 +205,8 @@ def _err(msg: str) -> str:
 
 
 PLOTS = frozenset({"timeline", "resize", "patch", "rope"})  # plotly figures: the slow part of a paint
+GLANCE = frozenset({"ledger", "budget", *GLANCE_VIEWS, *LESSON_VIEWS})  # painted first; the rest waits for its turn
+DETAILS = frozenset(VIEW_NAMES) - GLANCE
 BELOW_FOLD = frozenset({"patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt",
                         "prompt_text", "versions", "snippet", "cli", "summary"})
 REQUEST_FIELDS = [f.name for f in fields(Request)]
@@ -184,6 +235,7 @@ def _parse(values: list) -> tuple[Lang, Request, ViewOptions, dict]:
         windows=bool(raw_view.get("windows")),
         context_len=int(ctx) if ctx else None,
         selected=raw_view.get("selected") or "",
+        step=lesson.clamp_step(raw_view.get("step")),
     )
     last = values[1 + n_req + n_view] or {}
     return lang, req, view, dict(last)
@@ -203,20 +255,37 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     ui = _UI()
     en = Lang.EN
     with gr.Blocks(title="qwenvl-viz", analytics_enabled=False) as demo:
-        with gr.Row(equal_height=True):
-            ui.headers["title"] = gr.Markdown(f"## {tr('title', en)}\n{tr('subtitle', en)}", elem_id="title")
+        with gr.Row(equal_height=True, elem_id="top-bar"):
+            ui.headers["title"] = gr.Markdown(f"### {tr('title', en)}", elem_id="title")
             ui.lang = gr.Radio(LANG_CHOICES, value=LANG_CHOICES[0], label=tr("language", en), elem_id="lang",
-                               scale=0, min_width=240)
-        ui.banner = gr.HTML(_banner("…", True), elem_id="banner")
-        ui.views["ledger"] = gr.HTML(elem_id="ledger")
+                               scale=0, min_width=170, show_label=False, container=False)
         ui.last = gr.State({})
-        with gr.Row():
-            with gr.Column(scale=1, min_width=300, elem_id="controls"):
+        with gr.Row(elem_id="main-row"):
+            with gr.Column(scale=1, min_width=210, elem_id="controls"):
                 _controls(ui, cfg)
-            with gr.Column(scale=4, min_width=600, elem_id="views"):
-                _views(ui)
-                _encoder_section(ui, cfg)
-                _compare_section(ui)
+            with gr.Column(scale=7, min_width=600, elem_id="views"):
+                ui.banner = gr.HTML(_banner("…", True), elem_id="banner", padding=False)
+                ui.teach["case_note"] = gr.HTML("", elem_id="case-note", padding=False)
+                with gr.Tabs(elem_id="modes") as modes:
+                    ui.teach["modes"] = modes
+                    with gr.Tab(tr("mode_glance", en), elem_id="tab-glance", id="glance") as tab:
+                        ui.headers["mode_glance"] = tab
+                        ui.views["ledger"] = gr.HTML(elem_id="ledger", padding=False)
+                        _glance(ui)
+                    with gr.Tab(tr("lesson_tab", en), elem_id="tab-lesson", id="lesson") as tab:
+                        ui.headers["lesson_tab"] = tab
+                        _lesson(ui)
+                    with gr.Tab(tr("gallery_tab", en), elem_id="tab-gallery", id="gallery") as tab:
+                        ui.headers["gallery_tab"] = tab
+                        _gallery(ui)
+                with gr.Tabs(elem_id="detail-tabs"):
+                    with gr.Tab(tr("details_tab", en), elem_id="tab-details") as tab:
+                        ui.headers["details_tab"] = tab
+                        _views(ui)
+                        _encoder_section(ui, cfg)
+                    with gr.Tab(tr("compare_tab", en), elem_id="tab-compare") as tab:
+                        ui.headers["compare_tab"] = tab
+                        _compare_section(ui)
         _wire(demo, ui, cfg)
     demo.ui = ui  # type: ignore[attr-defined]  # for tests and issue-5 extensions
     return demo
@@ -304,6 +373,67 @@ def _controls(ui: _UI, cfg: AppConfig) -> None:
         v["windows"] = gr.Checkbox(True, label=tr("windows", en), elem_id="windows")
         v["context_len"] = gr.Number(32768, label=tr("context_len", en), elem_id="context-len", precision=0)
         v["selected"] = gr.Textbox("", visible=False, elem_id="selected")  # the linked selection (teach.py)
+        v["step"] = gr.Number(0, visible=False, elem_id="lesson-step", precision=0)  # lesson mode's step
+
+
+GLANCE_CELLS = (  # (elem id, title key, caption view, picture view or None: an HTML table fills the cell)
+    ("glance-frames", "glance_frames", "g_frames_cap", "g_frames"),
+    ("glance-patches", "glance_patches", "g_patches_cap", "g_patches"),
+    ("glance-time-ids", "glance_time_ids", None, "g_time_ids"),
+    ("glance-timestamps", "glance_timestamps", None, "g_timestamps"),
+    ("glance-heatmaps", "glance_heatmaps", "g_heat_cap", "g_heatmaps"),
+)
+PICTURES = frozenset({"g_frames", "g_patches", "g_heatmaps"})
+
+
+def _glance(ui: _UI) -> None:
+    """The five cells side by side under the ledger: what a room compares without scrolling."""
+    v = ui.views
+    with gr.Row(equal_height=False, elem_id="glance"):
+        for elem_id, title, cap, view in GLANCE_CELLS:
+            with gr.Column(min_width=150, elem_classes="glance-cell", elem_id=elem_id):
+                ui.headers[title] = gr.Markdown(f"#### {tr(title, Lang.EN)}", elem_classes="glance-title")
+                if cap:
+                    v[cap] = gr.HTML(elem_classes="glance-caption", padding=False)
+                if view in PICTURES:
+                    v[view] = gr.Image(type="filepath", interactive=False, show_label=False, container=False,
+                                       buttons=["fullscreen"], elem_classes="glance-pic", elem_id=f"{elem_id}-pic")
+                else:
+                    v[view] = gr.HTML(elem_classes="glance-html", padding=False, elem_id=f"{elem_id}-table")
+                if view == "g_heatmaps":
+                    ui.encoder["glance_run"] = gr.Button(tr("g_heat_run", Lang.EN), size="sm", variant="primary",
+                                                         elem_id="glance-run")
+
+
+def _lesson(ui: _UI) -> None:
+    """The stepper: prev / next (and the arrow keys, see HEAD), the step's narration in large type beside the
+    glance picture or table it talks about."""
+    v, en = ui.views, Lang.EN
+    with gr.Column(elem_id="lesson"):
+        with gr.Row(equal_height=True):
+            ui.teach["lesson_prev"] = gr.Button(tr("l_prev", en), elem_id="lesson-prev", size="sm", scale=0,
+                                                min_width=120)
+            ui.teach["lesson_next"] = gr.Button(tr("l_next", en), elem_id="lesson-next", size="sm", scale=0,
+                                                variant="primary", min_width=120)
+            ui.notes["l_keys"] = gr.Markdown(tr("l_keys", en), elem_id="lesson-keys")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                v["lesson_text"] = gr.Markdown(elem_id="lesson-text")
+            with gr.Column(scale=2):
+                v["lesson_pic"] = gr.Image(type="filepath", interactive=False, show_label=False, container=False,
+                                           buttons=["fullscreen"], elem_id="lesson-pic", elem_classes="glance-pic")
+                v["lesson_html"] = gr.HTML(elem_id="lesson-html", padding=False)
+
+
+def _gallery(ui: _UI) -> None:
+    """One button per edge case (gallery.CASES); a click opens it on the glance, its note above."""
+    ui.notes["gal_info"] = gr.Markdown(tr("gal_info", Lang.EN), elem_id="gallery-info")
+    buttons = []
+    with gr.Row(elem_id="gallery"):
+        for k, case in enumerate(gallery.CASES):
+            buttons.append(gr.Button(tr("gal_" + case.key, Lang.EN), elem_id=f"case-{case.key}", size="sm",
+                                     min_width=160))
+    ui.teach["cases"] = buttons
 
 
 def _views(ui: _UI) -> None:
@@ -457,11 +587,12 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         return _update(values, frozenset())
 
     def first_paint(*values):
-        """Page load, step 1: the text and pictures at the top (the browser shows them at once)."""
-        return _update(values, BELOW_FOLD | PLOTS)
+        """Page load and every control change, step 1: the ledger and the glance (pictures and small tables,
+        the browser swaps them at once)."""
+        return _update(values, DETAILS)
 
     def first_paint_plots(*values):
-        """Step 2: the figures at the top (plotly draws them one by one, ~0.3 s each on a laptop)."""
+        """Step 2: the figures of the details tab (plotly draws them one by one, ~0.3 s each on a laptop)."""
         return _update(values, BELOW_FOLD)
 
     def _update(values, defer: frozenset):
@@ -493,7 +624,7 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             out[f"err:{f}"] = ""
         slider = view.group
         view, sel = _follow_selection(trace, key, view, last, out)
-        for name, (ck, value) in render_views(key, trace, view, lang, sel).items():
+        for name, (ck, value) in render_views(key, trace, view, lang, sel, cfg.checkpoint).items():
             out[name] = (ck, value)
         t = trace.patchify.grid_thw[0]
         forced = view.group if view.group != slider else None  # the selection moved the slider
@@ -575,8 +706,12 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
             triggers.append(ui.controls[name].input)
     for name in VIEW_FIELDS:
         triggers.append(ui.view_opts[name].input)
-    gr.on(triggers, update, inputs=inputs, outputs=outputs, api_name="update", trigger_mode="always_last",
-          concurrency_limit=cfg.concurrency, concurrency_id="preprocess", show_progress="minimal")
+    # a control change: the glance first (what the room looks at), then the details tab
+    gr.on(triggers, first_paint, inputs=inputs, outputs=outputs, api_name="update_glance", trigger_mode="always_last",
+          concurrency_limit=cfg.concurrency, concurrency_id="preprocess", show_progress="minimal",
+          api_visibility="private").then(
+        update, inputs=inputs, outputs=outputs, api_name="update", concurrency_limit=cfg.concurrency,
+        concurrency_id="preprocess", show_progress="hidden")
 
     # language: relabel the widgets, then re-render everything through update
     relabel_targets, relabel_fns = _relabel_table(ui)
@@ -590,7 +725,24 @@ def _wire(demo: gr.Blocks, ui: _UI, cfg: AppConfig) -> None:
         concurrency_id="preprocess")
 
     enc_inputs, enc_outputs = _wire_encoder(ui, cfg, req_inputs)
-    _wire_teach(ui, req_inputs, update, inputs, outputs, enc_inputs, enc_outputs)
+    # when a run ends, the glance's heatmap cell fills in (its view key includes the cached encoding)
+    ui.encoder["run_event"].then(first_paint, inputs=inputs, outputs=outputs, api_visibility="private",
+                                 concurrency_id="preprocess")
+    ui.encoder["glance_run"].click(ui.encoder["encode_run"], inputs=enc_inputs, outputs=enc_outputs,
+                                   concurrency_limit=1, concurrency_id="gpu", api_visibility="private").then(
+        first_paint, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
+    _wire_teach(ui, req_inputs, update, first_paint, inputs, outputs, enc_inputs, enc_outputs)
+    case_outputs = [ui.controls[f] for f in CASE_FIELDS] + [ui.teach["case_note"], ui.teach["modes"]]
+    for k, button in enumerate(ui.teach["cases"]):
+        button.click(lambda lang, k=k: open_case(k, lang), inputs=[ui.lang], outputs=case_outputs, queue=False,
+                     api_visibility="private").then(
+            first_paint, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess").then(
+            update, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
+    ui.controls["media"].upload(lambda: "", outputs=[ui.teach["case_note"]], queue=False, api_visibility="private")
+    step = ui.view_opts["step"]
+    for button, fn in ((ui.teach["lesson_prev"], lesson_prev), (ui.teach["lesson_next"], lesson_next)):
+        button.click(fn, inputs=[step], outputs=[step], queue=False, api_name=fn.__name__).then(
+            first_paint, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess")
 
 
 def _wire_encoder(ui: _UI, cfg: AppConfig, req_inputs: list) -> tuple[list, list]:
@@ -612,7 +764,10 @@ def _wire_encoder(ui: _UI, cfg: AppConfig, req_inputs: list) -> tuple[list, list
             def tick(done: int, depth: int) -> None:
                 progress((done, depth), desc=f"block {done}/{depth}")
 
-            enc = run_encoder(key, trace, checkpoint, tower, tick)
+            def fetching(done: int, total: int) -> None:  # a Hub tower's first use: megabytes
+                progress((done // 10**6, max(total // 10**6, 1)), desc=tr("fetching_tower", lang), unit="MB")
+
+            enc = run_encoder(key, trace, checkpoint, tower, tick, fetching)
             choices = [(tr("layer_merged", lang), MERGED)] + [
                 (tr("layer_block", lang, k=k), str(k)) for k in sorted(enc.hidden)]
             layer = layer if layer in {v for _, v in choices} else MERGED
@@ -639,33 +794,60 @@ def _wire_encoder(ui: _UI, cfg: AppConfig, req_inputs: list) -> tuple[list, list
 
     _named(encode_run, ENC_NAMES, progress=True)
     _named(show_heatmap, ENC_NAMES)
-    e["run"].click(encode_run, inputs=enc_inputs, outputs=enc_outputs, api_name="run_encoder",
-                   concurrency_limit=1, concurrency_id="gpu")
+    e["encode_run"] = encode_run
+    e["run_event"] = e["run"].click(encode_run, inputs=enc_inputs, outputs=enc_outputs, api_name="run_encoder",
+                                    concurrency_limit=1, concurrency_id="gpu")
     gr.on([e["kind"].input, e["layer"].input, e["token"].input], show_heatmap, inputs=enc_inputs,
           outputs=enc_outputs, api_name="heatmap", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
           concurrency_id="preprocess")
     return enc_inputs, enc_outputs
 
 
-def _wire_teach(ui: _UI, req_inputs: list, update, inputs: list, outputs: list, enc_inputs: list,
+CASE_FIELDS = ("media", "model", "pipeline", "sample_by", "fps", "nframes")  # what a gallery case sets
+
+
+def open_case(index: int, lang_value: str) -> tuple:
+    """Gallery case ``index``: the values of CASE_FIELDS, its note, and the glance tab selected."""
+    lang = lang_of(lang_value)
+    values = gallery.case_settings(index)
+    return (*(values[f] for f in CASE_FIELDS), gallery.case_note_html(index, lang.value), gr.Tabs(selected="glance"))
+
+
+def lesson_prev(step: float | None) -> int:
+    return lesson.move_step(step, -1)
+
+
+def lesson_next(step: float | None) -> int:
+    return lesson.move_step(step, +1)
+
+
+def select_patch(values, index, side: int):
+    """A click at pixel ``index`` = (x, y) of a group's frame drawn ``side`` px on its long side -> the linked
+    selection string (``values``: lang, the Request fields, the group shown)."""
+    lang = lang_of(values[0])
+    try:
+        _, trace = get_trace(_request(values))
+        x, y = index
+        w, h = display_size(trace.resize.width, trace.resize.height, side)
+        return teach.encode_selection(trace, values[-1] or 0, float(x), float(y), w, h)
+    except VizError:
+        return gr.skip()  # the page already shows what is wrong with the settings
+    except Exception:
+        log.exception("select failed (lang %s)", lang.value)
+        return gr.skip()
+
+
+def _wire_teach(ui: _UI, req_inputs: list, update, first_paint, inputs: list, outputs: list, enc_inputs: list,
                 enc_outputs: list) -> None:
     """The teaching features: linked selection, compare, exports (rendered by teach.py)."""
     e = ui.encoder
     # linked selection: a click on the frame -> the selection string -> every view (update) -> the heatmap
     sel_inputs = [ui.lang, *req_inputs, ui.view_opts["group"]]
 
-    def on_select(evt: gr.SelectData, *values):
-        lang = lang_of(values[0])
-        try:
-            _, trace = get_trace(_request(values))
-            x, y = evt.index
-            w, h = display_size(trace.resize.width, trace.resize.height, PATCH_FRAME_SIDE)
-            return teach.encode_selection(trace, values[-1] or 0, float(x), float(y), w, h)
-        except VizError:
-            return gr.skip()  # the page already shows what is wrong with the settings
-        except Exception:
-            log.exception("select failed (lang %s)", lang.value)
-            return gr.skip()
+    def select_on(side: int):
+        def on_select(evt: gr.SelectData, *values):
+            return select_patch(values, evt.index, side)
+        return on_select
 
     def select_heatmap(*values):
         """Once the encoder has run: the cosine heatmap to the selected token; otherwise nothing changes."""
@@ -685,12 +867,14 @@ def _wire_teach(ui: _UI, req_inputs: list, update, inputs: list, outputs: list, 
             log.exception("selection heatmap failed")
             return skip
 
-    ui.views["select_image"].select(on_select, inputs=sel_inputs, outputs=[ui.view_opts["selected"]],
-                                    api_name="select", concurrency_id="preprocess").then(
-        update, inputs=inputs, outputs=outputs, api_name="select_update", api_visibility="private",
-        concurrency_id="preprocess").then(
-        select_heatmap, inputs=[*enc_inputs, ui.view_opts["selected"]], outputs=[*enc_outputs, e["token"], e["kind"]],
-        api_name="select_heatmap", api_visibility="private", concurrency_id="preprocess")
+    for picture, side in ((ui.views["select_image"], PATCH_FRAME_SIDE), (ui.views["g_patches"], GLANCE_PATCH_SIDE)):
+        picture.select(select_on(side), inputs=sel_inputs, outputs=[ui.view_opts["selected"]],
+                       api_name="select" if side == PATCH_FRAME_SIDE else "select_glance",
+                       concurrency_id="preprocess").then(
+            first_paint, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess").then(
+            update, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_id="preprocess").then(
+            select_heatmap, inputs=[*enc_inputs, ui.view_opts["selected"]],
+            outputs=[*enc_outputs, e["token"], e["kind"]], api_visibility="private", concurrency_id="preprocess")
 
     # compare: A = the page's settings, B = A with the changes of the compare panel
     t = ui.teach
@@ -768,11 +952,13 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
         fns.append(fn)
 
     c, v, e = ui.controls, ui.view_opts, ui.encoder
-    add(ui.headers["title"], lambda L: gr.update(value=f"## {tr('title', L)}\n{tr('subtitle', L)}"))
+    add(ui.headers["title"], lambda L: gr.update(value=f"### {tr('title', L)}"))
     for key, head in ui.headers.items():
         if key == "title":
             continue
-        if isinstance(head, gr.Accordion):
+        if key.startswith("glance_"):
+            add(head, lambda L, k=key: gr.update(value=f"#### {tr(k, L)}"))
+        elif isinstance(head, (gr.Accordion, gr.Tab)):
             add(head, lambda L, k=key: gr.update(label=tr(k, L)))
         else:
             add(head, lambda L, k=key: gr.update(value=f"### {tr(k, L)}"))
@@ -803,6 +989,11 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
     add(e["checkpoint"], lambda L: gr.update(label=tr("checkpoint", L)))
     add(e["tower"], lambda L: gr.update(label=tr("tower", L), info=tr("tower_info", L)))
     add(e["run"], lambda L: gr.update(value=tr("run_encoder", L)))
+    add(e["glance_run"], lambda L: gr.update(value=tr("g_heat_run", L)))
+    add(ui.teach["lesson_prev"], lambda L: gr.update(value=tr("l_prev", L)))
+    for case, button in zip(gallery.CASES, ui.teach["cases"]):
+        add(button, lambda L, k=case.key: gr.update(value=tr("gal_" + k, L)))
+    add(ui.teach["lesson_next"], lambda L: gr.update(value=tr("l_next", L)))
     add(e["kind"], lambda L: gr.update(label=tr("heatmap_kind", L), choices=[
         (tr("hm_norm", L), "norm"), (tr("hm_pca", L), "pca"), (tr("hm_cosine", L), "cosine")]))
     add(e["layer"], lambda L: gr.update(label=tr("layer", L)))
@@ -821,15 +1012,18 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
     return targets, fns
 
 
-def warm_up(paths: list[str] | None = None) -> None:
-    """Probe, trace and render the bundled examples once, so the first page paints at once."""
+def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encode: bool = True) -> None:
+    """Probe, trace and render the bundled examples once, so the first page paints at once; with ``encode``,
+    also run the default tower (the tiny random one on a CPU, or ``checkpoint``) so that the glance shows
+    their heatmaps at first paint."""
     tv1_kernel.available()  # load (first time ever: compile) the video resampler and check it against torch
     for path in paths or EXAMPLES:
         if not os.path.exists(path):
             continue
-        for lang in (Lang.EN,):
-            try:
-                key, trace = get_trace(Request(media=path))
-                render_views(key, trace, ViewOptions(), lang.value)
-            except Exception:  # warming is best effort; the page reports real errors itself
-                log.exception("warm-up of %s failed", path)
+        try:
+            key, trace = get_trace(Request(media=path))
+            if encode:
+                run_encoder(key, trace, checkpoint, default_tower(trace.model))
+            render_views(key, trace, ViewOptions(), Lang.EN.value, checkpoint=checkpoint)
+        except Exception:  # warming is best effort; the page reports real errors itself
+            log.exception("warm-up of %s failed", path)

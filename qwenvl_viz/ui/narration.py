@@ -9,7 +9,7 @@ import html
 
 from ..profiles import Family
 from ..trace import Trace
-from .i18n import tr
+from ..words import tr
 
 __all__ = ["media_text", "timeline_text", "resize_text", "patch_text", "rope_text", "prompt_text", "budget_text",
            "banner_text"]

@@ -12,16 +12,17 @@ arguments of :func:`qwenvl_viz.explain` (blank = reference default; tokens -> pi
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from PIL import Image
 
+from .. import params as vocab
 from ..errors import VizError
 from ..media import MediaInfo, open_media
 from ..profiles import get_profile
@@ -51,7 +52,7 @@ FIELDS = (
 )
 
 
-VIDEO_ONLY = ("fps", "nframes", "min_frames", "max_frames", "video_start", "video_end")
+VIDEO_ONLY = tuple(p.name for p in vocab.PARAMS if p.media == "video")  # not in play for an image
 
 
 class LRU:
@@ -96,25 +97,7 @@ TRACES = LRU(48)
 PREVIEWS = LRU(1024)
 VIEWS = LRU(256)  # rendered views; a figure's JSON is at most a few hundred kB
 ENCODINGS = LRU(4)
-
-
-# The browser sends 0 for an empty gr.Number, so 0 means "blank": the reference default. (No field
-# below has 0 as a meaningful value different from its default: video_start=0 is no trimming.)
-def _whole(name: str, value: float | None) -> int | None:
-    """A widget number that must be a whole number (None / 0 = blank)."""
-    if value is None or value == 0:
-        return None
-    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        raise VizError(f"{name} must be a whole number, got {value}", field=name)
-    return int(value)
-
-
-def _num(name: str, value: float | None) -> float | None:
-    if value is None or value == 0:
-        return None
-    if not math.isfinite(float(value)):
-        raise VizError(f"{name} must be a finite number, got {value}", field=name)
-    return float(value)
+SESSION_TRACES = LRU(64)  # (trace key, path) -> the cached Trace re-labelled with that session's file
 
 
 @dataclass(frozen=True)
@@ -144,30 +127,25 @@ class Request:
     cap_pixels_per_frame: bool = False
 
     def params(self) -> dict:
-        """Keyword arguments for :func:`qwenvl_viz.explain` (blank widgets = the reference defaults)."""
-        sizes = {n: _whole(n, getattr(self, n)) for n in ("patch_size", "merge_size", "temporal_patch_size")}
-        out: dict[str, Any] = dict(sizes)
-        if self.sample_by == "nframes":
-            out["nframes"] = _whole("nframes", self.nframes)
-        else:
-            out["fps"] = _num("fps", self.fps)
-        out["min_frames"] = _whole("min_frames", self.min_frames)
-        out["max_frames"] = _whole("max_frames", self.max_frames)
-        profile = None
-        for name in ("min_pixels", "max_pixels", "total_pixels"):
-            v = _num(name, getattr(self, name))
-            if v is not None and v <= 0:
-                raise VizError(f"{name} must be > 0, got {v:g}", field=name)
-            if v is not None and self.pixel_unit == "tokens":
-                profile = profile or get_profile(self.model).with_sizes(*sizes.values())
-                v = profile.tokens_to_pixels(v)
-            out[name] = v
-        out["video_start"] = _num("video_start", self.video_start)
-        out["video_end"] = _num("video_end", self.video_end)
-        out["prompt"] = self.prompt if self.prompt else None
-        out["text_resume"] = self.text_resume
-        out["qwen3_outer_wrapper"] = bool(self.qwen3_outer_wrapper)
-        out["cap_pixels_per_frame"] = bool(self.cap_pixels_per_frame)
+        """Keyword arguments for :func:`qwenvl_viz.explain` (blank widgets = the reference defaults).
+
+        Each value is read by the parameter vocabulary (:func:`qwenvl_viz.params.from_widget`): the
+        browser's floats become the knob's type, 0 in a number box means blank, bad values are VizErrors.
+        """
+        out: dict[str, Any] = {}
+        controls = {f.name for f in dataclasses.fields(self)}
+        for p in vocab.PARAMS:
+            if p.name not in controls:
+                continue  # not an app control (tokenizer_dir, model_seq_len)
+            if p.group == "sampling" and p.name != self.sample_by:
+                continue  # fps and nframes: only the one the user drives
+            out[p.name] = vocab.from_widget(p.name, getattr(self, p.name))
+        if self.pixel_unit == "tokens":
+            sizes = (out.get("patch_size"), out.get("merge_size"), out.get("temporal_patch_size"))
+            profile = get_profile(self.model).with_sizes(*sizes)
+            for name in ("min_pixels", "max_pixels", "total_pixels"):
+                if out.get(name) is not None:
+                    out[name] = vocab.coerce(vocab.BY_NAME[name], float(profile.tokens_to_pixels(out[name])))
         return {k: v for k, v in out.items() if v is not None}
 
 
@@ -189,14 +167,34 @@ def _media_and_key(req: Request) -> tuple[MediaInfo, tuple]:
     return info, (info.content_hash, req.model, req.pipeline, tuple(sorted(params.items())))
 
 
+# The app's limits on one request's work (app.py --max-vision-tokens ... raise them for the process).
+BUDGET: vocab.Budget = vocab.DEFAULT_BUDGET
+
+
+def set_budget(budget: vocab.Budget) -> None:
+    global BUDGET
+    BUDGET = budget
+
+
 def get_trace(req: Request) -> tuple[tuple, Trace]:
-    """``(key, trace)``; errors are raised as VizError (never cached)."""
+    """``(key, trace)``; errors are raised as VizError (never cached).
+
+    The work is cached by content (``TRACES``), but the Trace a session gets carries that session's own
+    file path (``SESSION_TRACES``): a name or a path never travels from one visitor's page to another's.
+    """
     info, key = _media_and_key(req)
     trace = TRACES.get(key)
     if trace is None:
-        trace = explain(info, model=req.model, pipeline=req.pipeline, **dict(key[3]))
+        trace = explain(info, model=req.model, pipeline=req.pipeline, budget=BUDGET, **dict(key[3]))
         TRACES.put(key, trace)
-    return key, trace
+    if trace.media.path == info.path:
+        return key, trace
+    skey = (key, info.path)
+    own = SESSION_TRACES.get(skey)
+    if own is None:
+        own = dataclasses.replace(trace, media=info)  # same numbers; this session's name and path
+        SESSION_TRACES.put(skey, own)
+    return key, own
 
 
 def previews(trace: Trace, positions: list[int], width: int, height: int) -> list[Image.Image]:

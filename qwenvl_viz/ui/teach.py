@@ -23,7 +23,7 @@ from ..figures.patch_grid import SELECT_COLOR
 from ..selection import Selection, select_relative
 from ..trace import Trace
 from ..versions import VersionDiff
-from .i18n import tr
+from ..words import WORDS, tr
 
 __all__ = ["encode_selection", "decode_selection", "resolve_selection", "selection_html", "selection_image",
            "versions_html", "version_note", "compare_html", "export_files", "VIEW_OF_DIFF", "regroup_selection"]
@@ -228,7 +228,7 @@ def compare_html(c: Comparison, lang: str) -> str:
         a = "—" if r.a is None else escape(_compact(r.a))
         b = "—" if r.b is None else escape(_compact(r.b))
         out.append(f'<tr{cls} data-key="{r.key}" data-differs="{str(r.differs).lower()}"><th>'
-                   f'{escape(tr("cmp_" + r.key, lang))}</th><td>{a}</td><td>{b}</td><td>{escape(r.detail)}</td></tr>')
+                   f'{escape(tr("cmp_" + r.key, lang) if "cmp_" + r.key in WORDS else r.key)}</th><td>{a}</td><td>{b}</td><td>{escape(r.detail)}</td></tr>')
     out.append("</table></div>")
     return "".join(out)
 

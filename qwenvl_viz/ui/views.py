@@ -17,7 +17,10 @@ from typing import Any
 
 from gradio.components.plot import PlotData
 
+import numpy as np
+
 from ..figures import encoder as enc_fig
+from ..figures import glance
 from ..figures.ledger import ledger_html
 from ..figures.media import media_html
 from ..figures.patch_grid import patch_grid_figure
@@ -32,13 +35,21 @@ from ..versions import version_differences
 from . import narration, teach
 from .state import VIEWS, previews
 
-__all__ = ["ViewOptions", "VIEW_NAMES", "render_views", "sel_key", "display_size", "save_jpeg", "PATCH_FRAME_SIDE",
+__all__ = ["ViewOptions", "VIEW_NAMES", "GLANCE_VIEWS", "GLANCE_PATCH_SIDE", "glance_encoding", "render_views", "sel_key", "display_size", "save_jpeg", "PATCH_FRAME_SIDE",
            "THUMB_SIDE", "plot_data"]
 
 PATCH_FRAME_SIDE = 768  # long side of the patch-grid frame preview (px)
 THUMB_SIDE = 132  # long side of a contact-sheet thumbnail (px)
 
-VIEW_NAMES = (
+GLANCE_VIEWS = ("g_frames_cap", "g_frames", "g_patches_cap", "g_patches", "g_time_ids", "g_timestamps", "g_heat_cap",
+                "g_heatmaps")  # the five cells at the top of the page (captions + pictures / tables)
+GLANCE_THUMB_SIDE = 150  # long side of a frame thumbnail in cell (a), px
+GLANCE_PATCH_SIDE = 560  # long side of the group frame in cell (b), px (clicks on it select a patch)
+GLANCE_HEAT_SIDE = 200  # long side of a heatmap tile in cell (e), px
+
+LESSON_VIEWS = ("lesson_text", "lesson_pic", "lesson_html")  # built from the glance views (lesson.py)
+
+VIEW_NAMES = GLANCE_VIEWS + LESSON_VIEWS + (
     "ledger", "media", "media_text", "timeline", "frames", "timeline_text", "resize", "resize_text", "budget",
     "patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt", "prompt_text", "versions",
     "snippet", "cli", "summary",
@@ -56,6 +67,7 @@ class ViewOptions:
     windows: bool = True
     context_len: int | None = 32768
     selected: str = ""  # the linked selection, "rx,ry,frame,hash" (see teach.py)
+    step: int = 0  # lesson mode: the step shown (lesson.STEPS)
 
 
 def display_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -102,6 +114,43 @@ def _select_image(trace: Trace, group: int, sel, name: str) -> str:
     return save_jpeg(teach.selection_image(_group_frame(trace, group), trace, sel, group), name)
 
 
+def _glance_frames(trace: Trace, sel, name: str) -> str:
+    n = len(trace.sampling.indices) if trace.sampling else 1
+    positions = list(range(n)) if n <= glance.MAX_GLANCE_TILES else sheet_positions(trace)
+    w, h = display_size(trace.input_width, trace.input_height, GLANCE_THUMB_SIDE)
+    return save_jpeg(glance.frames_picture(trace, previews(trace, positions, w, h), positions, sel), name)
+
+
+def _glance_patches(trace: Trace, group: int, sel, name: str) -> str:
+    w, h = display_size(trace.resize.width, trace.resize.height, GLANCE_PATCH_SIDE)
+    frame = previews(trace, [trace.patchify.groups[group][0]], w, h)[0]
+    return save_jpeg(glance.patches_picture(trace, frame, group, sel), name)
+
+
+def glance_encoding(key: tuple, trace: Trace, checkpoint: str | None):
+    """The encoding the glance shows: the configured checkpoint, else the family's default tower (cached only:
+    the glance never starts a run)."""
+    from .encoder_view import cached_encoding, default_tower
+
+    return cached_encoding(key, trace, checkpoint, default_tower(trace.model))
+
+
+def _glance_heatmaps(trace: Trace, enc, sel, name: str, lang: str) -> tuple[str, str | None]:
+    """(caption HTML, picture path or None) of cell (e)."""
+    from ..words import tr
+    from .encoder_view import render_heatmap
+
+    if enc is None:
+        return glance.heatmaps_caption(lang, None), None
+    hm = render_heatmap(enc, "pca", None, None)
+    rgb = [(np.clip(v, 0, 1) * 255).astype(np.uint8) for v in hm.values]
+    firsts = [g[0] for g in trace.patchify.groups]
+    w, h = display_size(trace.resize.width, trace.resize.height, GLANCE_HEAT_SIDE)
+    tiles = previews(trace, firsts, w, h)
+    what = tr("g_heat_what", lang, tower=enc.config.name, random=tr("g_random", lang) if enc.random_weights else "")
+    return glance.heatmaps_caption(lang, what), save_jpeg(glance.heatmaps_picture(trace, rgb, tiles, sel), name)
+
+
 def _with_note(text: str, note: str) -> str:
     return f"{text}\n\n{note}" if note else text
 
@@ -116,17 +165,28 @@ def _summary(trace: Trace) -> dict:
     return out
 
 
-def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str
+def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, enc=None
                 ) -> dict[str, tuple[tuple, Callable[[], Any]]]:
     """name -> (the view options it depends on, how to render it)."""
     group = min(max(view.group, 0), trace.patchify.grid_thw[0] - 1)
     s = sel_key(sel)
     diffs = functools.cache(lambda: version_differences(trace))  # only when a narration is rendered
+    ek = None if enc is None else (enc.config.name, enc.weights_source)
+    heat = functools.cache(lambda: _glance_heatmaps(trace, enc, sel, f"gh_{key_hash}_{abs(hash(ek))}_{s}", lang))
 
     def note(name: str) -> str:
         return teach.version_note(diffs(), name, lang)
 
     return {
+        "g_frames_cap": ((), lambda: glance.frames_caption(trace, lang, min(len(trace.frame_indices),
+                                                                            glance.MAX_GLANCE_TILES))),
+        "g_frames": ((s,), lambda: _glance_frames(trace, sel, f"gf_{key_hash}_{s}")),
+        "g_patches_cap": ((group, s), lambda: glance.patches_caption(trace, lang, group, sel)),
+        "g_patches": ((group, s), lambda: _glance_patches(trace, group, sel, f"gp_{key_hash}_{group}_{s}")),
+        "g_time_ids": ((s,), lambda: glance.time_ids_html(trace, lang, sel)),
+        "g_timestamps": ((s,), lambda: glance.timestamps_html(trace, lang, sel)),
+        "g_heat_cap": ((ek,), lambda: heat()[0]),
+        "g_heatmaps": ((ek, s), lambda: heat()[1]),
         "ledger": ((), lambda: ledger_html(trace, lang)),
         "media": ((), lambda: media_html(trace, lang)),
         "media_text": ((), lambda: narration.media_text(trace, lang)),
@@ -151,25 +211,51 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str
     }
 
 
+# Views that show the file's name or path: cached per (content, path), never across sessions.
+NAMED_VIEWS = frozenset({"media", "media_text", "snippet", "cli", "summary"})
+
+
 def sel_key(sel) -> tuple | None:
     """What identifies a selection inside one trace (the cache keys of the views that outline it)."""
     return None if sel is None else (sel.group, sel.patch)
 
 
-def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str, sel=None) -> dict[str, tuple[tuple, Any]]:
-    """``{view name: (cache key, value)}`` for every view; values come from the shared cache when present.
-    ``sel``: the linked selection (a :class:`qwenvl_viz.selection.Selection` of this trace) or None."""
+def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str, sel=None, checkpoint: str | None = None,
+                 only: frozenset | None = None) -> dict[str, tuple[tuple, Any]]:
+    """``{view name: (cache key, value)}`` for every view (or the ``only`` ones); values come from the shared
+    cache when present. ``sel``: the linked selection (a :class:`qwenvl_viz.selection.Selection` of this
+    trace) or None; ``checkpoint``: the weights the glance heatmaps are looked up for."""
     import hashlib
 
-    from .i18n import lang_of
+    from ..words import lang_of
 
     lang = lang_of(lang).value
     key_hash = hashlib.blake2b(repr((key, lang)).encode(), digest_size=10).hexdigest()
     out = {}
-    for name, (opts, make) in _view_specs(trace, view, sel, lang, key_hash).items():
+    enc = glance_encoding(key, trace, checkpoint)
+    for name, (opts, make) in _view_specs(trace, view, sel, lang, key_hash, enc).items():
+        if only is not None and name not in only:
+            continue
         ck = (name, key, opts, lang)
+        if name in NAMED_VIEWS:  # shared by content, except what shows this session's own file
+            ck += (trace.media.path,)
         out[name] = (ck, VIEWS.get_or(ck, make))
+    if only is None or "lesson_text" in only:
+        out.update(_lesson(key, trace, view, lang, out))
     return out
+
+
+def _lesson(key: tuple, trace: Trace, view: ViewOptions, lang: str, out: dict) -> dict:
+    """The lesson step's three views; their keys follow the glance view they show (same picture, no resend)."""
+    from . import lesson
+
+    step = lesson.clamp_step(view.step)
+    shown = lesson.STEPS[step].view
+    text, pic, table = lesson.lesson_views(trace, step, lang, {n: v for n, (_, v) in out.items()})
+    base = out[shown][0] if shown in out else None
+    return {"lesson_text": (("lesson_text", key, step, lang), text),
+            "lesson_pic": (("lesson_pic", base if pic is not None else None), pic),
+            "lesson_html": (("lesson_html", base if table else None), table)}
 
 
 def heatmap_image(hm, tiles, labels) -> str:

@@ -1,0 +1,164 @@
+"""Many concurrent visitors: latency percentiles of ``update`` and the server's memory (prints numbers).
+
+    .venv/bin/python bench/load.py [--sessions 20] [--seconds 60] [--heavy 2] [--url URL]
+
+Starts ``python app.py`` on a free port (or uses ``--url``), then ``--sessions`` gradio_client sessions
+each change settings on the bundled clip (fps, max_pixels, model, pipeline) as fast as the server answers,
+for ``--seconds``. ``--heavy`` more sessions send requests past the default budget (patch_size 1 on the
+processor pipeline), which must be refused without slowing the others. Prints p50 / p95 / max latency of
+the light sessions, the refusal latency of the heavy ones, and the server's RSS (start, peak, end) read
+from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gradio_client import Client, handle_file  # noqa: E402
+
+from qwenvl_viz.ui.layout import REQUEST_FIELDS, UPDATE_OUTPUTS, VIEW_FIELDS  # noqa: E402
+from qwenvl_viz.ui.state import Request  # noqa: E402
+from qwenvl_viz.ui.views import ViewOptions  # noqa: E402
+
+CLIP = str(ROOT / "assets" / "sample_clip.mp4")
+CHANGES = [dict(fps=f) for f in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)] + [
+    dict(max_pixels=200704.0), dict(max_pixels=401408.0), dict(model="qwen3-vl"), dict(model="qwen2-vl"),
+    dict(pipeline="processor"), dict(model="qwen3-vl", fps=3.0),
+]
+# past the default token budget (1.8M and 0.47M vision tokens); alternated so each answer is a new banner
+HEAVY = [dict(pipeline="processor", patch_size=1.0), dict(pipeline="processor", patch_size=2.0)]
+
+
+def _defaults() -> dict:
+    out: dict = {"lang": "English"}
+    for f in dataclasses.fields(Request):
+        if f.name in REQUEST_FIELDS and f.name != "media":
+            v = f.default
+            out[f.name] = (0 if f.type in ("float | None", "int | None") else "") if v is None else v
+    view = ViewOptions()
+    for name in VIEW_FIELDS:
+        v = getattr(view, name, None)
+        out[name] = 0 if v is None and name != "selected" else ("" if v is None else v)
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_server() -> tuple[str, subprocess.Popen]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            Client(url, verbose=False)
+            return url, proc
+        except Exception:  # not listening yet
+            time.sleep(1.0)
+    proc.kill()
+    raise SystemExit("the app did not start within 180 s")
+
+
+def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: list) -> None:
+    rng = random.Random(seed)
+    client = Client(url, verbose=False)
+    media = handle_file(CLIP)
+    base = _defaults()
+    bi = UPDATE_OUTPUTS.index("banner")
+    k = 0
+    while time.monotonic() < until:
+        change = HEAVY[k % 2] if heavy else rng.choice(CHANGES)
+        k += 1
+        t0 = time.perf_counter()
+        try:
+            res = client.predict(**{**base, **change, "media": media}, api_name="/update")
+        except Exception as e:  # a queue-full or transport error counts, it is not hidden
+            errors.append(f"{type(e).__name__}: {e}")
+            continue
+        dt = time.perf_counter() - t0
+        banner = str(res[bi])
+        refused = "banner-error" in banner
+        out.append((dt, refused))
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--heavy", type=int, default=2, help="extra sessions sending over-budget requests")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--url", default=None, help="an app already running (RSS then not measured)")
+    args = ap.parse_args()
+    proc = None
+    url = args.url
+    if url is None:
+        url, proc = start_server()
+        time.sleep(5)  # let the warm-up (bundled examples traced and drawn) finish
+    rss: list[float] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while proc is not None and not stop.is_set():
+            rss.append(rss_mb(proc.pid))
+            stop.wait(1.0)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    until = time.monotonic() + args.seconds
+    light: list = []
+    heavy: list = []
+    errors: list = []
+    threads = [threading.Thread(target=session, args=(url, until, i, False, light, errors))
+               for i in range(args.sessions)]
+    threads += [threading.Thread(target=session, args=(url, until, 1000 + i, True, heavy, errors))
+                for i in range(args.heavy)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    lat = [dt for dt, _ in light]
+    print(f"{args.sessions} light sessions x {args.seconds:g} s on {os.cpu_count()} CPUs: {len(lat)} updates, "
+          f"{sum(r for _, r in light)} refused, {len(errors)} errors")
+    print(f"light update latency: p50 {pct(lat, 0.5):.3f} s  p95 {pct(lat, 0.95):.3f} s  max {max(lat, default=0):.3f} s")
+    if heavy:
+        hl = [dt for dt, _ in heavy]
+        print(f"{args.heavy} heavy sessions: {len(hl)} requests, {sum(r for _, r in heavy)} refused; "
+              f"p50 {pct(hl, 0.5):.3f} s  p95 {pct(hl, 0.95):.3f} s (round trip, queue included)")
+    if rss:
+        print(f"server RSS: start {rss[0]:.0f} MB  peak {max(rss):.0f} MB  end {rss[-1]:.0f} MB")
+    for e in errors[:5]:
+        print("error:", e[:200])
+    if proc is not None:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()

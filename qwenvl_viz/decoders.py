@@ -1,0 +1,156 @@
+"""Which decoder's frames and metadata a trace follows: torchcodec, decord or PyAV, emulated on PyAV.
+
+The app decodes every file with PyAV (bundled FFmpeg); what differs between the backends users run
+is the metadata they report and which picture they return for frame ``k``. Each rule below was
+measured against the real library on clips the tests generate (tests/test_decoders.py):
+
+- ``torchcodec`` 0.13.0 (qwen-vl-utils 0.0.14's first choice, and the only path decoder of the
+  transformers 5.23 video processor). ``num_frames`` is ``num_frames_from_content``: the packets
+  of its scan; ``average_fps`` is that count over ``max(pts + duration) - min(pts)`` of the scan,
+  so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
+  ``k`` is the k-th picture by pts; the display rotation is applied.
+- ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
+  stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
+  the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
+- ``pyav``: transformers ``load_video(backend="pyav")``, its default when called directly. The count
+  is the container header's ``stream.frames`` (0 in Matroska / WebM), fps ``average_rate``; frame
+  ``k`` is the k-th frame the decoder outputs; frames are not rotated. Indices past the decoded
+  frames are dropped silently, so fewer frames come back than were asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import VizError
+from .media import MediaInfo
+from .profiles import Decoder
+
+__all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
+
+
+DEFAULT_DECODER = Decoder.TORCHCODEC
+# qwen-vl-utils 0.0.14 picks its backend from this variable first (vision_process.get_video_reader_backend);
+# honouring it too keeps a trace on the backend the user's reference run uses.
+BACKEND_ENV = "FORCE_QWENVL_VIDEO_READER"
+
+
+def default_decoder() -> str:
+    """``$FORCE_QWENVL_VIDEO_READER`` when it names one of ours, else torchcodec (qwen-vl-utils' first pick)."""
+    forced = os.environ.get(BACKEND_ENV, "").strip().lower()
+    return forced if forced in {d.value for d in Decoder} else DEFAULT_DECODER.value
+# The releases the rules were measured on (requirements-test.txt pins them; PyAV from requirements.txt).
+DECODER_VERSIONS = {Decoder.TORCHCODEC: "torchcodec 0.13.0", Decoder.DECORD: "decord 0.6.0",
+                    Decoder.PYAV: "transformers 5.23 load_video(backend='pyav'), PyAV 18.1.0"}
+# FFmpeg decoders whose output decord 0.6.0 cannot copy (its NDArray copy checks W*H*3 bytes and the
+# frame has 4 bytes a pixel): "Check failed: from_size == to_size ... The size must exactly match".
+DECORD_COPY_FAILS = frozenset({"cinepak"})
+
+
+@dataclass(frozen=True)
+class DecoderView:
+    """What one backend reports for a video and what it returns."""
+
+    decoder: Decoder
+    frames: int  # the count the reference samples from
+    count_source: str  # "scan of the packets", "packets", "container header"
+    fps: float | None
+    rotation_applied: bool
+    width: int  # frames as returned
+    height: int
+    decodable: int  # frames the backend can return (frames past this are missing)
+    error: str | None  # the backend's own failure for this file; None when it reads it
+    notes: tuple[str, ...] = ()
+    missing_error: str = ""  # what the reference does when a sampled index is >= decodable
+    exact: bool = True  # False: which picture frame k returns is not emulated for this file (see notes)
+
+    @property
+    def label(self) -> str:
+        return self.decoder.value
+
+    def picture(self, k: int) -> int | None:
+        """Presentation index (``media`` numbering) of the picture frame ``k`` returns; None if missing."""
+        return k if 0 <= k < self.decodable else None
+
+
+def parse_decoder(value) -> Decoder:
+    if isinstance(value, Decoder):
+        return value
+    try:
+        return Decoder(str(value).lower())
+    except ValueError:
+        raise VizError(
+            f"decoder must be one of {', '.join(d.value for d in Decoder)}, got {value!r}", field="decoder"
+        ) from None
+
+
+def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> DecoderView:
+    """The metadata ``decoder`` reports for the video ``info`` (images: not applicable)."""
+    from .media import _index_for  # private: the probe's demux facts
+
+    dec = parse_decoder(decoder)
+    if info.kind != "video":
+        raise VizError(f"decoder views are for videos; {os.path.basename(info.path)!r} is an {info.kind}")
+    index = _index_for(info)
+    n = info.frames
+    rotated = (info.width, info.height)
+    coded = (info.coded_width, info.coded_height)
+    name = os.path.basename(info.path)
+    if dec is Decoder.TORCHCODEC:
+        span = index.span_s or 0.0
+        fps = n / span if span > 0 else info.fps
+        notes = []
+        if info.frames_header and info.frames_header != n:
+            notes.append(f"header lists {info.frames_header} frames; torchcodec counts {n} from its scan")
+        if fps is not None and info.fps and abs(fps - info.fps) > 1e-6 * info.fps:
+            notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
+        decodable, missing, exact = n, "", True
+        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
+            # Measured on MPEG-4 Part 2 AVIs with B-frames: torchcodec matches frames by pts, which FFmpeg
+            # 5.1 gives in storage order here; in-order reads are right, but after a seek indices
+            # [0,7,15,22,30,37,45,52] gave pictures [0,6,14,24,29,36,44,51] (packed: [0,10,20] -> [0,9,19]).
+            exact = False
+            notes.append("B-frames in AVI: after a seek torchcodec returns neighbouring pictures for some "
+                         "indices; shown here are the pictures the index names (its seeks not emulated)")
+        if index.fmt == "avi" and index.lead_pts > 0:
+            # Measured (MPEG-4 Part 2 with B-frames in AVI, packed or not): get_frames_at(n - 1) raises.
+            decodable = n - 1
+            missing = ("torchcodec 0.13.0 cannot decode the last frame of this AVI (B-frames: its pts run 1..n): "
+                       "RuntimeError: Requested next frame while there are no more frames left to decode. "
+                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has "
+                       "no attribute 'read_video'")
+            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this AVI")
+        return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
+                           None, tuple(notes), missing, exact)
+    if dec is Decoder.DECORD:
+        error = None
+        if index.codec in DECORD_COPY_FAILS:
+            error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: Check failed: "
+                     f"from_size == to_size ... DECORDArrayCopyFromTo: The size must exactly match")
+        notes, exact = [], True
+        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
+            # Measured on MPEG-4 Part 2 AVIs with B-frames: sequential reads are right, but after a seek
+            # decord returns other pictures (indices [0,8,17,25,34,42,51,59] of a 60-frame AVI gave
+            # pictures [0,8,7,15,24,32,53,59]; packed: [0,10,20,30,40,50,59] gave [0,10,20,1,11,21,0]).
+            exact = False
+            notes.append("B-frames in AVI: after a seek decord 0.6.0 returns other pictures than the index "
+                         "says; shown here are the pictures the index names (decord's seeks not emulated)")
+        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact)
+    # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
+    header = int(info.frames_header or 0)
+    notes = []
+    error = None
+    if header == 0:
+        error = ("transformers load_video(backend='pyav'): the container header has no frame count "
+                 "(stream.frames = 0), so it samples from 0 frames: ValueError: the requested number of "
+                 "frames exceeds total_num_frames=0")
+    elif header > n:
+        notes.append(f"load_video trusts the header's {header} frames; only {n} decode: indices >= {n} "
+                     f"come back as nothing (fewer frames than asked for)")
+    if info.rotation:
+        notes.append(f"PyAV does not apply the display rotation ({info.rotation} deg): frames as stored")
+    missing = (f"transformers load_video(backend='pyav') trusts the header's {header} frames but only {n} "
+               f"decode: it returns fewer frames than sampled, and the processor fails on the mismatch")
+    return DecoderView(dec, header, "container header (stream.frames)", info.fps, False, *coded, min(n, header),
+                       error, tuple(notes), missing)

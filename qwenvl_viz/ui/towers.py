@@ -1,0 +1,122 @@
+"""The tower picker: each family's public Hub checkpoints (real weights, fetched on first use) and the
+random-weight presets, as ``(label, value)`` choices for one dropdown.
+
+A Hub choice's value is ``"hub:OWNER/NAME"``; its label gives the download: the vision tensors only,
+in bf16 as the checkpoints store them (the tower's parameter count x 2 bytes). Real weights are the
+default where encoding a full tower is practical (a GPU or ZeroGPU) and the Hub may be reached; random
+weights otherwise or on request, labelled as such.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from ..encoder import DEFAULT_PRESET, PRESETS, VisionConfig, build_tower, get_preset
+from ..encoder.hub import Progress, fetch_tower, is_repo_spec
+from ..profiles import Family
+
+__all__ = ["HUB", "HUB_TOWERS", "BF16_BYTES", "vision_bytes", "download_bytes", "picker_choices", "default_choice", "real_by_default",
+           "hub_repo", "fetched", "fetched_folder"]
+
+HUB = "hub:"  # prefix of a picker value naming a Hub repo
+BF16_BYTES = 2  # the public checkpoints store the tower in bfloat16 (config.json "torch_dtype")
+
+# The public checkpoints of each family and the preset that is their tower (shared/reference table 4.2).
+HUB_TOWERS: dict[Family, tuple[tuple[str, str], ...]] = {
+    Family.QWEN2_VL: (
+        ("Qwen/Qwen2-VL-2B-Instruct", "qwen2-vl-2b"),
+        ("Qwen/Qwen2-VL-7B-Instruct", "qwen2-vl-7b"),
+        ("Qwen/Qwen2-VL-72B-Instruct", "qwen2-vl-72b"),
+    ),
+    Family.QWEN2_5_VL: (
+        ("Qwen/Qwen2.5-VL-3B-Instruct", "qwen2.5-vl-3b"),
+        ("Qwen/Qwen2.5-VL-7B-Instruct", "qwen2.5-vl-7b"),
+        ("Qwen/Qwen2.5-VL-32B-Instruct", "qwen2.5-vl-32b"),
+        ("Qwen/Qwen2.5-VL-72B-Instruct", "qwen2.5-vl-72b"),
+    ),
+    Family.QWEN3_VL: (
+        ("Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"),
+        ("Qwen/Qwen3-VL-4B-Instruct", "qwen3-vl-4b"),
+        ("Qwen/Qwen3-VL-8B-Instruct", "qwen3-vl-8b"),
+        ("Qwen/Qwen3-VL-32B-Instruct", "qwen3-vl-32b"),
+        ("Qwen/Qwen3-VL-30B-A3B-Instruct", "qwen3-vl-30b-a3b"),
+        ("Qwen/Qwen3-VL-235B-A22B-Instruct", "qwen3-vl-235b-a22b"),
+    ),
+}
+_FETCHED: dict[str, tuple[Path, str]] = {}  # repo spec -> (folder, label), once per process
+_FETCH_LOCK = threading.Lock()  # two sessions picking the same tower download it once
+
+
+def vision_bytes(config: VisionConfig, itemsize: int = BF16_BYTES) -> int:
+    """Bytes of a tower's tensors: its parameter count x ``itemsize`` (a meta tower: no memory used)."""
+    return sum(t.numel() for t in build_tower(config, "meta").state_dict().values()) * itemsize
+
+
+@cache
+def download_bytes(preset: str) -> int:
+    """What picking ``preset``'s public checkpoint downloads: its vision tensors in bf16."""
+    return vision_bytes(get_preset(preset))
+
+
+def _offline() -> bool:
+    from ..encoder.hub import _offline as offline
+
+    return offline()
+
+
+def real_by_default() -> bool:
+    """A GPU (local or ZeroGPU) to run a full tower, and the Hub not switched off by HF_HUB_OFFLINE."""
+    from .encoder_view import ON_ZERO_GPU
+
+    return not _offline() and (ON_ZERO_GPU or torch.cuda.is_available())
+
+
+def picker_choices(family: Family | str) -> list[tuple[str, str]]:
+    """Hub towers first (unless offline), then random presets, tiny first."""
+    fam = Family(family)
+    hub = [] if _offline() else [
+        (f"{repo} · real weights 真实权重 · {download_bytes(preset) / 1e9:.2f} GB", HUB + repo)
+        for repo, preset in HUB_TOWERS[fam]
+    ]  # fmt: skip
+    presets = sorted((n for n, c in PRESETS.items() if c.family is fam), key=lambda n: (not n.endswith("-tiny"), n))
+    return hub + [(f"{n} · random weights 随机权重", n) for n in presets]
+
+
+def default_choice(family: Family | str) -> str:
+    fam = Family(family)
+    if real_by_default():
+        preset = DEFAULT_PRESET[fam]
+        return HUB + next(repo for repo, p in HUB_TOWERS[fam] if p == preset)
+    if torch.cuda.is_available():
+        return DEFAULT_PRESET[fam]
+    return next(n for n, c in PRESETS.items() if c.family is fam and n.endswith("-tiny"))
+
+
+def hub_repo(checkpoint: str | None, choice: str | None) -> str | None:
+    """The Hub repo to fetch: the checkpoint field when it holds a repo id, else a Hub picker choice."""
+    if checkpoint:
+        return checkpoint if is_repo_spec(checkpoint) else None
+    if choice and choice.startswith(HUB):
+        return choice[len(HUB):]
+    return None
+
+
+def fetched_folder(spec: str) -> Path | None:
+    """The folder of a tower this process has fetched, without any request (heatmap redraws)."""
+    hit = _FETCHED.get(spec)
+    return hit[0] if hit is not None else None
+
+
+def fetched(spec: str, progress: Progress | None = None) -> tuple[Path, str]:
+    """``(folder, label)`` of a Hub tower, fetched on first use (then cached on disk and here)."""
+    with _FETCH_LOCK:
+        hit = _FETCHED.get(spec)
+        if hit is None or not os.path.isdir(hit[0]):
+            fetch = fetch_tower(spec, progress=progress)
+            hit = _FETCHED[spec] = (fetch.folder, fetch.label)
+        return hit
