@@ -62,6 +62,8 @@ class DecoderView:
     decodable: int  # frames the backend can return (frames past this are missing)
     error: str | None  # the backend's own failure for this file; None when it reads it
     notes: tuple[str, ...] = ()
+    missing_error: str = ""  # what the reference does when a sampled index is >= decodable
+    exact: bool = True  # False: which picture frame k returns is not emulated for this file (see notes)
 
     @property
     def label(self) -> str:
@@ -96,21 +98,45 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
     coded = (info.coded_width, info.coded_height)
     name = os.path.basename(info.path)
     if dec is Decoder.TORCHCODEC:
-        span = (index.end_s - index.begin_s) if index.end_s is not None and index.begin_s is not None else 0.0
+        span = index.span_s or 0.0
         fps = n / span if span > 0 else info.fps
         notes = []
         if info.frames_header and info.frames_header != n:
             notes.append(f"header lists {info.frames_header} frames; torchcodec counts {n} from its scan")
         if fps is not None and info.fps and abs(fps - info.fps) > 1e-6 * info.fps:
             notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
-        return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, n, None,
-                           tuple(notes))
+        decodable, missing, exact = n, "", True
+        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
+            # Measured on MPEG-4 Part 2 AVIs with B-frames: torchcodec matches frames by pts, which FFmpeg
+            # 5.1 gives in storage order here; in-order reads are right, but after a seek indices
+            # [0,7,15,22,30,37,45,52] gave pictures [0,6,14,24,29,36,44,51] (packed: [0,10,20] -> [0,9,19]).
+            exact = False
+            notes.append("B-frames in AVI: after a seek torchcodec returns neighbouring pictures for some "
+                         "indices; shown here are the pictures the index names (its seeks not emulated)")
+        if index.fmt == "avi" and index.lead_pts > 0:
+            # Measured (MPEG-4 Part 2 with B-frames in AVI, packed or not): get_frames_at(n - 1) raises.
+            decodable = n - 1
+            missing = ("torchcodec 0.13.0 cannot decode the last frame of this AVI (B-frames: its pts run 1..n): "
+                       "RuntimeError: Requested next frame while there are no more frames left to decode. "
+                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has "
+                       "no attribute 'read_video'")
+            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this AVI")
+        return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
+                           None, tuple(notes), missing, exact)
     if dec is Decoder.DECORD:
         error = None
         if index.codec in DECORD_COPY_FAILS:
             error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: Check failed: "
                      f"from_size == to_size ... DECORDArrayCopyFromTo: The size must exactly match")
-        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error)
+        notes, exact = [], True
+        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
+            # Measured on MPEG-4 Part 2 AVIs with B-frames: sequential reads are right, but after a seek
+            # decord returns other pictures (indices [0,8,17,25,34,42,51,59] of a 60-frame AVI gave
+            # pictures [0,8,7,15,24,32,53,59]; packed: [0,10,20,30,40,50,59] gave [0,10,20,1,11,21,0]).
+            exact = False
+            notes.append("B-frames in AVI: after a seek decord 0.6.0 returns other pictures than the index "
+                         "says; shown here are the pictures the index names (decord's seeks not emulated)")
+        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact)
     # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
     header = int(info.frames_header or 0)
     notes = []
@@ -124,5 +150,7 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
                      f"come back as nothing (fewer frames than asked for)")
     if info.rotation:
         notes.append(f"PyAV does not apply the display rotation ({info.rotation} deg): frames as stored")
+    missing = (f"transformers load_video(backend='pyav') trusts the header's {header} frames but only {n} "
+               f"decode: it returns fewer frames than sampled, and the processor fails on the mismatch")
     return DecoderView(dec, header, "container header (stream.frames)", info.fps, False, *coded, min(n, header),
-                       error, tuple(notes))
+                       error, tuple(notes), missing)

@@ -78,6 +78,8 @@ SEEK_COST_FRAMES = 4  # a seek (flush + restart) costs about this many decoded f
 # against decord in tests/test_media.py for h264, vp8, vp9, mpeg4).
 SKIP_NONREF_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg2video", "vp8", "vp9"})
 PROBE_CACHE_ENTRIES = 64
+MPEG4_VOP_START = b"\x00\x00\x01\xb6"
+PACKED_SCAN_PACKETS = 300  # packed B-frames show within the first GOPs
 EXIF_ORIENTATION_TAG = 0x0112
 # Formats Pillow recognises by a signature: a load failure there means a broken image, not a video.
 IMAGE_FORMATS_WITH_MAGIC = frozenset({"PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "TIFF"})
@@ -125,7 +127,11 @@ class _VideoIndex:
     # torchcodec's scan bounds, in seconds: min(pts) * tb and max(pts + duration) * tb over the packets
     begin_s: float | None = None
     end_s: float | None = None
+    span_s: float | None = None  # (max(pts + duration) - min(pts)) * tb: torchcodec's average_fps divisor
     codec: str = ""
+    fmt: str = ""
+    packed: bool = False  # MPEG-4 Part 2 with DivX-style packed B-frames
+    lead_pts: int = 0  # first pts minus first dts (1 for MPEG-4 Part 2 with B-frames in AVI)
 
 
 # --- caches and counters -------------------------------------------------------------------------
@@ -455,10 +461,11 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         still_guess = container.format.name == "image2" or container.format.name.endswith("_pipe")
         codec = stream.codec_context.name
         frames_header = int(stream.frames or 0)
+        stream_duration = stream.duration  # in time_base units; None when the container has none
         average_rate = stream.average_rate
         time_base = stream.time_base
         stream_index = stream.index
-        pts, dts, durations, key_pts, last_end = _demux_pass(container, stream, name)
+        pts, dts, durations, key_pts, last_end, packed = _demux_pass(container, stream, name)
     n = len(pts)
     notes: list[str] = []
     if n == 0:
@@ -475,16 +482,30 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     has_pts = all(p is not None for p in pts)
     order_key = pts if has_pts else [d if d is not None else -(2**62) for d in dts]
     pts_arr = np.sort(np.asarray(order_key, dtype=np.int64))
-    seekable = has_pts and n == len(np.unique(pts_arr))
-    if not seekable:
+    seekable = has_pts and n == len(np.unique(pts_arr)) and not packed
+    if packed:
+        # DivX-style packed B-frames: a P-VOP and the B-VOP before it share a packet, an N-VOP fills the
+        # next slot; the packet pts follow that storage order, not the display order the decoder outputs.
+        notes.append("packed B-frames (DivX style): frame i is the i-th picture the decoder outputs")
+    elif not seekable:
         notes.append("timestamps missing or repeated: frames are decoded in order, without seeking")
     key_idx = np.unique(np.searchsorted(pts_arr, np.asarray([k for k in key_pts if k is not None], dtype=np.int64)))
     key_idx = key_idx[key_idx < n]
     # torchcodec's scan (SingleStreamDecoder::scanFileAndUpdateMetadataStream): pts * av_q2d(time_base)
     tb = float(time_base) if time_base else 0.0
-    known = [(p, d or 0) for p, d in zip(pts, durations) if p is not None]
+    # Debian's FFmpeg 5.1 (torchcodec's) gives AVI packets pts = dts; newer builds (PyAV's) derive pts
+    # from the MPEG-4 parser, one tick later with B-frames. Integer span first, as torchcodec does.
+    scan_ts = dts if fmt == "avi" else pts
+    known = [(p, d or 0) for p, d in zip(scan_ts, durations) if p is not None]
     begin_s = min(p for p, _ in known) * tb if known and tb else None
     end_s = max(p + d for p, d in known) * tb if known and tb else None
+    span_s = None
+    if known and tb:
+        first, last = min(p for p, _ in known), max(p + d for p, d in known)
+        if fmt in ("mp4", "mov", "m4v") and stream_duration:
+            # FFmpeg 5.1 ends the last MP4 sample at the track duration; newer builds can run past it
+            last = min(last, first + stream_duration)
+        span_s = (last - first) * tb
 
     if fmt == "gif" or codec == "gif":
         # GIF has no frame rate, only per-frame delays: fps = frames / total delay.
@@ -554,7 +575,11 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         rotation_k=ccw // 90,
         begin_s=begin_s,
         end_s=end_s,
+        span_s=span_s,
         codec=codec,
+        fmt=fmt,
+        packed=packed,
+        lead_pts=int(pts[0] - dts[0]) if pts and pts[0] is not None and dts[0] is not None else 0,
     )
     return info, index
 
@@ -566,12 +591,17 @@ def _demux_pass(container, stream, name: str):
     durations: list[int | None] = []
     key_pts: list[int | None] = []
     last_end = 0
+    packed = False
+    look_for_packed = stream.codec_context.name == "mpeg4"
     t0 = time.monotonic()
     try:
         for pkt in container.demux(stream):
             if pkt.size == 0 and pkt.dts is None:  # PyAV's end-of-stream flush packet
                 continue
             pts.append(pkt.pts)
+            if look_for_packed and len(pts) <= PACKED_SCAN_PACKETS:
+                # two VOP start codes in one packet: a packed B-frame (mpeg4_unpack_bframes' test)
+                packed = packed or bytes(pkt).count(MPEG4_VOP_START) > 1
             dts.append(pkt.dts)
             durations.append(pkt.duration)
             if pkt.is_keyframe:
@@ -589,7 +619,7 @@ def _demux_pass(container, stream, name: str):
             f"video {name!r} is corrupt or truncated: demuxing stopped after {len(pts)} frames "
             f"({getattr(e, 'strerror', None) or e})"
         ) from None
-    return pts, dts, durations, key_pts, last_end
+    return pts, dts, durations, key_pts, last_end, packed
 
 
 def _decode_first_frame(path: str, name: str, stream_index: int) -> av.VideoFrame:

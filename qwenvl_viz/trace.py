@@ -398,9 +398,9 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
         missing = [k for k in sampling.indices if view.picture(k) is None]
         if missing:
             raise VizError(
-                f"{view.label}: frames {missing[:6]} of the {view.frames} its metadata lists cannot be decoded "
-                f"(only {view.decodable} decode), so it returns {nframes - len(missing)} frames for {nframes} "
-                f"sampled; the processor then fails on the mismatch. Try decoder=torchcodec", field="decoder")
+                f"{view.label}: sampled frames {missing[:6]} of the {view.frames} its metadata lists cannot be "
+                f"decoded (only {view.decodable} decode): {view.missing_error}. Try another decoder",
+                field="decoder")
         notes.extend(f"{view.label}: {n}" for n in view.notes)
         if info.rotation:
             notes.append(

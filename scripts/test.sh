@@ -14,7 +14,7 @@ for lib in libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 lib
 done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
     echo "note: missing ${need[*]} (run as root to install); browser/rotation tests will be skipped" >&2
   fi

@@ -41,6 +41,9 @@ __all__ = [
     "make_truncated",
     "make_corrupt_data",
     "make_zero_fps_mp4",
+    "make_ffmpeg_video",
+    "make_packed_avi",
+    "CORPUS",
     "make_bomb_png",
     "MediaFactory",
     "media_files",
@@ -262,6 +265,117 @@ def make_audio_only(path: str | Path, seconds: float = 0.5, rate: int = 16000) -
     return path
 
 
+# --- the decoder corpus: codecs and containers as users have them, written with the ffmpeg CLI --------
+
+# name -> (suffix, make_ffmpeg_video kwargs). Small clips (96x64) keep each decode in milliseconds; the
+# "texture" ones are busy enough for the MPEG-4 Part 2 / MS-MPEG4 IDCTs of two FFmpeg builds to differ.
+CORPUS = {
+    "h264_bframes_mp4": ("mp4", dict(frames=90, fps=30, args=["-c:v", "libx264", "-bf", "3", "-g", "250",
+                                                              "-threads", "1"])),
+    "mpeg4_bframes_avi": ("avi", dict(frames=60, args=["-c:v", "mpeg4", "-bf", "2", "-vtag", "DX50", "-q:v", "4"])),
+    "packed_avi": ("avi", dict(frames=60, packed=True)),
+    "msmpeg4v3_avi": ("avi", dict(frames=40, args=["-c:v", "msmpeg4", "-q:v", "4"])),
+    "cinepak_avi": ("avi", dict(frames=30, args=["-c:v", "cinepak"])),
+    "mjpeg_avi": ("avi", dict(frames=30, args=["-c:v", "mjpeg", "-q:v", "3"])),
+    "vp9_webm": ("webm", dict(frames=30, args=["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
+                                               "-b:v", "0", "-crf", "30"])),
+    # phone-style VFR: frame gaps of 2, 2 and 3 ticks of 1/30 s
+    "vfr_mp4": ("mp4", dict(frames=45, fps=30, vf="setpts='(2*N+floor(N/3))/(30*TB)'",
+                            args=["-fps_mode", "passthrough", "-c:v", "libx264", "-threads", "1"])),
+    # 20 coded frames in 59 slots of 1/15 s: the AVI header counts the empty (dropped-frame) chunks
+    "dropped_avi": ("avi", dict(frames=20, vf="setpts='(3*N+mod(N,2))/(15*TB)'",
+                                args=["-fps_mode", "passthrough", "-c:v", "mpeg4", "-q:v", "4", "-r", "15"])),
+    "rotated90_mp4": ("mp4", dict(frames=30, fps=30, rotation=90, args=["-c:v", "libx264", "-threads", "1"])),
+    "texture_mpeg4_avi": ("avi", dict(frames=20, texture=True, width=320, height=240,
+                                      args=["-c:v", "mpeg4", "-q:v", "2", "-bf", "0"])),
+    "texture_msmpeg4v3_avi": ("avi", dict(frames=20, texture=True, width=320, height=240,
+                                          args=["-c:v", "msmpeg4", "-q:v", "2"])),
+}
+
+
+def make_ffmpeg_video(path: str | Path, *, frames: int, fps: float = 15, width: int = 96, height: int = 64,
+                      args: list[str] | tuple = (), vf: str | None = None, packed: bool = False,
+                      rotation: int | None = None, texture: bool = False) -> Path:
+    """``frames`` frames of ``frame_pattern`` piped into the ffmpeg CLI with ``args`` (codec options).
+
+    ``texture`` uses ffmpeg's testsrc2 with per-frame noise instead (no index band). ``packed`` writes
+    an MPEG-4 Part 2 AVI with DivX-style packed B-frames (``make_packed_avi``); ``rotation`` remuxes
+    with a display matrix (``set_rotation``).
+    """
+    import subprocess
+
+    path = Path(path)
+    if packed:
+        plain = path.with_suffix(".unpacked.avi")
+        make_ffmpeg_video(plain, frames=frames, fps=fps, width=width, height=height,
+                          args=["-c:v", "mpeg4", "-bf", "1", "-g", "30", "-q:v", "4", "-vtag", "DX50"])
+        return make_packed_avi(plain, path, fps=fps)
+    if rotation:
+        plain = path.with_suffix(".plain" + path.suffix)
+        make_ffmpeg_video(plain, frames=frames, fps=fps, width=width, height=height, args=args, vf=vf)
+        return set_rotation(plain, path, rotation)
+    if texture:
+        src = ["-f", "lavfi", "-i", f"testsrc2=s={width}x{height}:r={fps}:d={frames / fps}"]
+        vf = "noise=alls=30:allf=t"
+        data = None
+    else:
+        src = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
+        data = b"".join(frame_pattern(i, width, height).tobytes() for i in range(frames))
+    cmd = ["ffmpeg", "-v", "error", "-y", *(["-nostdin"] if data is None else []), *src,
+           *(["-vf", vf] if vf else []), *args, "-f", _FFMPEG_FORMAT.get(path.suffix, path.suffix[1:]), str(path)]
+    subprocess.run(cmd, input=data, check=True)
+    return path
+
+
+_FFMPEG_FORMAT = {".mkv": "matroska"}
+_VOP = b"\x00\x00\x01\xb6"
+# The VOL user data by which DivX 5 marks a packed stream (the final "p"; FFmpeg's mpeg4 decoder reads it).
+_DIVX_USER_DATA = b"\x00\x00\x01\xb2DivX503b1393p"
+
+
+def _vop_type(data: bytes) -> int | None:
+    i = data.find(_VOP)
+    return data[i + 4] >> 6 if 0 <= i < len(data) - 4 else None  # 0 I, 1 P, 2 B, 3 S
+
+
+def _n_vop(time_increment: int, bits: int) -> bytes:
+    """A not-coded VOP (vop_coded = 0): type P, no modulo_time_base, then stuffing to a byte boundary."""
+    s = "01" + "0" + "1" + format(time_increment % (1 << bits), f"0{bits}b") + "1" + "0"
+    s += "0" + "1" * ((8 - (len(s) + 1) % 8) % 8)
+    return _VOP + bytes(int(s[i : i + 8], 2) for i in range(0, len(s), 8))
+
+
+def make_packed_avi(src: str | Path, dst: str | Path, fps: float = 15) -> Path:
+    """Repack an MPEG-4 Part 2 AVI (one B-frame between references) the DivX 5 way: each P-VOP packet
+    also carries the B-VOP shown before it, and the B's own slot holds an N-VOP placeholder; the
+    keyframes carry DivX's "...p" user data. ``ffmpeg -bsf:v mpeg4_unpack_bframes`` undoes it."""
+    with av.open(str(src)) as inp:
+        packets = [bytes(p) for p in inp.demux(inp.streams.video[0]) if p.size]
+    types = [_vop_type(p) for p in packets]
+    # FFmpeg's encoder: time_increment_bits = av_log2(time_base.den - 1) + 1
+    bits = max(int(round(fps)) - 1, 1).bit_length()
+    out: list[bytes] = []
+    i = 0
+    while i < len(packets):
+        if i + 1 < len(packets) and types[i] in (0, 1) and types[i + 1] == 2:
+            out += [packets[i] + packets[i + 1], _n_vop(i + 1, bits)]
+            i += 2
+        else:
+            out.append(packets[i])
+            i += 1
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="avi") as o:
+        stream = o.add_stream_from_template(inp.streams.video[0])
+        for k, data in enumerate(out):
+            key = _vop_type(data) == 0
+            pkt = av.Packet(data.replace(_VOP, _DIVX_USER_DATA + _VOP, 1) if key else data)
+            pkt.stream = stream
+            pkt.pts = pkt.dts = k
+            pkt.time_base = Fraction(1, int(round(fps)))
+            pkt.is_keyframe = key
+            o.mux(pkt)
+    return Path(dst)
+
+
 # --- broken files --------------------------------------------------------------------------------
 
 
@@ -344,6 +458,17 @@ class MediaFactory:
         if not path.exists():
             set_rotation(plain, path.with_suffix(".tmp.mp4"), rotation).rename(path)
         return plain, path
+
+    def corpus(self, name: str) -> Path:
+        """The ``CORPUS`` clip ``name`` (needs the ffmpeg CLI; the test is skipped without it)."""
+        if shutil.which("ffmpeg") is None:
+            pytest.skip("the ffmpeg CLI writes the decoder corpus; not installed")
+        ext, kwargs = CORPUS[name]
+        path = self.root / f"corpus-{name}.{ext}"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp." + ext)
+            make_ffmpeg_video(tmp, **kwargs).rename(path)
+        return path
 
     def bad(self, kind: str) -> Path:
         """A broken input of ``kind`` (one of ``BAD_KINDS``)."""

@@ -1,0 +1,194 @@
+"""decoders.py: each backend's count, fps, rotation and pictures, against torchcodec 0.13.0, decord 0.6.0
+and transformers' load_video(backend="pyav"), on a corpus the tests write (media_factory.CORPUS).
+
+Both pipelines run the real reference in the same test: qwen-vl-utils with the backend forced
+(official) and load_video + the transformers video processor (processor). Indices, sizes and grids
+are exact; pixel_values are exact where the FFmpeg builds decode bit-exactly, and within
+``PIXEL_LEVELS[codec]`` levels where they do not (PyAV bundles one FFmpeg, decord another, torchcodec
+loads Debian's 5.1).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+
+from media_factory import CORPUS, frame_index_of, media_files  # noqa: F401  (pytest fixture)
+from oracles import official, video_processor
+from qwenvl_viz import VizError, explain
+from qwenvl_viz import media as media_stage
+from qwenvl_viz.decoders import Decoder, decoder_view
+
+decord = pytest.importorskip("decord")
+torchcodec_decoders = pytest.importorskip("torchcodec.decoders")
+
+MODELS = ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]
+CLIPS = [n for n in CORPUS if not n.startswith("texture")]
+# Measured on texture_*: PyAV 18.1's FFmpeg against Debian's 5.1 (torchcodec) and decord's own build.
+# MPEG-4 Part 2 and MS-MPEG4 have no bit-exact IDCT; everything else here decodes identically.
+PIXEL_LEVELS = {"mpeg4": 2, "msmpeg4": 2}  # FFmpeg names MS-MPEG4 v3 "msmpeg4"
+LEVEL = 1 / 255 / 0.26130258  # one 8-bit level in normalized units (the smallest std)
+
+
+def _codec(path) -> str:
+    return media_stage.open_media(path).container.split("(")[1].rstrip(")")
+
+
+def _tc(path):
+    return torchcodec_decoders.VideoDecoder(str(path))
+
+
+# --- metadata: count, fps, rotation --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CLIPS)
+def test_metadata_equals_each_backend(media_files, name):
+    path = media_files.corpus(name)
+    info = media_stage.open_media(path)
+    tc = _tc(path).metadata
+    view = decoder_view(info, "torchcodec")
+    assert view.frames == tc.num_frames
+    assert view.fps == tc.average_fps  # same float: n / (max(pts + dur) - min(pts)) * time_base
+    assert (view.width, view.height) == (tc.width, tc.height)  # rotation applied
+
+    view = decoder_view(info, "decord")
+    if name == "cinepak_avi":
+        assert view.error and "DECORDError" in view.error
+        with pytest.raises(decord.DECORDError, match="size must exactly match"):
+            decord.VideoReader(str(path)).get_batch([0]).asnumpy()
+    else:
+        vr = decord.VideoReader(str(path))
+        assert view.frames == len(vr)
+        assert view.fps == vr.get_avg_fps()
+        assert (view.height, view.width) == vr[0].shape[:2]
+
+    import av
+
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        view = decoder_view(info, "pyav")
+        assert view.frames == s.frames and view.fps == float(s.average_rate)
+        assert (view.width, view.height) == (s.width, s.height)  # stored size: no rotation
+        if s.frames == 0:
+            assert view.error and "total_num_frames=0" in view.error
+
+
+def test_dropped_frame_avi_counts_and_rates_differ_by_backend(media_files):
+    info = media_stage.open_media(media_files.corpus("dropped_avi"))
+    assert (info.frames, info.frames_header) == (20, 59)
+    tc, de, pa = (decoder_view(info, d) for d in Decoder)
+    assert (tc.frames, de.frames, pa.frames) == (20, 20, 59)
+    assert tc.fps == pytest.approx(20 / (59 / 15)) and de.fps == pa.fps == 15.0
+
+
+# --- which picture frame k is ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [n for n in CLIPS if n != "rotated90_mp4"])
+def test_every_frame_is_the_picture_torchcodec_returns(media_files, name):
+    path = media_files.corpus(name)
+    info = media_stage.open_media(path)
+    view = decoder_view(info, "torchcodec")
+    idx = list(range(view.decodable))  # in order: no seeks, where even packed streams are right
+    ref = _tc(path).get_frames_at(indices=idx).data.permute(0, 2, 3, 1).numpy()
+    ours = media_stage.read_frames(info, [view.picture(k) for k in idx])
+    assert [frame_index_of(f) for f in ours] == [frame_index_of(f) for f in ref] == idx
+    if view.decodable < view.frames:  # the emulated failure is the real one
+        with pytest.raises(RuntimeError, match="no more frames left to decode"):
+            _tc(path).get_frame_at(view.frames - 1)
+
+
+def test_packed_avi_decord_seeks_return_other_pictures(media_files):
+    """Stated, not emulated: the trace says so (view.exact False)."""
+    path = media_files.corpus("packed_avi")
+    view = decoder_view(media_stage.open_media(path), "decord")
+    assert not view.exact and any("B-frames in AVI" in n for n in view.notes)
+    got = [frame_index_of(f) for f in decord.VideoReader(str(path)).get_batch([0, 10, 20, 30, 40, 50]).asnumpy()]
+    assert got[:3] == [0, 10, 20] and got[3:] != [30, 40, 50]
+
+
+# --- both pipelines, every family, each backend ------------------------------------------------------
+
+
+def _official_ref(monkeypatch, path, backend, model):
+    from qwen_vl_utils import vision_process
+
+    monkeypatch.setattr(vision_process, "get_video_reader_backend", lambda: backend)
+    return official(path, "video", model, fps=2.0)
+
+
+def _same_pixels(ours, ref_pv, codec):
+    pv = ours.pixel_values
+    assert pv.shape == ref_pv.shape
+    tol = PIXEL_LEVELS.get(codec, 0) * LEVEL + 1e-5
+    assert torch.allclose(pv, ref_pv.float(), atol=tol), (pv - ref_pv).abs().max()
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("backend", ["torchcodec", "decord"])
+@pytest.mark.parametrize("name", CLIPS)
+def test_official_pipeline_equals_qwen_vl_utils_with_backend(media_files, monkeypatch, name, backend, model):
+    path = media_files.corpus(name)
+    try:
+        ref = _official_ref(monkeypatch, path, backend, model)
+    except Exception as e:  # the reference fails: so must we, saying why
+        with pytest.raises(VizError) as ours_err:
+            explain(path, model=model, fps=2.0, decoder=backend).pixel_values
+        assert backend in str(ours_err.value), (e, ours_err.value)
+        return
+    ours = explain(path, model=model, fps=2.0, decoder=backend)
+    assert list(ours.sampling.indices) == ref["indices"]
+    assert ours.sampling.sample_fps == ref["sample_fps"]
+    assert tuple(ours.patchify.grid_thw) == tuple(ref["grid_thw"][0].tolist())
+    if not ours.decoder.exact:  # counts, indices and grid are exact; the pictures after a seek are not
+        pytest.xfail("; ".join(ours.decoder.notes))
+    _same_pixels(ours, ref["pixel_values"], _codec(path))
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("backend", ["torchcodec", "decord", "pyav"])
+@pytest.mark.parametrize("name", CLIPS)
+def test_processor_pipeline_equals_load_video_and_processor(media_files, name, backend, model):
+    from transformers.video_utils import load_video
+
+    path = media_files.corpus(name)
+    vp = video_processor(model)
+    try:
+        video, meta = load_video(str(path), backend=backend, sample_indices_fn=partial(vp.sample_frames, fps=2.0))
+        video = torch.as_tensor(np.asarray(video))
+        if video.shape[-1] == 3:
+            video = video.permute(0, 3, 1, 2)
+        if len(video) != len(meta.frames_indices):
+            raise IndexError(f"{len(video)} frames for {len(meta.frames_indices)} indices")
+        out = vp(videos=[video], video_metadata=[meta], do_sample_frames=False, return_tensors="pt")
+    except Exception as e:
+        with pytest.raises(VizError) as ours_err:
+            explain(path, model=model, pipeline="processor", fps=2.0, decoder=backend).pixel_values
+        assert backend in str(ours_err.value), (e, ours_err.value)
+        return
+    ours = explain(path, model=model, pipeline="processor", fps=2.0, decoder=backend)
+    assert list(ours.sampling.indices) == [int(i) for i in meta.frames_indices]
+    assert tuple(ours.patchify.grid_thw) == tuple(out["video_grid_thw"][0].tolist())
+    if not ours.decoder.exact:
+        pytest.xfail("; ".join(ours.decoder.notes))
+    _same_pixels(ours, out["pixel_values_videos"], _codec(path))
+
+
+# --- pixel levels between FFmpeg builds ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["texture_mpeg4_avi", "texture_msmpeg4v3_avi"])
+def test_idct_codecs_differ_by_at_most_the_stated_levels(media_files, name):
+    path = media_files.corpus(name)
+    info = media_stage.open_media(path)
+    idx = list(range(info.frames - 1))
+    ours = media_stage.read_frames(info, idx).astype(int)
+    tc = _tc(path).get_frames_at(indices=idx).data.permute(0, 2, 3, 1).numpy().astype(int)
+    de = decord.VideoReader(str(path)).get_batch(idx).asnumpy().astype(int)
+    levels = PIXEL_LEVELS[_codec(path)]
+    assert np.array_equal(tc, de)  # decord's FFmpeg and Debian's agree with each other
+    assert 0 < np.abs(ours - tc).max() <= levels  # PyAV's differs, by at most this many levels
+    assert (ours != tc).mean() < 1e-3
