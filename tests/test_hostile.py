@@ -23,6 +23,9 @@ from qwenvl_viz.cli import main
 from qwenvl_viz.params import BUDGETS, BY_NAME, DEFAULT_BUDGET, PARAMS, Budget
 from qwenvl_viz.profiles import IMAGE_PAD_ID, VIDEO_PAD_ID
 
+# Examples per fuzz: bounded so the suite stays fast; QWENVL_FUZZ_EXAMPLES=2000 for a long hunt.
+FUZZ = int(os.environ.get("QWENVL_FUZZ_EXAMPLES", "0")) or None
+
 HEAVY = [  # (media kind, model, pipeline, params): each far past a default budget
     ("video", "qwen2.5-vl", "processor", dict(patch_size=1, min_frames=289, min_pixels=5117236.0)),
     ("video", "qwen2.5-vl", "processor", dict(patch_size=1, min_pixels=5e6)),
@@ -97,7 +100,7 @@ _typed = st.fixed_dictionaries({}, optional={p.name: _good(p) for p in PARAMS
                                             if p.name not in ("tokenizer_dir", "nframes", "model_seq_len")})
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ or 120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "x"]),
        pipeline=st.sampled_from(["official", "processor", 3]), params=_params)
 def test_fuzzed_parameters_raise_only_deliberate_viz_errors_and_keep_the_invariants(small, kind, model, pipeline,
@@ -113,7 +116,7 @@ def test_fuzzed_parameters_raise_only_deliberate_viz_errors_and_keep_the_invaria
     _check_invariants(t, DEFAULT_BUDGET)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ or 100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]),
        pipeline=st.sampled_from(["official", "processor"]), params=_typed)
 def test_fuzzed_well_typed_settings_are_explained_within_budget_or_refused(small, kind, model, pipeline, params):
