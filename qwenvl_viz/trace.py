@@ -259,7 +259,7 @@ class Trace:
                 "decodable": self.decoder.decodable,
                 "pictures": self._pictures(),
             },
-            "params": {k: v for k, v in asdict(self.params).items() if v is not None},
+            "params": {k: v for k, v in asdict(self.params).items() if v is not None and k not in self.ignored},
             "ignored": list(self.ignored),
             "notes": list(self.notes),
         })
