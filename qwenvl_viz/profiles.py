@@ -105,6 +105,10 @@ class ModelProfile:
     # Processor-alone frame sampling: transformers 5.23 Qwen2VLVideoProcessor ("qwen2") or
     # Qwen3VLVideoProcessor ("qwen3") sample_frames.
     sampling_rule: str
+    # transformers 5.23 classes the reproduce snippet uses: processor, config, model module, model
+    # (for get_rope_index), and the video processor.
+    hf_classes: tuple[str, str, str, str]
+    video_processor_class: str
     llm_head_dim: int = 128
 
     @property
@@ -181,6 +185,8 @@ PROFILES: dict[Family, ModelProfile] = {
         default_system="You are a helpful assistant.",
         official_processor_resize=True,
         sampling_rule="qwen2",
+        hf_classes=("Qwen2VLProcessor", "Qwen2VLConfig", "qwen2_vl.modeling_qwen2_vl", "Qwen2VLModel"),
+        video_processor_class="Qwen2VLVideoProcessor",
     ),
     Family.QWEN2_5_VL: ModelProfile(
         family=Family.QWEN2_5_VL,
@@ -203,6 +209,10 @@ PROFILES: dict[Family, ModelProfile] = {
         default_system="You are a helpful assistant.",
         official_processor_resize=True,
         sampling_rule="qwen2",
+        hf_classes=(
+            "Qwen2_5_VLProcessor", "Qwen2_5_VLConfig", "qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLModel"
+        ),
+        video_processor_class="Qwen2VLVideoProcessor",
     ),
     Family.QWEN3_VL: ModelProfile(
         family=Family.QWEN3_VL,
@@ -225,6 +235,8 @@ PROFILES: dict[Family, ModelProfile] = {
         default_system=None,
         official_processor_resize=False,
         sampling_rule="qwen3",
+        hf_classes=("Qwen3VLProcessor", "Qwen3VLConfig", "qwen3_vl.modeling_qwen3_vl", "Qwen3VLModel"),
+        video_processor_class="Qwen3VLVideoProcessor",
     ),
 }
 

@@ -11,7 +11,7 @@ from qwenvl_viz.prompt import VisionInput, build_prompt
 from qwenvl_viz.resize import plan_resize
 from qwenvl_viz.sampling import sample_frames
 
-STAGES = ("sampling.py", "resize.py", "rope.py", "prompt.py")
+STAGES = ("sampling.py", "resize.py", "rope.py", "prompt.py", "reproduce.py")
 
 
 def test_stages_do_not_branch_on_family_identity():
@@ -56,3 +56,11 @@ def test_budget_and_resize_rules_are_profile_fields():
     off = plan_resize(q2, Pipeline.OFFICIAL, "image", 480, 640)
     no_re = plan_resize(dataclasses.replace(q2, official_processor_resize=False), Pipeline.OFFICIAL, "image", 480, 640)
     assert len(off.steps) == len(no_re.steps) + 1
+
+
+def test_reproduce_snippet_names_the_profile_classes():
+    for profile in PROFILES.values():
+        proc, cfg, module, model = profile.hf_classes
+        assert proc.endswith("Processor") and cfg.endswith("Config") and model.endswith("Model")
+        assert module.split(".")[1] == "modeling_" + module.split(".")[0]
+        assert profile.video_processor_class.endswith("VideoProcessor")
