@@ -24,7 +24,8 @@ from ..compare import compare as compare_traces
 from ..errors import VizError
 from ..figures.encoder import stages_html
 from ..figures.ledger import ledger_html
-from ..profiles import Family, Pipeline
+from ..decoders import default_decoder
+from ..profiles import Decoder, Family, Pipeline
 from ..trace import Trace
 from . import gallery, lesson, narration, teach
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
@@ -316,6 +317,9 @@ def _controls(ui: _UI, cfg: AppConfig) -> None:
     c["pipeline"] = gr.Radio([(tr(p.value, en), p.value) for p in Pipeline], value=Pipeline.OFFICIAL.value,
                              label=tr("pipeline", en), info=tr("pipeline_info", en), elem_id="pipeline")
     _slot(ui, "pipeline")
+    c["decoder"] = gr.Dropdown([(tr(f"dec_{d.value}", en), d.value) for d in Decoder], value=default_decoder(),
+                               label=tr("decoder", en), info=tr("decoder_info", en), elem_id="decoder")
+    _slot(ui, "decoder")
     with gr.Group():
         _header(ui, "sampling_group")
         c["sample_by"] = gr.Radio([(tr("by_fps", en), "fps"), (tr("by_nframes", en), "nframes")], value="fps",
@@ -974,6 +978,8 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
         add(c[name], lambda L, k=key: gr.update(label=tr(k, L)))
     add(c["pipeline"], lambda L: gr.update(label=tr("pipeline", L), info=tr("pipeline_info", L),
                                            choices=[(tr(p.value, L), p.value) for p in Pipeline]))
+    add(c["decoder"], lambda L: gr.update(label=tr("decoder", L), info=tr("decoder_info", L),
+                                          choices=[(tr(f"dec_{d.value}", L), d.value) for d in Decoder]))
     add(c["sample_by"], lambda L: gr.update(label=tr("sampling_mode", L),
                                             choices=[(tr("by_fps", L), "fps"), (tr("by_nframes", L), "nframes")]))
     add(c["pixel_unit"], lambda L: gr.update(label=tr("pixel_unit", L),
