@@ -73,6 +73,13 @@ class _UI:
 
 CSS = """
 .gradio-container { max-width: 100% !important; padding-top: 4px !important; }
+.dec-table { border-collapse: collapse; font-size: 14px; }
+.dec-table td, .dec-table th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
+.dec-follows { background: #eef6ff; }
+.dec-fail td { color: #a00; }
+.dec-strip { position: relative; width: 260px; height: 14px; background: #eee; border-radius: 3px; }
+.dec-tick { position: absolute; top: 1px; width: 3px; height: 12px; background: #36c; }
+.dec-tick.dec-diff { background: #d22; width: 4px; }
 #top-bar { align-items: center; gap: 8px; flex-wrap: nowrap !important; }
 #top-bar { justify-content: space-between; }
 #title { flex: 1 1 auto !important; width: auto !important; min-width: 560px !important; }
@@ -477,6 +484,8 @@ def _views(ui: _UI) -> None:
             v["prompt_text"] = gr.Markdown(elem_id="prompt-text-narration")
     _header(ui, "versions_view")
     v["versions"] = gr.HTML(elem_id="versions-panel")
+    _header(ui, "decoders_view")
+    v["decoders"] = gr.HTML(elem_id="decoders-panel")
     with gr.Accordion(tr("reproduce_view", Lang.EN), open=False, elem_id="reproduce") as acc:
         ui.headers["reproduce_view"] = acc
         ui.notes["reproduce_info"] = gr.Markdown(tr("reproduce_info", Lang.EN))
