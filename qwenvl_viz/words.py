@@ -366,6 +366,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "ver_image_budget": ("Image pixel budget: qwen-vl-utils vs the processor", "图像像素预算：qwen-vl-utils 与 processor"),
     "ver_frame_indices": ("Which frames are taken: qwen-vl-utils vs the processor",
                           "取哪些帧：qwen-vl-utils 与 processor"),
+    "ver_video_backend": ("Which video decoder reads the file: torchcodec, decord or PyAV",
+                          "由哪个视频解码器读取文件：torchcodec、decord 或 PyAV"),
     # ---- compare -------------------------------------------------------------------------------
     "compare_view": ("Compare two settings on the same media", "同一媒体上对比两组设置"),
     "compare_info": ("A = the settings on the left; B = A with the changes below.",
