@@ -108,7 +108,7 @@ def _vision_state(model) -> dict[str, torch.Tensor]:
     return {"visual." + k: v for k, v in model.model.visual.state_dict().items()}
 
 
-def test_fetch_reads_only_the_vision_tensors(hub, checkpoint):
+def test_fetch_reads_only_the_vision_tensors(hub, checkpoint, tmp_path):
     model, folder = checkpoint
     vision = _vision_state(model)
     vision_bytes = sum(v.numel() * v.element_size() for v in vision.values())
@@ -126,7 +126,8 @@ def test_fetch_reads_only_the_vision_tensors(hub, checkpoint):
     assert shard_gets and all(r and r.startswith("bytes=") for r in shard_gets)  # never a whole shard
     # the small files a vision-only folder needs came along; the shards did not
     assert {p.name for p in fetch.folder.iterdir()} >= {"config.json", "preprocessor_config.json", "model.safetensors"}
-    assert fetch.folder.is_relative_to(tower_cache_dir()) and fetch.commit in fetch.folder.name
+    assert fetch.folder.is_relative_to(tmp_path / "hf-cache") and fetch.folder.is_relative_to(tower_cache_dir())
+    assert fetch.folder.name == fetch.commit == hub.repos[REPO].commit  # keyed by repo and commit
     with safe_open(str(fetch.folder / "model.safetensors"), framework="pt") as f:
         assert set(f.keys()) == set(vision)
         for key in vision:
@@ -239,6 +240,9 @@ def test_fetch_tower_command_writes_a_folder_that_checkpoint_uses(hub, tmp_path,
     assert summary["bytes_fetched"] < summary["shard_bytes"]
     tower = load_tower(out, device="cpu")
     assert tower.weights_source == str(out) and not tower.random_weights
+    assert main(["fetch-tower", REPO]) == 0  # text: where it is and what it cost (main is v1's commit: cached)
+    text = capsys.readouterr().out
+    assert "vision tensors, reused from the cache" in text and f"--checkpoint {tower_cache_dir()}" in text
     assert main(["fetch-tower", REPO + "@v1", "--revision", "main"]) == 2
     assert "two revisions given" in capsys.readouterr().err
 

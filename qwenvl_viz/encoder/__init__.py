@@ -5,7 +5,9 @@
     print("\n".join(describe(enc)))
 
 One file per family (``qwen2_vl``, ``qwen2_5_vl``, ``qwen3_vl``) on shared ``layers``; ``config`` holds
-the presets, ``loading`` the checkpoint reader, ``run`` the EncoderTrace, ``cli`` the ``encode`` command.
+the presets, ``loading`` the checkpoint reader, ``hub`` the Hub fetch of only the vision tensors
+(``get_tower(checkpoint="Qwen/Qwen2.5-VL-3B-Instruct")``), ``run`` the EncoderTrace, ``cli`` the ``encode``
+and ``fetch-tower`` commands.
 """
 
 from .config import DEFAULT_PRESET, PRESETS, VisionConfig, config_from_checkpoint, config_from_hf, get_preset

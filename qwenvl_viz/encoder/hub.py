@@ -196,11 +196,7 @@ def _hub_errors(repo_id: str, revision: str, *, cached: Callable[[], TowerFetch 
         if cached is not None and (hit := cached()) is not None:
             raise _UseCache(hit) from None
         if _offline() or isinstance(err, OfflineModeIsEnabled):
-            raise VizError(
-                f"HF_HUB_OFFLINE is set and nothing of {where} is cached in {_hub_cache()}; fetch it once "
-                "online (python -m qwenvl_viz fetch-tower ...) or give a local checkpoint folder",
-                field="checkpoint",
-            ) from None
+            raise _offline_error(where) from None
         reason = f"HTTP {err.response.status_code}" if isinstance(err, HfHubHTTPError) and err.response is not None \
             else type(err).__name__  # fmt: skip
         raise VizError(
@@ -208,6 +204,14 @@ def _hub_errors(repo_id: str, revision: str, *, cached: Callable[[], TowerFetch 
             "network, HF_ENDPOINT and proxies, or give a local checkpoint folder",
             field="checkpoint",
         ) from None
+
+
+def _offline_error(where: str) -> VizError:
+    return VizError(
+        f"HF_HUB_OFFLINE is set and nothing of {where} is cached in {_hub_cache()}; fetch it once online "
+        "(python -m qwenvl_viz fetch-tower ...) or give a local checkpoint folder",
+        field="checkpoint",
+    )
 
 
 class _UseCache(Exception):
@@ -367,10 +371,7 @@ def fetch_tower(spec: str, *, revision: str | None = None, progress: Progress | 
     if _offline():
         if (hit := cached()) is not None:
             return hit
-        with _hub_errors(repo_id, revision):
-            from huggingface_hub.errors import OfflineModeIsEnabled
-
-            raise OfflineModeIsEnabled("HF_HUB_OFFLINE")
+        raise _offline_error(f"{repo_id}@{revision}")
     try:
         with _hub_errors(repo_id, revision, cached=cached):
             return _fetch(repo_id, revision, progress)
@@ -385,6 +386,9 @@ def _fetch(repo_id: str, revision: str, progress: Progress | None) -> TowerFetch
     endpoint = _endpoint()
     info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, timeout=_timeout())
     commit = info.sha
+    if not commit or not _COMMIT.match(commit):
+        raise VizError(f"{endpoint} did not report the commit of {repo_id}@{revision} (sha {commit!r}); is HF_ENDPOINT "
+                       "a Hugging Face Hub?", field="checkpoint")  # fmt: skip
     files = {s.rfilename for s in info.siblings or ()}
     root = _repo_dir(repo_id)
     if (root / commit / "fetch.json").is_file():

@@ -113,10 +113,10 @@ def run_encoder(key: tuple, trace: Trace, checkpoint: str | None, preset: str,
 
 def cached_encoding(key: tuple, trace: Trace, checkpoint: str | None, preset: str) -> EncoderTrace | None:
     if (repo := towers.hub_repo(checkpoint, preset)) is not None:
-        hit = towers._FETCHED.get(repo)  # never fetches: a heatmap redraw only reads what Run produced
-        if hit is None:
+        folder = towers.fetched_folder(repo)  # never fetches: a heatmap redraw only reads what Run produced
+        if folder is None:
             return None
-        checkpoint = str(hit[0])
+        checkpoint = str(folder)
     if not checkpoint and preset in PRESETS and get_preset(preset).family is not trace.model:
         preset = default_tower(trace.model)
     return ENCODINGS.get((key, weights_key(checkpoint, preset)))

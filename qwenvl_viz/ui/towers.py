@@ -21,7 +21,7 @@ from ..encoder.hub import Progress, fetch_tower, is_repo_spec
 from ..profiles import Family
 
 __all__ = ["HUB", "HUB_TOWERS", "BF16_BYTES", "vision_bytes", "download_bytes", "picker_choices", "default_choice", "real_by_default",
-           "hub_repo", "fetched"]
+           "hub_repo", "fetched", "fetched_folder"]
 
 HUB = "hub:"  # prefix of a picker value naming a Hub repo
 BF16_BYTES = 2  # the public checkpoints store the tower in bfloat16 (config.json "torch_dtype")
@@ -104,6 +104,12 @@ def hub_repo(checkpoint: str | None, choice: str | None) -> str | None:
     if choice and choice.startswith(HUB):
         return choice[len(HUB):]
     return None
+
+
+def fetched_folder(spec: str) -> Path | None:
+    """The folder of a tower this process has fetched, without any request (heatmap redraws)."""
+    hit = _FETCHED.get(spec)
+    return hit[0] if hit is not None else None
 
 
 def fetched(spec: str, progress: Progress | None = None) -> tuple[Path, str]:
