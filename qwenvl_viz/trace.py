@@ -260,7 +260,7 @@ class Trace:
                 "pictures": self._pictures(),
             },
             "decoders": None if self.decoder is None else compare_decoders(self).as_dict(),
-            "params": {k: v for k, v in asdict(self.params).items() if v is not None},
+            "params": {k: v for k, v in asdict(self.params).items() if v is not None and k not in self.ignored},
             "ignored": list(self.ignored),
             "notes": list(self.notes),
         })
