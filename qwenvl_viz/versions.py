@@ -40,6 +40,7 @@ VERSION_KEYS = (
     "video_budget",
     "image_budget",
     "frame_indices",
+    "video_backend",
 )
 FALLBACK_FPS = 24  # transformers VideoMetadata: fps missing -> 24
 
@@ -280,6 +281,33 @@ def _frame_indices(trace) -> VersionDiff:
     )
 
 
+def _video_backend(trace) -> VersionDiff:
+    """The backend rows: the same request as torchcodec, decord and PyAV read the file."""
+    from .decoders import DECODER_VERSIONS, compare_decoders
+
+    rep = compare_decoders(trace)
+
+    def value(r):
+        if r.error:
+            return r.error
+        return {"frames": r.frames, "fps": r.fps, "rotation_applied": r.rotation_applied,
+                "resized": list(r.resized), "tokens": r.tokens, "indices": list(r.indices)}
+
+    vals = [value(r) for r in rep.rows]
+    differs = any(v != vals[0] for v in vals[1:])
+    return VersionDiff(
+        key="video_backend",
+        view="sampling",
+        title="Which video decoder reads the file: torchcodec, decord or PyAV",
+        differs=differs,
+        variants=tuple(Variant(r.decoder.value, DECODER_VERSIONS[r.decoder], v, r.decoder is rep.follows)
+                       for r, v in zip(rep.rows, vals)),
+        explanation="qwen-vl-utils 0.0.14 picks torchcodec when installed ($FORCE_QWENVL_VIDEO_READER overrides); "
+                    "each backend has its own frame count, fps and rotation. "
+                    + ("; ".join(rep.differences) if rep.differences else "They agree on this file."),
+    )
+
+
 def version_differences(trace) -> list[VersionDiff]:
     """Every version / tool difference that applies to this trace's family and media, in VERSION_KEYS order."""
     out = []
@@ -294,4 +322,5 @@ def version_differences(trace) -> list[VersionDiff]:
     out.append(_budgets(trace))
     if video:
         out.append(_frame_indices(trace))
+        out.append(_video_backend(trace))
     return out
