@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import VizError
-from .profiles import Family, Pipeline
+from .profiles import Pipeline
 from .rope import qwen25_time_ids
 
 __all__ = ["Variant", "VersionDiff", "version_differences", "VERSION_KEYS"]
@@ -206,7 +206,7 @@ def _size(t) -> Any:
 
 def _budgets(trace) -> VersionDiff:
     video = trace.kind == "video"
-    qwen3 = trace.model is Family.QWEN3_VL
+    qwen3 = trace.profile.processor_video_budget_whole_clip  # Qwen3-VL's whole-clip video budget
     cap = trace.params.cap_pixels_per_frame
     official = trace if trace.pipeline is Pipeline.OFFICIAL else _rerun(trace, pipeline=Pipeline.OFFICIAL)
     proc = (trace if trace.pipeline is Pipeline.PROCESSOR and not cap
@@ -262,7 +262,7 @@ def _frame_indices(trace) -> VersionDiff:
         return {"nframes": t.sampling.nframes, "indices": list(t.sampling.indices), "sample_fps": t.sampling.sample_fps}
 
     a, b = value(official), value(proc)
-    qwen3 = trace.model is Family.QWEN3_VL
+    qwen3 = trace.profile.sampling_rule == "qwen3"
     differs = isinstance(a, str) or isinstance(b, str) or a["indices"] != b["indices"]
     return VersionDiff(
         key="frame_indices",
@@ -314,9 +314,9 @@ def version_differences(trace) -> list[VersionDiff]:
     video = trace.kind == "video"
     if trace.prompt.runs:
         out.append(_text_resume(trace))
-    if video and trace.model is Family.QWEN3_VL:
+    if video and trace.profile.timestamps:
         out.append(_outer_wrapper(trace))
-    if video and trace.model is Family.QWEN2_5_VL:
+    if video and trace.profile.tokens_per_second is not None:
         out.append(_int_cast(trace))
         out.append(_spg_source(trace))
     out.append(_budgets(trace))

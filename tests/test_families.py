@@ -11,7 +11,7 @@ from qwenvl_viz.prompt import VisionInput, build_prompt
 from qwenvl_viz.resize import plan_resize
 from qwenvl_viz.sampling import sample_frames
 
-STAGES = ("sampling.py", "resize.py", "rope.py", "prompt.py", "reproduce.py")
+STAGES = ("sampling.py", "resize.py", "rope.py", "prompt.py", "reproduce.py", "versions.py")
 
 
 def test_stages_do_not_branch_on_family_identity():
