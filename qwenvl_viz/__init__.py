@@ -11,6 +11,7 @@ __all__ = [
     "explain",
     "Trace",
     "Params",
+    "Budget",
     "VizError",
     "ModelProfile",
     "Family",
@@ -21,6 +22,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    if name == "Budget":
+        from .params import Budget
+
+        return Budget
     # The stages import torch / PyAV; keep `import qwenvl_viz` (profiles, errors) light.
     if name in ("explain", "Trace", "Params"):
         from . import trace

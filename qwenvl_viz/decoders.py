@@ -27,7 +27,7 @@ from .errors import VizError
 from .media import MediaInfo
 from .profiles import Decoder
 
-__all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
+__all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "compare_decoders", "DecodersReport", "BackendRow", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
 
 
 DEFAULT_DECODER = Decoder.TORCHCODEC
@@ -154,3 +154,104 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
                f"decode: it returns fewer frames than sampled, and the processor fails on the mismatch")
     return DecoderView(dec, header, "container header (stream.frames)", info.fps, False, *coded, min(n, header),
                        error, tuple(notes), missing)
+
+
+# --- the decoders view: the same request under each backend ------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendRow:
+    decoder: Decoder
+    error: str | None  # the backend's failure on this request (count, fps and the rest are then None)
+    frames: int | None
+    fps: float | None
+    rotation_applied: bool | None
+    resized: tuple[int, int] | None  # (H, W)
+    grid_thw: tuple[int, int, int] | None
+    tokens: int | None
+    indices: tuple[int, ...]
+    pictures: tuple[int, ...]  # media frame shown for each sampled index
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class DecodersReport:
+    """Each backend on the trace's request, and how they differ from the one the trace follows."""
+
+    follows: Decoder
+    rows: tuple[BackendRow, ...]
+    differences: tuple[str, ...]  # "torchcodec and decord: different pictures for 3 of 8 sampled frames"
+    playback: tuple[tuple[int, float, float | None], ...]  # (index, index / fps, real pts seconds), followed
+
+    def row(self, decoder: Decoder | str) -> BackendRow:
+        d = parse_decoder(decoder)
+        return next(r for r in self.rows if r.decoder is d)
+
+    def as_dict(self) -> dict:
+        return {
+            "follows": self.follows.value,
+            "backends": [
+                {"decoder": r.decoder.value, "error": r.error, "frames": r.frames, "fps": r.fps,
+                 "rotation_applied": r.rotation_applied, "resized": None if r.resized is None else list(r.resized),
+                 "grid_thw": None if r.grid_thw is None else list(r.grid_thw), "tokens": r.tokens,
+                 "indices": list(r.indices), "pictures": list(r.pictures), "pictures_emulated": r.exact}
+                for r in self.rows
+            ],
+            "differences": list(self.differences),
+            "playback": [{"index": i, "reference_s": ref, "playback_s": real} for i, ref, real in self.playback],
+        }
+
+
+def _row(trace, dec: Decoder) -> BackendRow:
+    from .trace import explain
+
+    if trace.decoder is not None and trace.decoder.decoder is dec:
+        t = trace
+    else:
+        params = {k: v for k, v in vars(trace.params).items() if v is not None}
+        params["decoder"] = dec.value
+        try:
+            t = explain(trace.media, model=trace.model, pipeline=trace.pipeline, **params)
+        except VizError as e:
+            return BackendRow(dec, str(e), None, None, None, None, None, None, (), ())
+    v = t.decoder
+    rotation = v.rotation_applied if t.media.rotation else None  # None: nothing to rotate
+    return BackendRow(dec, None, v.frames, v.fps, rotation, (t.resize.height, t.resize.width),
+                      tuple(t.patchify.grid_thw), t.num_vision_tokens, tuple(t.sampling.indices),
+                      tuple(t._pictures()), v.exact)
+
+
+def compare_decoders(trace) -> DecodersReport | None:
+    """The trace's request under torchcodec, decord and PyAV (metadata only: nothing is decoded)."""
+    from .media import frame_times
+
+    if trace.decoder is None:
+        return None
+    rows = tuple(_row(trace, d) for d in Decoder)
+    me = next(r for r in rows if r.decoder is trace.decoder.decoder)
+    diffs: list[str] = []
+    for r in rows:
+        if r is me:
+            continue
+        a, b = me.decoder.value, r.decoder.value
+        if r.error:
+            diffs.append(f"{b} fails where {a} reads: {r.error}")
+            continue
+        for label, x, y in (("frame count", me.frames, r.frames), ("fps", me.fps, r.fps),
+                            ("rotation applied", me.rotation_applied, r.rotation_applied),
+                            ("resized size", me.resized, r.resized), ("vision tokens", me.tokens, r.tokens)):
+            if x != y:
+                diffs.append(f"{a} and {b}: {label} {x} vs {y}")
+        if len(me.pictures) == len(r.pictures):
+            n = sum(1 for x, y in zip(me.pictures, r.pictures) if x != y)
+            if n:
+                diffs.append(f"{a} and {b} give different pictures for {n} of {len(me.pictures)} sampled frames")
+        else:
+            diffs.append(f"{a} samples {len(me.pictures)} frames, {b} samples {len(r.pictures)}")
+        if not (me.exact and r.exact):
+            diffs.append(f"{a} and {b}: which picture a seek returns is not emulated on this file; "
+                         f"the pictures may differ further (see the notes)")
+    fps = trace.decoder.fps
+    real = frame_times(trace.media, list(me.pictures))
+    playback = tuple((k, k / fps, t) for k, t in zip(me.indices, real))
+    return DecodersReport(trace.decoder.decoder, rows, tuple(diffs), playback)

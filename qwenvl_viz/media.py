@@ -55,6 +55,7 @@ __all__ = [
     "exif_size",
     "iter_frames",
     "read_frames",
+    "frame_times",
     "decode_stats",
     "clear_cache",
     "set_frame_cache_limit",
@@ -128,6 +129,7 @@ class _VideoIndex:
     begin_s: float | None = None
     end_s: float | None = None
     span_s: float | None = None  # (max(pts + duration) - min(pts)) * tb: torchcodec's average_fps divisor
+    time_base: float = 0.0
     codec: str = ""
     fmt: str = ""
     packed: bool = False  # MPEG-4 Part 2 with DivX-style packed B-frames
@@ -576,6 +578,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         begin_s=begin_s,
         end_s=end_s,
         span_s=span_s,
+        time_base=tb,
         codec=codec,
         fmt=fmt,
         packed=packed,
@@ -914,6 +917,19 @@ def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], pre
         close = getattr(decoded, "close", None)
         if close is not None:
             close()
+
+
+def frame_times(info: MediaInfo, indices: Sequence[int]) -> list[float | None]:
+    """When frame ``i`` (presentation order) is shown, in seconds from the stream's first frame: its pts.
+
+    Beside ``i / fps`` (what the references compute) this shows the real playback time on VFR clips
+    and AVIs with dropped-frame slots. None where the file has no usable timestamps.
+    """
+    index = _index_for(info)
+    if not index.seekable or not index.time_base:
+        return [None for _ in indices]
+    first = int(index.pts[0])
+    return [float((int(index.pts[i]) - first) * index.time_base) for i in indices]
 
 
 def read_frames(info: MediaInfo, indices: Sequence[int]) -> np.ndarray:

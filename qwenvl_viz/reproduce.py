@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import params as vocab
-from .profiles import IMAGE_PAD_ID, MODEL_SEQ_LEN, VIDEO_PAD_ID, Family, Pipeline
+from .profiles import IMAGE_PAD_ID, MODEL_SEQ_LEN, OPENAI_CLIP_MEAN, VIDEO_PAD_ID, Pipeline
 from .trace import DEFAULT_PROMPTS
 
 __all__ = ["python_snippet", "cli_command", "expected_output", "collapse_pads", "SNIPPET_KEYS"]
@@ -36,11 +36,6 @@ SNIPPET_KEYS = (
 )
 PAD_RUN = re.compile(r"(<\|(?:image|video)_pad\|>)(?:\1)+")
 
-_CLASSES = {  # processor class, config class, model module + class (for get_rope_index)
-    Family.QWEN2_VL: ("Qwen2VLProcessor", "Qwen2VLConfig", "qwen2_vl.modeling_qwen2_vl", "Qwen2VLModel"),
-    Family.QWEN2_5_VL: ("Qwen2_5_VLProcessor", "Qwen2_5_VLConfig", "qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLModel"),
-    Family.QWEN3_VL: ("Qwen3VLProcessor", "Qwen3VLConfig", "qwen3_vl.modeling_qwen3_vl", "Qwen3VLModel"),
-}
 
 
 def collapse_pads(text: str) -> str:
@@ -56,12 +51,12 @@ def _num(v: float) -> str:
 def _transformers_view(trace):
     """The trace as transformers 5.23 computes it (5.12+ text resume, Qwen3 outer pair kept)."""
     p = trace.params
-    if p.text_resume == "transformers" and (p.qwen3_outer_wrapper or trace.model is not Family.QWEN3_VL):
+    if p.text_resume == "transformers" and (p.qwen3_outer_wrapper or not trace.profile.timestamps):
         return trace
     from .trace import explain
 
     params = {k: v for k, v in dataclasses.asdict(p).items() if v is not None}
-    params.update(text_resume="transformers", qwen3_outer_wrapper=trace.model is Family.QWEN3_VL)
+    params.update(text_resume="transformers", qwen3_outer_wrapper=trace.profile.timestamps)
     return explain(trace.media, model=trace.model, pipeline=trace.pipeline, **params)
 
 
@@ -77,7 +72,7 @@ def expected_output(trace) -> dict[str, Any]:
         "grid_thw": list(t.patchify.grid_thw),
         "frame_indices": None if s is None else list(s.indices),
         "sample_fps": None if s is None else s.sample_fps,
-        "second_per_grid_ts": t.prompt.second_per_grid_ts if t.model is Family.QWEN2_5_VL else None,
+        "second_per_grid_ts": t.prompt.second_per_grid_ts if t.profile.tokens_per_second is not None else None,
         "timestamps": None if t.prompt.timestamp_strings is None else list(t.prompt.timestamp_strings),
         "input_ids": int(len(ids)),
         "vision_tokens": len(vision),
@@ -121,15 +116,14 @@ def _size(lo: float, hi: float) -> str:
 def python_snippet(trace) -> str:
     """A standalone script reproducing ``trace`` with qwen-vl-utils 0.0.14 + transformers 5.23, offline."""
     p, pf = trace.params, trace.profile
-    fam, kind = trace.model, trace.kind
+    kind = trace.kind
     official = trace.pipeline is Pipeline.OFFICIAL
-    qwen3 = fam is Family.QWEN3_VL
     video = kind == "video"
     media = str(Path(trace.media.path).resolve())
-    proc_cls, cfg_cls, model_mod, model_cls = _CLASSES[fam]
+    proc_cls, cfg_cls, model_mod, model_cls = pf.hf_classes
     sizes = (f"patch_size={pf.patch_size}, merge_size={pf.merge_size}, "
              f"temporal_patch_size={pf.temporal_patch_size}")
-    if qwen3:
+    if pf.image_mean != OPENAI_CLIP_MEAN:  # Qwen3-VL: mean / std 0.5
         sizes += f", image_mean={list(pf.image_mean)}, image_std={list(pf.image_std)}"
 
     # budgets the processor is built with (Hub configs, or the user's for the processor pipeline)
@@ -181,7 +175,7 @@ def python_snippet(trace) -> str:
     add("import torch")
     if official:
         add("from qwen_vl_utils import process_vision_info")
-    vcls = "Qwen3VLVideoProcessor" if qwen3 else "Qwen2VLVideoProcessor"
+    vcls = pf.video_processor_class
     imports = [proc_cls, cfg_cls, "Qwen2TokenizerFast", "Qwen2VLImageProcessor", vcls]
     add(f"from transformers import {', '.join(sorted(imports))}")
     add(f"from transformers.models.{model_mod} import {model_cls}")
@@ -223,7 +217,7 @@ def python_snippet(trace) -> str:
             call += ["videos=videos", "video_metadata=metadata", "**video_kwargs"]
         else:
             call.append("images=images")
-        if qwen3:
+        if not pf.official_processor_resize:
             add(f"# {next(step)}. the processor; the Qwen3-VL recipe keeps qwen-vl-utils' size (do_resize=False)")
             call.append("do_resize=False")
         else:
@@ -253,7 +247,7 @@ def python_snippet(trace) -> str:
 
     # --- MRoPE ----------------------------------------------------------------------------------
     cfg_args = []
-    if fam is Family.QWEN2_5_VL:
+    if pf.tokens_per_second is not None:
         cfg_args.append(f'"tokens_per_second": {pf.tokens_per_second}')  # 2 in every Hub config (class default 4)
     if pf.merge_size != 2:
         cfg_args.append(f'"spatial_merge_size": {pf.merge_size}')
@@ -263,7 +257,7 @@ def python_snippet(trace) -> str:
     add(f"model = types.SimpleNamespace(config={cfg})")
     add(f"model.get_vision_position_ids = types.MethodType({model_cls}.get_vision_position_ids, model)")
     rope_kw = f'{grid_key}=inputs["{grid_key}"]'
-    if fam is Family.QWEN2_5_VL and video:
+    if pf.tokens_per_second is not None and video:
         rope_kw += ', second_per_grid_ts=torch.as_tensor(inputs["second_per_grid_ts"], dtype=torch.float32)'
     add(f"position_ids, rope_deltas = {model_cls}.get_rope_index(")
     add(f'    model, inputs["input_ids"], inputs["mm_token_type_ids"], {rope_kw}')
@@ -287,12 +281,12 @@ def python_snippet(trace) -> str:
     else:
         add('show("frame_indices", None)')
         add('show("sample_fps", None)')
-    if fam is Family.QWEN2_5_VL and video:
+    if pf.tokens_per_second is not None and video:
         add('show("second_per_grid_ts", torch.as_tensor(inputs["second_per_grid_ts"]).tolist()[0])')
     else:
         add('show("second_per_grid_ts", None)')
     add("decoded = processor.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)")
-    if qwen3 and video:
+    if pf.timestamps and video:
         add('show("timestamps", re.findall(r"<\\d+\\.\\d seconds>", decoded))')
     else:
         add('show("timestamps", None)')
@@ -323,7 +317,7 @@ def _version_notes(trace) -> list[str]:
     """Where the page (release behaviour) and transformers 5.23 (what the script runs) disagree."""
     out = []
     p = trace.params
-    if trace.model is Family.QWEN3_VL and trace.kind == "video" and not p.qwen3_outer_wrapper:
+    if trace.profile.timestamps and trace.kind == "video" and not p.qwen3_outer_wrapper:
         out.append(f"Note: transformers 5.23 keeps Qwen3's outer <|vision_start|>/<|vision_end|>; the page shows the "
                    f"release prompt ({trace.prompt.num_tokens} tokens, {trace.prompt.alt_num_tokens} in 5.23).")
     if p.text_resume == "release" and trace.rope.differ_at.size:

@@ -23,7 +23,7 @@ from PIL import Image
 
 from . import tv1_kernel
 from .errors import VizError
-from .profiles import FRAME_FACTOR, MAX_RATIO, MODEL_SEQ_LEN, Family, ModelProfile, Pipeline
+from .profiles import FRAME_FACTOR, MAX_RATIO, MODEL_SEQ_LEN, ModelProfile, Pipeline
 
 __all__ = [
     "Resize",
@@ -256,7 +256,6 @@ def plan_resize(
     f = profile.factor
     src = (height, width)
     steps: list[ResizeStep] = []
-    qwen3 = profile.family is Family.QWEN3_VL
     if pipeline is Pipeline.OFFICIAL:
         if kind == "image":
             lo = profile.qvu_image_min_pixels if min_pixels is None else min_pixels
@@ -298,7 +297,7 @@ def plan_resize(
                 field="max_pixels",
             )
         steps.append(first)
-        if not qwen3:
+        if profile.official_processor_resize:
             # Qwen2/2.5 recipes call the processor after qwen-vl-utils; it re-runs smart_resize with the
             # Hub config's budget (videos fall back to the image config's size). Usually an identity.
             plo = profile.processor_image_min_pixels if kind == "image" else profile.processor_video_min_pixels
@@ -315,7 +314,7 @@ def plan_resize(
             _check_budget(lo, hi, None)
             steps.append(_step("processor smart_resize", smart_resize_hf, src, f, lo, hi,
                                f"image size {{shortest_edge: {lo:.0f}, longest_edge: {hi:.0f}}}"))
-        elif qwen3:
+        elif profile.processor_video_budget_whole_clip:
             lo = profile.processor_video_min_pixels if min_pixels is None else min_pixels
             hi = profile.processor_video_max_pixels if max_pixels is None else max_pixels
             _check_budget(lo, hi, None)

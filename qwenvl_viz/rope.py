@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import VizError
-from .profiles import Family, ModelProfile
+from .profiles import ModelProfile
 from .prompt import Prompt, VisionInput
 
 __all__ = [
@@ -142,7 +142,7 @@ def _run_time(profile: ModelProfile, prompt: Prompt, item: VisionInput, run, ite
     k = np.asarray(run.groups, dtype=np.int64)
     if rec.kind == "image":
         return np.zeros(len(k), np.int64), [None] * len(k), None, "T = s (image)"
-    if profile.family == Family.QWEN3_VL:
+    if profile.timestamps:  # Qwen3: one timestamped block per group
         secs = [rec.timestamps[g] for g in run.groups]
         return np.zeros(len(k), np.int64), secs, None, "T = s (Qwen3: time is in the timestamp text)"
     if profile.tokens_per_second is not None:  # Qwen2.5-VL video
@@ -244,7 +244,7 @@ def compute_rope(
             uniq, counts = np.unique(ids, return_counts=True)
             for tid in uniq[counts > 1].tolist():
                 collisions.append(Collision(run.item, int(tid), tuple(g for g, i in zip(run.groups, ids) if i == tid)))
-        label = f"{run.kind} {run.item}" + (f" group {run.groups[0]}" if profile.family == Family.QWEN3_VL
+        label = f"{run.kind} {run.item}" + (f" group {run.groups[0]}" if profile.timestamps
                                              and run.kind == "video" else "")
         lines.append(
             f"{label} (tokens {run.start}..{run.end - 1}): s = {s_main}, merged grid {t}x{hm}x{wm}; "

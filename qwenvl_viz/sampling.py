@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .errors import VizError
-from .profiles import FPS, FPS_MAX_FRAMES, FPS_MIN_FRAMES, FRAME_FACTOR, Family, ModelProfile, Pipeline
+from .profiles import FPS, FPS_MAX_FRAMES, FPS_MIN_FRAMES, FRAME_FACTOR, ModelProfile, Pipeline
 
 __all__ = ["Sampling", "sample_frames"]
 
@@ -306,7 +306,7 @@ def sample_frames(
             "choose the official pipeline to trim",
             field="video_start",
         )
-    if profile.family is Family.QWEN3_VL:
+    if profile.sampling_rule == "qwen3":
         idx, n, decided, formula, steps = _processor_qwen3(
             total_frames, video_fps, fps, nframes, min_frames, max_frames
         )

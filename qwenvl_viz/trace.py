@@ -16,7 +16,7 @@ import torch
 
 from . import media as media_stage
 from . import params as vocab
-from .decoders import DecoderView, decoder_view, default_decoder
+from .decoders import DecoderView, compare_decoders, decoder_view, default_decoder
 from .errors import VizError
 from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
@@ -259,7 +259,8 @@ class Trace:
                 "decodable": self.decoder.decodable,
                 "pictures": self._pictures(),
             },
-            "params": {k: v for k, v in asdict(self.params).items() if v is not None},
+            "decoders": None if self.decoder is None else compare_decoders(self).as_dict(),
+            "params": {k: v for k, v in asdict(self.params).items() if v is not None and k not in self.ignored},
             "ignored": list(self.ignored),
             "notes": list(self.notes),
         })

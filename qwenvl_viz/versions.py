@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import VizError
-from .profiles import Family, Pipeline
+from .profiles import Pipeline
 from .rope import qwen25_time_ids
 
 __all__ = ["Variant", "VersionDiff", "version_differences", "VERSION_KEYS"]
@@ -40,6 +40,7 @@ VERSION_KEYS = (
     "video_budget",
     "image_budget",
     "frame_indices",
+    "video_backend",
 )
 FALLBACK_FPS = 24  # transformers VideoMetadata: fps missing -> 24
 
@@ -205,7 +206,7 @@ def _size(t) -> Any:
 
 def _budgets(trace) -> VersionDiff:
     video = trace.kind == "video"
-    qwen3 = trace.model is Family.QWEN3_VL
+    qwen3 = trace.profile.processor_video_budget_whole_clip  # Qwen3-VL's whole-clip video budget
     cap = trace.params.cap_pixels_per_frame
     official = trace if trace.pipeline is Pipeline.OFFICIAL else _rerun(trace, pipeline=Pipeline.OFFICIAL)
     proc = (trace if trace.pipeline is Pipeline.PROCESSOR and not cap
@@ -261,7 +262,7 @@ def _frame_indices(trace) -> VersionDiff:
         return {"nframes": t.sampling.nframes, "indices": list(t.sampling.indices), "sample_fps": t.sampling.sample_fps}
 
     a, b = value(official), value(proc)
-    qwen3 = trace.model is Family.QWEN3_VL
+    qwen3 = trace.profile.sampling_rule == "qwen3"
     differs = isinstance(a, str) or isinstance(b, str) or a["indices"] != b["indices"]
     return VersionDiff(
         key="frame_indices",
@@ -280,18 +281,46 @@ def _frame_indices(trace) -> VersionDiff:
     )
 
 
+def _video_backend(trace) -> VersionDiff:
+    """The backend rows: the same request as torchcodec, decord and PyAV read the file."""
+    from .decoders import DECODER_VERSIONS, compare_decoders
+
+    rep = compare_decoders(trace)
+
+    def value(r):
+        if r.error:
+            return r.error
+        return {"frames": r.frames, "fps": r.fps, "rotation_applied": r.rotation_applied,
+                "resized": list(r.resized), "tokens": r.tokens, "indices": list(r.indices)}
+
+    vals = [value(r) for r in rep.rows]
+    differs = any(v != vals[0] for v in vals[1:])
+    return VersionDiff(
+        key="video_backend",
+        view="sampling",
+        title="Which video decoder reads the file: torchcodec, decord or PyAV",
+        differs=differs,
+        variants=tuple(Variant(r.decoder.value, DECODER_VERSIONS[r.decoder], v, r.decoder is rep.follows)
+                       for r, v in zip(rep.rows, vals)),
+        explanation="qwen-vl-utils 0.0.14 picks torchcodec when installed ($FORCE_QWENVL_VIDEO_READER overrides); "
+                    "each backend has its own frame count, fps and rotation. "
+                    + ("; ".join(rep.differences) if rep.differences else "They agree on this file."),
+    )
+
+
 def version_differences(trace) -> list[VersionDiff]:
     """Every version / tool difference that applies to this trace's family and media, in VERSION_KEYS order."""
     out = []
     video = trace.kind == "video"
     if trace.prompt.runs:
         out.append(_text_resume(trace))
-    if video and trace.model is Family.QWEN3_VL:
+    if video and trace.profile.timestamps:
         out.append(_outer_wrapper(trace))
-    if video and trace.model is Family.QWEN2_5_VL:
+    if video and trace.profile.tokens_per_second is not None:
         out.append(_int_cast(trace))
         out.append(_spg_source(trace))
     out.append(_budgets(trace))
     if video:
         out.append(_frame_indices(trace))
+        out.append(_video_backend(trace))
     return out

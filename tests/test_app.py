@@ -28,7 +28,7 @@ DEFAULTS = dict(
     lang="English", model="qwen2.5-vl", pipeline="official", sample_by="fps", fps=2.0, nframes=0, min_frames=0,
     max_frames=0, pixel_unit="px", min_pixels=0, max_pixels=0, total_pixels=0, video_start=0, video_end=0,
     patch_size=0, merge_size=0, temporal_patch_size=0, prompt="", text_resume="release", qwen3_outer_wrapper=False,
-    cap_pixels_per_frame=False, group=0, order="merge", windows=True, context_len=32768, selected="", step=0,
+    cap_pixels_per_frame=False, decoder="torchcodec", group=0, order="merge", windows=True, context_len=32768, selected="", step=0,
 )
 SKIP = {"__type__": "update"}
 

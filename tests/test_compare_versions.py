@@ -90,8 +90,8 @@ def test_image_vs_video_rows_are_not_applicable_for_the_image(q25):
 
 def test_applicable_differences_per_family_and_media(q25, q3):
     assert list(diffs(q25)) == ["text_resume", "int_cast_time_ids", "second_per_grid_ts_source", "video_budget",
-                                "frame_indices"]
-    assert list(diffs(q3)) == ["text_resume", "qwen3_outer_wrapper", "video_budget", "frame_indices"]
+                                "frame_indices", "video_backend"]
+    assert list(diffs(q3)) == ["text_resume", "qwen3_outer_wrapper", "video_budget", "frame_indices", "video_backend"]
     img = explain("assets/sample_image.jpg", model="qwen2-vl")
     assert list(diffs(img)) == ["text_resume", "image_budget"]
     for d in version_differences(q25) + version_differences(q3):

@@ -192,3 +192,56 @@ def test_idct_codecs_differ_by_at_most_the_stated_levels(media_files, name):
     assert np.array_equal(tc, de)  # decord's FFmpeg and Debian's agree with each other
     assert 0 < np.abs(ours - tc).max() <= levels  # PyAV's differs, by at most this many levels
     assert (ours != tc).mean() < 1e-3
+
+
+# --- the decoders section, the CLI flag, the snippet ---------------------------------------------------
+
+
+def test_decoders_section_states_each_backends_numbers_and_differences(media_files):
+    from qwenvl_viz.decoders import compare_decoders
+
+    path = media_files.corpus("dropped_avi")
+    trace = explain(path, fps=2.0, decoder="torchcodec")
+    rep = compare_decoders(trace)
+    tc, de, pa = (rep.row(d) for d in Decoder)
+    for row in (tc, de):  # each row is that backend's own trace
+        t = explain(path, fps=2.0, decoder=row.decoder.value)
+        assert (row.frames, row.fps, row.tokens) == (t.decoder.frames, t.decoder.fps, t.num_vision_tokens)
+        assert row.indices == t.sampling.indices
+    assert pa.error and "59" in pa.error
+    assert any("torchcodec samples 6 frames, decord samples 4" in d for d in rep.differences)
+    # real playback time (pts) beside index / fps: frame 4 is shown at 4 * 3 / 15 s... not 4 / 5.08
+    info = media_stage.open_media(path)
+    assert [round(t, 6) for t in media_stage.frame_times(info, [0, 1, 2])] == [0.0, round(4 / 15, 6), 0.4]
+    assert trace.summary()["decoders"]["follows"] == "torchcodec"
+
+
+def test_rotated_clip_size_and_tokens_follow_the_backends_rotation(media_files):
+    path = media_files.corpus("rotated90_mp4")
+    tc = explain(path, decoder="torchcodec")
+    pa = explain(path, decoder="pyav")
+    assert (tc.input_height, tc.input_width) == (96, 64) and (pa.input_height, pa.input_width) == (64, 96)
+    assert tc.source_frame(0).shape[:2] == (96, 64) and pa.source_frame(0).shape[:2] == (64, 96)
+    assert frame_index_of(pa.source_frame(1)) == tc.sampling.indices[1]  # PyAV's stored picture, unrotated
+
+
+def test_cli_decoder_flag_and_bad_value(media_files, capsys):
+    from qwenvl_viz.cli import main
+
+    path = str(media_files.corpus("dropped_avi"))
+    assert main(["explain", path, "--decoder", "decord"]) == 0
+    out = capsys.readouterr().out
+    assert "decoder   decord: 20 frames" in out and "@ 15 fps" in out
+    assert main(["explain", path, "--decoder", "pyav"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: pyav:") and err.count("\n") == 1
+    with pytest.raises(VizError, match="decoder"):
+        explain(path, decoder="opencv")
+
+
+def test_snippet_forces_the_backend_the_trace_follows(media_files):
+    from qwenvl_viz.reproduce import python_snippet
+
+    path = media_files.corpus("h264_bframes_mp4")
+    assert 'os.environ["FORCE_QWENVL_VIDEO_READER"] = "torchcodec"' in python_snippet(explain(path, decoder="torchcodec"))
+    assert 'backend="decord"' in python_snippet(explain(path, pipeline="processor", decoder="decord"))

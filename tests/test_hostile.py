@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from media_factory import media_files  # noqa: F401  (pytest fixture)
@@ -22,6 +22,9 @@ from qwenvl_viz import VizError, explain
 from qwenvl_viz.cli import main
 from qwenvl_viz.params import BUDGETS, BY_NAME, DEFAULT_BUDGET, PARAMS, Budget
 from qwenvl_viz.profiles import IMAGE_PAD_ID, VIDEO_PAD_ID
+
+# Examples per fuzz: bounded so the suite stays fast; QWENVL_FUZZ_EXAMPLES=2000 for a long hunt.
+FUZZ = int(os.environ.get("QWENVL_FUZZ_EXAMPLES", "0")) or None
 
 HEAVY = [  # (media kind, model, pipeline, params): each far past a default budget
     ("video", "qwen2.5-vl", "processor", dict(patch_size=1, min_frames=289, min_pixels=5117236.0)),
@@ -64,6 +67,20 @@ _junk = st.sampled_from([None, 0, -1, 1, 2, 3.5, 1e300, -1e300, math.inf, -math.
                          b"\xff", 1j, [1], np.float64(2.0), np.int64(4), np.float32(math.nan), 2**70])
 
 
+def _good(p):
+    """A well-typed value, in range or not: the stages and the budgets see these."""
+    if p.choices:
+        return st.sampled_from(p.choices)
+    if p.type is bool:
+        return st.booleans()
+    if p.type is str:
+        return st.text(max_size=40)
+    if p.type is int:
+        return st.integers(min_value=1, max_value=12) if p.name.endswith("size") else st.integers(1, 400)
+    return st.floats(min_value=0.05, max_value=60.0) if p.unit in ("s", "frames per second") else \
+        st.floats(min_value=1e3, max_value=1e13)
+
+
 def _value(p):
     if p.choices:
         good = st.sampled_from(p.choices)
@@ -79,9 +96,11 @@ def _value(p):
 
 
 _params = st.fixed_dictionaries({}, optional={p.name: _value(p) for p in PARAMS if p.name != "tokenizer_dir"})
+_typed = st.fixed_dictionaries({}, optional={p.name: _good(p) for p in PARAMS
+                                            if p.name not in ("tokenizer_dir", "nframes", "model_seq_len")})
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ or 120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "x"]),
        pipeline=st.sampled_from(["official", "processor", 3]), params=_params)
 def test_fuzzed_parameters_raise_only_deliberate_viz_errors_and_keep_the_invariants(small, kind, model, pipeline,
@@ -91,7 +110,23 @@ def test_fuzzed_parameters_raise_only_deliberate_viz_errors_and_keep_the_invaria
     except VizError as e:
         assert not getattr(e, "internal", False), str(e)  # not the safety net: a bug would land there
         assert str(e)
+        event(f"VizError {e.field}")  # --hypothesis-show-statistics: what was refused, and why
         return
+    event("explained")
+    _check_invariants(t, DEFAULT_BUDGET)
+
+
+@settings(max_examples=FUZZ or 100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]),
+       pipeline=st.sampled_from(["official", "processor"]), params=_typed)
+def test_fuzzed_well_typed_settings_are_explained_within_budget_or_refused(small, kind, model, pipeline, params):
+    try:
+        t = explain(small[kind], model=model, pipeline=pipeline, **params)
+    except VizError as e:
+        assert not getattr(e, "internal", False), str(e)
+        event(f"VizError {e.field}")
+        return
+    event("explained")
     _check_invariants(t, DEFAULT_BUDGET)
 
 

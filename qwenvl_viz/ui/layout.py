@@ -24,7 +24,8 @@ from ..compare import compare as compare_traces
 from ..errors import VizError
 from ..figures.encoder import stages_html
 from ..figures.ledger import ledger_html
-from ..profiles import Family, Pipeline
+from ..decoders import default_decoder
+from ..profiles import Decoder, Family, Pipeline
 from ..trace import Trace
 from . import gallery, lesson, narration, teach
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
@@ -74,6 +75,13 @@ CSS = """
 .gradio-container { max-width: 100% !important; padding: 4px 12px !important; }
 .gradio-container > .main, .gradio-container .wrap.fillable { padding: 0 !important; }
 #title h3 { margin: 0 !important; font-size: 16px; line-height: 1.25; }
+.dec-table { border-collapse: collapse; font-size: 14px; }
+.dec-table td, .dec-table th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
+.dec-follows { background: #eef6ff; }
+.dec-fail td { color: #a00; }
+.dec-strip { position: relative; width: 260px; height: 14px; background: #eee; border-radius: 3px; }
+.dec-tick { position: absolute; top: 1px; width: 3px; height: 12px; background: #36c; }
+.dec-tick.dec-diff { background: #d22; width: 4px; }
 #lang .wrap { flex-wrap: nowrap; }
 #case-note:not(:has(.gallery-note)) { display: none !important; }
 #modes > div:first-child button[role=tab] { padding-top: 2px !important; padding-bottom: 2px !important; }
@@ -317,6 +325,9 @@ def _controls(ui: _UI, cfg: AppConfig) -> None:
     c["pipeline"] = gr.Radio([(tr(p.value, en), p.value) for p in Pipeline], value=Pipeline.OFFICIAL.value,
                              label=tr("pipeline", en), info=tr("pipeline_info", en), elem_id="pipeline")
     _slot(ui, "pipeline")
+    c["decoder"] = gr.Dropdown([(tr(f"dec_{d.value}", en), d.value) for d in Decoder], value=default_decoder(),
+                               label=tr("decoder", en), info=tr("decoder_info", en), elem_id="decoder")
+    _slot(ui, "decoder")
     with gr.Group():
         _header(ui, "sampling_group")
         c["sample_by"] = gr.Radio([(tr("by_fps", en), "fps"), (tr("by_nframes", en), "nframes")], value="fps",
@@ -474,6 +485,8 @@ def _views(ui: _UI) -> None:
             v["prompt_text"] = gr.Markdown(elem_id="prompt-text-narration")
     _header(ui, "versions_view")
     v["versions"] = gr.HTML(elem_id="versions-panel")
+    _header(ui, "decoders_view")
+    v["decoders"] = gr.HTML(elem_id="decoders-panel")
     with gr.Accordion(tr("reproduce_view", Lang.EN), open=False, elem_id="reproduce") as acc:
         ui.headers["reproduce_view"] = acc
         ui.notes["reproduce_info"] = gr.Markdown(tr("reproduce_info", Lang.EN))
@@ -975,6 +988,8 @@ def _relabel_table(ui: _UI) -> tuple[list, list]:
         add(c[name], lambda L, k=key: gr.update(label=tr(k, L)))
     add(c["pipeline"], lambda L: gr.update(label=tr("pipeline", L), info=tr("pipeline_info", L),
                                            choices=[(tr(p.value, L), p.value) for p in Pipeline]))
+    add(c["decoder"], lambda L: gr.update(label=tr("decoder", L), info=tr("decoder_info", L),
+                                          choices=[(tr(f"dec_{d.value}", L), d.value) for d in Decoder]))
     add(c["sample_by"], lambda L: gr.update(label=tr("sampling_mode", L),
                                             choices=[(tr("by_fps", L), "fps"), (tr("by_nframes", L), "nframes")]))
     add(c["pixel_unit"], lambda L: gr.update(label=tr("pixel_unit", L),

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from .. import params as vocab
+from ..decoders import default_decoder
 from ..errors import VizError
 from ..media import MediaInfo, open_media
 from ..profiles import get_profile
@@ -48,7 +49,7 @@ T = TypeVar("T")
 FIELDS = (
     "media", "model", "pipeline", "fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels",
     "total_pixels", "video_start", "video_end", "patch_size", "merge_size", "temporal_patch_size", "prompt",
-    "text_resume",
+    "text_resume", "decoder",
 )
 
 
@@ -125,6 +126,7 @@ class Request:
     text_resume: str = "release"
     qwen3_outer_wrapper: bool = False
     cap_pixels_per_frame: bool = False
+    decoder: str = dataclasses.field(default_factory=default_decoder)  # videos: whose frames and metadata
 
     def params(self) -> dict:
         """Keyword arguments for :func:`qwenvl_viz.explain` (blank widgets = the reference defaults).

@@ -21,6 +21,8 @@ import numpy as np
 
 from ..figures import encoder as enc_fig
 from ..figures import glance
+from ..decoders import compare_decoders
+from ..figures.decoders import decoders_html
 from ..figures.ledger import ledger_html
 from ..figures.media import media_html
 from ..figures.patch_grid import patch_grid_figure
@@ -52,7 +54,7 @@ LESSON_VIEWS = ("lesson_text", "lesson_pic", "lesson_html")  # built from the gl
 VIEW_NAMES = GLANCE_VIEWS + LESSON_VIEWS + (
     "ledger", "media", "media_text", "timeline", "frames", "timeline_text", "resize", "resize_text", "budget",
     "patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt", "prompt_text", "versions",
-    "snippet", "cli", "summary",
+    "snippet", "cli", "summary", "decoders",
 )
 
 _IMAGE_DIR = tempfile.mkdtemp(prefix="qwenvl_viz_views_")
@@ -205,6 +207,7 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, 
         "prompt": ((s,), lambda: prompt_html(trace, lang, sel)),
         "prompt_text": ((), lambda: _with_note(narration.prompt_text(trace, lang), note("prompt_text"))),
         "versions": ((), lambda: teach.versions_html(diffs(), lang)),
+        "decoders": ((), lambda: decoders_html(compare_decoders(trace), lang)),
         "snippet": ((), lambda: python_snippet(trace)),
         "cli": ((), lambda: cli_command(trace)),
         "summary": ((), lambda: _summary(trace)),
