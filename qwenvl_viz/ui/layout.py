@@ -104,7 +104,8 @@ CSS = """
 .glance-cap { font-size: 12px; line-height: 1.3; color: #234; overflow-wrap: anywhere; }
 .glance-idx { font-family: 'DejaVu Sans Mono', monospace; font-size: 10px; letter-spacing: -0.3px; }
 .glance-pic { height: calc(100vh - var(--glance-top, 345px)) !important; min-height: 160px !important; }
-#glance-heatmaps-pic:not(:has(img)) { height: 0 !important; min-height: 0 !important; overflow: hidden; }
+#glance-heatmaps-pic:not(:has(img)), #lesson-pic:not(:has(img)) { height: 0 !important; min-height: 0 !important;
+  overflow: hidden; }
 .glance-pic img { height: 100% !important; width: 100% !important; object-fit: contain; object-position: top; }
 .glance-html { max-height: calc(100vh - var(--glance-top, 345px) + 40px); overflow-y: auto; }
 .glance-table { font-size: 12px; border-collapse: collapse; width: 100%; }
