@@ -100,7 +100,8 @@ _typed = st.fixed_dictionaries({}, optional={p.name: _good(p) for p in PARAMS
                                             if p.name not in ("tokenizer_dir", "nframes", "model_seq_len")})
 
 
-@settings(max_examples=FUZZ or 120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ or 120, deadline=None, derandomize=FUZZ is None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "x"]),
        pipeline=st.sampled_from(["official", "processor", 3]), params=_params)
 def test_fuzzed_parameters_raise_only_deliberate_viz_errors_and_keep_the_invariants(small, kind, model, pipeline,
@@ -116,7 +117,8 @@ def test_fuzzed_parameters_raise_only_deliberate_viz_errors_and_keep_the_invaria
     _check_invariants(t, DEFAULT_BUDGET)
 
 
-@settings(max_examples=FUZZ or 100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ or 100, deadline=None, derandomize=FUZZ is None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]),
        pipeline=st.sampled_from(["official", "processor"]), params=_typed)
 def test_fuzzed_well_typed_settings_are_explained_within_budget_or_refused(small, kind, model, pipeline, params):
