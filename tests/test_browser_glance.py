@@ -75,6 +75,11 @@ def inside_first_screen(page, elem_id: str, size) -> None:
     assert box is not None, elem_id
     assert box["x"] >= 0 and box["y"] >= 0, (elem_id, box)
     assert box["x"] + box["width"] <= size[0] + 1 and box["y"] + box["height"] <= size[1] + 1, (elem_id, box, size)
+    # inside the box is not enough: an element clipped by a scrolling column or covered by another is not seen
+    seen = page.evaluate("([id, x, y]) => { const e = document.elementFromPoint(x, y);"
+                         " return !!e && document.getElementById(id).contains(e); }",
+                         [elem_id, box["x"] + box["width"] / 2, box["y"] + min(box["height"] / 2, 12)])
+    assert seen, (elem_id, "hidden under another element", box)
 
 
 @pytest.mark.parametrize("size", VIEWPORTS, ids=lambda s: f"{s[0]}x{s[1]}")

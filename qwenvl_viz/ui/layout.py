@@ -89,7 +89,8 @@ CSS = """
 #modes .tabitem, #modes [role=tabpanel] { padding-top: 4px !important; }
 #banner .banner { padding: 4px 10px !important; font-size: 14px !important; }
 #main-row { gap: 8px; }
-#controls { max-height: calc(100vh - 64px); overflow-y: auto; }
+#controls { max-height: calc(100vh - 64px); overflow-y: auto; flex-wrap: nowrap; }  /* scroll, never wrap into hidden columns */
+#controls > * { flex-shrink: 0; }
 #ledger .ledger { flex-wrap: nowrap; gap: 2px; }
 #ledger .ledger-card { padding: 2px 5px; min-width: 0; }
 #ledger .ledger-stage { font-size: 10px; }
@@ -318,11 +319,14 @@ def _controls(ui: _UI, cfg: AppConfig) -> None:
     c["media"] = gr.File(value=EXAMPLES[0] if os.path.exists(EXAMPLES[0]) else None, label=tr("media", en), elem_id="media", file_count="single",
                          type="filepath", height=110)
     _slot(ui, "media")
+    # FPS and the family first: the knobs a lesson turns live stay inside a projector's first screen
+    c["fps"] = gr.Slider(0.1, 30.0, value=2.0, step=0.1, label=tr("fps", en), elem_id="fps")
+    _slot(ui, "fps")
+    c["model"] = gr.Radio(MODEL_CHOICES, value=Family.QWEN2_5_VL.value, label=tr("model", en), elem_id="model")
+    _slot(ui, "model")
     bundled = [p for p in EXAMPLES if os.path.exists(p)]
     ui.encoder["examples"] = gr.Examples(examples=[[p] for p in bundled], inputs=[c["media"]], label=tr("examples", en),
                                          elem_id="examples", example_labels=[os.path.basename(p) for p in bundled])
-    c["model"] = gr.Radio(MODEL_CHOICES, value=Family.QWEN2_5_VL.value, label=tr("model", en), elem_id="model")
-    _slot(ui, "model")
     c["pipeline"] = gr.Radio([(tr(p.value, en), p.value) for p in Pipeline], value=Pipeline.OFFICIAL.value,
                              label=tr("pipeline", en), info=tr("pipeline_info", en), elem_id="pipeline")
     _slot(ui, "pipeline")
@@ -333,8 +337,6 @@ def _controls(ui: _UI, cfg: AppConfig) -> None:
         _header(ui, "sampling_group")
         c["sample_by"] = gr.Radio([(tr("by_fps", en), "fps"), (tr("by_nframes", en), "nframes")], value="fps",
                                   label=tr("sampling_mode", en), elem_id="sample-by")
-        c["fps"] = gr.Slider(0.1, 30.0, value=2.0, step=0.1, label=tr("fps", en), elem_id="fps")
-        _slot(ui, "fps")
         c["nframes"] = gr.Number(None, label=tr("nframes", en), elem_id="nframes", precision=0)
         _slot(ui, "nframes")
         with gr.Row():
