@@ -22,6 +22,7 @@ __all__ = [
     "ModelProfile",
     "PROFILES",
     "get_profile",
+    "default_profile",
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
     "MAX_RATIO",
@@ -110,6 +111,8 @@ class ModelProfile:
     hf_classes: tuple[str, str, str, str]
     video_processor_class: str
     llm_head_dim: int = 128
+    # The family the app opens with (its controls' default); the others follow in PROFILES order.
+    app_default: bool = False
 
     @property
     def factor(self) -> int:
@@ -213,6 +216,7 @@ PROFILES: dict[Family, ModelProfile] = {
             "Qwen2_5_VLProcessor", "Qwen2_5_VLConfig", "qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLModel"
         ),
         video_processor_class="Qwen2VLVideoProcessor",
+        app_default=True,
     ),
     Family.QWEN3_VL: ModelProfile(
         family=Family.QWEN3_VL,
@@ -249,3 +253,8 @@ def get_profile(model: str | Family) -> ModelProfile:
 
         allowed = ", ".join(f.value for f in Family)
         raise VizError(f"unknown model {model!r}; allowed: {allowed}", field="model") from None
+
+
+def default_profile() -> ModelProfile:
+    """The profile marked ``app_default`` (the family the app opens with), else the first."""
+    return next((p for p in PROFILES.values() if p.app_default), next(iter(PROFILES.values())))

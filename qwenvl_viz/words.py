@@ -94,6 +94,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "merge_size": ("merge_size (0 = model's)", "merge_size（0 = 模型默认）"),
     "temporal_patch_size": ("temporal_patch_size (0 = model's)", "temporal_patch_size（0 = 模型默认）"),
     "prompt_text": ("Prompt text", "提示文本"),
+    "prompt_placeholder": ("blank: the default prompt (Describe this video.)", "留空：默认提示（Describe this video.）"),
     "versions_group": ("Reference versions (advanced)", "参考版本（高级）"),
     "text_resume": ("Text position after a video", "视频之后文本的位置编号"),
     "release": ("release (max + 1)", "发布版（最大值 + 1）"),
