@@ -497,36 +497,43 @@ WORDS.update({
     "gal_info": ("One click opens a small file with the settings that show its case; the banner, the ledger and "
                  "the glance then show what the reference does with it.",
                  "点击即可用能展示该情况的设置打开一个小文件；横幅、形状总账和一览随即显示参考实现如何处理它。"),
-    "gal_tiny": ("Image below the factor (20×12)", "小于 factor 的图像（20×12）"),
-    "gal_tiny_why": ("smart_resize rounds each side to a multiple of 28 and then raises the area to min_pixels: "
-                     "the 20×12 image is UPSCALED to 84×56 (6 tokens), never rejected.",
-                     "smart_resize 把每边取整到 28 的倍数，再把面积提升到 min_pixels：20×12 的图像被放大到 84×56"
-                     "（6 个 token），不会被拒绝。"),
-    "gal_strip": ("A 200:1 strip (2000×10)", "200:1 的长条（2000×10）"),
-    "gal_strip_why": ("200 is the largest aspect smart_resize accepts (above it raises a ValueError): the strip "
-                      "becomes 1988×28, a single row of 71 tokens.",
-                      "200 是 smart_resize 接受的最大长宽比（超过则抛出 ValueError）：长条变为 1988×28，只有一行 71 个 token。"),
-    "gal_odd": ("Odd frame count (9 frames at 10 fps)", "奇数帧（10 fps 共 9 帧）"),
-    "gal_odd_why": ("nframes is rounded to a multiple of 2 (FRAME_FACTOR) because frames enter in temporal pairs: "
-                    "at fps 10, 8 of the 9 frames are taken, evenly spread, so one frame is skipped (cell a).",
-                    "nframes 被取整为 2 的倍数（FRAME_FACTOR），因为帧按时间成对输入：fps 10 时 9 帧中均匀取 8 帧，因此有一帧被跳过（单元 a）。"),
-    "gal_fast": ("120 fps clip on Qwen2.5-VL (fps 8)", "Qwen2.5-VL 上的 120 fps 片段（fps 8）"),
-    "gal_fast_why": ("A temporal group lasts 2/8 = 0.25 s, so its time id steps by 0.25 × tokens_per_second 2 = "
-                     "0.5 < 1: after the int cast neighbouring groups COLLIDE on the same time id (cell c).",
-                     "一个时间组持续 2/8 = 0.25 秒，时间编号每组只增加 0.25 × tokens_per_second 2 = 0.5 < 1：取整后相邻"
-                     "组共用同一个时间编号（单元 c），即发生碰撞。"),
-    "gal_short": ("A clip shorter than two sampled frames (1 frame)", "短于两帧采样的片段（1 帧）"),
-    "gal_short_why": ("A video needs at least 2 frames (one temporal pair); the reference raises an error, and so "
-                      "does this page, naming the fix: send the frame as an image.",
-                      "视频至少需要 2 帧（一个时间对）；参考实现会报错，本页同样报错并给出办法：把该帧作为图像发送。"),
-    "gal_exif": ("EXIF-rotated photo (Orientation 6)", "带 EXIF 旋转的照片（Orientation 6）"),
-    "gal_exif_why": ("qwen-vl-utils opens the STORED pixels (64×40 landscape) and does not apply the EXIF "
-                     "rotation that photo viewers show; the model sees the photo on its side.",
-                     "qwen-vl-utils 打开的是存储的像素（64×40 横向），不应用看图软件所用的 EXIF 旋转；模型看到的是侧躺的照片。"),
+    "gal_tiny": ("Image below the factor", "小于 factor 的图像"),
+    "gal_tiny_why": ("smart_resize rounds each side to a multiple of {factor} and then raises the area to min_pixels: "
+                     "the {w}×{h} image is UPSCALED to {rw}×{rh} ({tokens} tokens), never rejected.",
+                     "smart_resize 把每边取整到 {factor} 的倍数，再把面积提升到 min_pixels：{w}×{h} 的图像被放大到 "
+                     "{rw}×{rh}（{tokens} 个 token），不会被拒绝。"),
+    "gal_strip": ("A 200:1 strip", "200:1 的长条"),
+    "gal_strip_why": ("{ratio} is the largest aspect smart_resize accepts (above it raises a ValueError): the "
+                      "{w}×{h} strip becomes {rw}×{rh}, a grid of {rows}×{cols} tokens.",
+                      "{ratio} 是 smart_resize 接受的最大长宽比（超过则抛出 ValueError）：{w}×{h} 的长条变为 "
+                      "{rw}×{rh}，即 {rows}×{cols} 的 token 网格。"),
+    "gal_odd": ("Odd frame count", "奇数帧"),
+    "gal_odd_why": ("nframes is rounded to a multiple of {ff} (FRAME_FACTOR) because frames enter in temporal pairs: "
+                    "at fps {fps:g}, {n} of the {total} frames are taken, evenly spread, leaving {skipped} out "
+                    "(cell a).",
+                    "nframes 被取整为 {ff} 的倍数（FRAME_FACTOR），因为帧按时间成对输入：fps {fps:g} 时 {total} 帧中均匀取 "
+                    "{n} 帧，因此有 {skipped} 帧被跳过（单元 a）。"),
+    "gal_fast": ("High-fps clip on Qwen2.5-VL", "Qwen2.5-VL 上的高帧率片段"),
+    "gal_fast_why": ("The {video_fps:g} fps clip sampled at fps {fps:g}: a temporal group lasts {tp}/{sfps:g} = "
+                     "{spg:g} s, so its time id steps by {spg:g} × tokens_per_second {tps} = {step:g} < 1: after "
+                     "the int cast neighbouring groups COLLIDE on the same time id (cell c: {ids}).",
+                     "{video_fps:g} fps 的片段以 fps {fps:g} 采样：一个时间组持续 {tp}/{sfps:g} = {spg:g} 秒，时间编号每组只增加 "
+                     "{spg:g} × tokens_per_second {tps} = {step:g} < 1：取整后相邻组共用同一个时间编号（单元 c：{ids}），"
+                     "即发生碰撞。"),
+    "gal_short": ("A clip shorter than two sampled frames", "短于两帧采样的片段"),
+    "gal_short_why": ("This clip has {frames} frame; a video needs at least 2 (one temporal pair): the "
+                      "reference raises an error, and so does this page, naming the fix: send the frame as an image.",
+                      "此片段只有 {frames} 帧；视频至少需要 2 帧（一个时间对）：参考实现会报错，本页同样报错并给出办法："
+                      "把该帧作为图像发送。"),
+    "gal_exif": ("EXIF-rotated photo", "带 EXIF 旋转的照片"),
+    "gal_exif_why": ("qwen-vl-utils opens the STORED pixels ({w}×{h}) and does not apply the EXIF rotation "
+                     "(Orientation {orientation}) that photo viewers show; the model sees the photo on its side.",
+                     "qwen-vl-utils 打开的是存储的像素（{w}×{h}），不应用看图软件所用的 EXIF 旋转（Orientation "
+                     "{orientation}）；模型看到的是侧躺的照片。"),
     "gal_rgba": ("RGBA logo (transparent background)", "RGBA 标志（透明背景）"),
-    "gal_rgba_why": ("The image is converted to RGB on load: the transparent pixels become their stored colour "
-                     "(here black), not white; composite it onto white first if that matters.",
-                     "加载时图像被转换为 RGB：透明像素变成其存储的颜色（此处为黑色），而不是白色；如有需要请先合成到白底上。"),
+    "gal_rgba_why": ("The {mode} image is converted to RGB on load: the transparent pixels become their stored "
+                     "colour (here black), not white; composite it onto white first if that matters.",
+                     "{mode} 图像在加载时被转换为 RGB：透明像素变成其存储的颜色（此处为黑色），而不是白色；如有需要请先合成到白底上。"),
     "l_prev": ("◀ Previous", "◀ 上一步"),
     "l_next": ("Next ▶", "下一步 ▶"),
     "l_keys": ("← / → keys step too", "也可用 ← / → 键翻页"),
