@@ -212,9 +212,11 @@ def ignored(values: dict[str, Any], kind: str, pipeline: str) -> tuple[str, ...]
 
 def ignored_note(name: str, kind: str, pipeline: str) -> str:
     p = BY_NAME[name]
+    from .words import say
+
     if p.media == "video" and kind != "video":
-        return f"{name} applies to videos only; ignored for this image"
-    return f"{name} is read by the {p.pipeline} pipeline only; the {pipeline} pipeline ignores it"
+        return say("pm_video_only", name=name)
+    return say("pm_pipeline_only", name=name, only=p.pipeline, pipeline=pipeline)
 
 
 # ---- derived front ends ----------------------------------------------------------------------------

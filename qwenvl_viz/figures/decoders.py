@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 
 from ..decoders import DecodersReport
-from ..words import tr
+from ..words import local, tr
 
 __all__ = ["decoders_html"]
 
@@ -63,7 +63,7 @@ def decoders_html(report: DecodersReport | None, lang: str) -> str:
                    + f"<td>{_strip(r, set(follows.pictures), total)}</td></tr>")
     out.append("</table>")
     if report.differences:
-        out.append("<ul class='dec-diffs'>" + "".join(f"<li>{escape(d)}</li>" for d in report.differences) + "</ul>")
+        out.append("<ul class='dec-diffs'>" + "".join(f"<li>{escape(local(d, lang))}</li>" for d in report.differences) + "</ul>")
     else:
         out.append(f"<p>{escape(tr('dec_same', lang))}</p>")
     late = [(k, ref, real) for k, ref, real in report.playback if real is not None and abs(real - ref) > 1e-3]

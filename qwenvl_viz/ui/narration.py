@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import html
 
-from ..profiles import Family
 from ..trace import Trace
-from ..words import tr
+from ..words import local, tr
 
 __all__ = ["media_text", "timeline_text", "resize_text", "patch_text", "rope_text", "prompt_text", "budget_text",
            "banner_text"]
@@ -53,8 +52,8 @@ def resize_text(trace: Trace, lang: str) -> str:
     rz, pf = trace.resize, trace.profile
     step = rz.deciding_step
     return tr("n_resize", lang, src_w=trace.input_width, src_h=trace.input_height, w=rz.width, h=rz.height,
-              f=rz.factor, p=pf.patch_size, m=pf.merge_size, branch=step.branch, budget=step.budget,
-              resizes=rz.resizes, resampler=rz.resampler, scale=rz.scale, aspect=rz.aspect_change,
+              f=rz.factor, p=pf.patch_size, m=pf.merge_size, branch=local(step.branch, lang), budget=step.budget,
+              resizes=rz.resizes, resampler=local(rz.resampler, lang), scale=rz.scale, aspect=rz.aspect_change,
               tpg=rz.tokens_per_group)
 
 
@@ -83,7 +82,7 @@ def rope_text(trace: Trace, lang: str) -> str:
     rope, pr = trace.rope, trace.prompt
     if trace.kind == "image":
         time = tr("n_time_image", lang)
-    elif trace.model is Family.QWEN3_VL:
+    elif trace.profile.timestamps:  # Qwen3-VL: every temporal group is its own run
         ts = pr.timestamp_strings or ("", "")
         time = tr("n_time_qwen3", lang, first=f"`{ts[0]}`", last=f"`{ts[-1]}`")
     elif trace.profile.tokens_per_second is not None:
