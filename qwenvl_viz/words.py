@@ -479,6 +479,8 @@ WORDS.update({
     "g_heat_run": ("Run encoder for the heatmaps", "运行编码器以得到热力图"),
     "g_heat_what": ("PCA → RGB · {tower}{random}", "PCA → RGB · {tower}{random}"),
     "g_random": (" (random weights)", "（随机权重）"),
+    "g_heat_real_on_run": ("· Run fetches the real tower of {repo} ({gb} GB, once) and encodes with it.",
+                           "· 点击运行将获取 {repo} 的真实编码器权重（{gb} GB，仅一次）并用它编码。"),
     "details_tab": ("Stage details, encoder, reproduce, export", "各阶段细节、编码器、复现、导出"),
     "controls_tab": ("All settings", "全部设置"),
     "encoder_tab": ("Encoder", "编码器"),
