@@ -63,6 +63,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "dec_tokens": ("vision tokens", "视觉 token 数"),
     "dec_timeline": ("sampled frames (red: other picture)", "采样帧（红色：画面不同）"),
     "dec_follows": ("this page", "本页"),
+    "dec_sheet": ("The sampled frames as each backend returns them (red border: a picture the page's backend does "
+                  "not show; k→p: frame k returns picture p).",
+                  "各解码器实际返回的采样帧（红框：本页所用解码器没有的画面；k→p：第 k 帧返回的是画面 p）。"),
+    "dec_sheet_some": ("Showing {shown} of {n} sampled frames, evenly spread.", "显示 {n} 个采样帧中均匀分布的 {shown} 个。"),
     "dec_same": ("all backends agree on this request", "各解码器在此请求上一致"),
     "dec_playback": ("real playback times (pts) differ from index / fps, which the reference uses:",
                      "真实播放时间 (pts) 与参考实现使用的 index / fps 不同："),

@@ -174,6 +174,47 @@ def _glance_heatmaps(trace: Trace, enc, sel, name: str, lang: str, pending: tupl
     return glance.heatmaps_caption(lang, what), save_jpeg(glance.heatmaps_picture(trace, rgb, tiles, sel), name)
 
 
+def _decoder_tiles(trace: Trace, row) -> list:
+    """Thumbnails of what one backend returns at the sheet's positions (cached by content, picture, rotation)."""
+    from ..figures.decoders import SHEET_TILE, sheet_positions
+    from ..figures.pictures import fit
+    from PIL import Image
+
+    from ..media import iter_frames
+    from .state import PREVIEWS
+
+    raw = bool(trace.media.rotation) and row.rotation_applied is False  # returned as stored, not as displayed
+    pics = [row.pictures[p] for p in sheet_positions(len(row.pictures))]
+    keys = {p: ("decoder-tile", trace.media.content_hash, p, raw, SHEET_TILE) for p in pics if p is not None}
+    got = {p: PREVIEWS.get(k) for p, k in keys.items()}
+    got[None] = Image.new("RGB", (SHEET_TILE[0] // 2, SHEET_TILE[1] // 2), "#bbb")  # a frame it does not return
+    missing = sorted(p for p, v in got.items() if v is None)
+    for p, frame in zip(missing, iter_frames(trace.media, missing) if missing else ()):
+        if raw:
+            frame = np.rot90(frame, trace.media.rotation // 90)
+        h, w = frame.shape[:2]
+        s = min(SHEET_TILE[0] / w, SHEET_TILE[1] / h)
+        got[p] = fit(frame, max(1, round(w * s)), max(1, round(h * s)))
+        PREVIEWS.put(keys[p], got[p])
+    return [got[p] for p in pics]
+
+
+def _decoders_view(trace: Trace, lang: str) -> str:
+    """The decoders table, the per-backend frame sheet (as a data URI: one self-contained view) and notes."""
+    from ..figures.decoders import MAX_SHEET_TILES, decoders_sheet
+    from ..figures.pictures import data_uri
+    from ..words import tr
+
+    report = compare_decoders(trace)
+    if report is None:
+        return decoders_html(None, lang)
+    tiles = {r.decoder: _decoder_tiles(trace, r) for r in report.rows if not r.error and r.pictures}
+    n = max((len(r.pictures) for r in report.rows), default=0)
+    note = tr("dec_sheet_some", lang, shown=MAX_SHEET_TILES, n=n) if n > MAX_SHEET_TILES else ""
+    uri = data_uri(decoders_sheet(report, tiles), quality=80) if tiles else None
+    return decoders_html(report, lang, uri, note)
+
+
 def _with_note(text: str, note: str) -> str:
     return f"{text}\n\n{note}" if note else text
 
@@ -230,7 +271,7 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, 
         "prompt": ((s,), lambda: prompt_html(trace, lang, sel)),
         "prompt_text": ((), lambda: _with_note(narration.prompt_text(trace, lang), note("prompt_text"))),
         "versions": ((), lambda: teach.versions_html(diffs(), lang)),
-        "decoders": ((), lambda: decoders_html(compare_decoders(trace), lang)),
+        "decoders": ((), lambda: _decoders_view(trace, lang)),
         "snippet": ((), lambda: python_snippet(trace)),
         "cli": ((), lambda: cli_command(trace)),
         "summary": ((), lambda: _summary(trace)),
