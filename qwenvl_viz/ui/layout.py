@@ -27,7 +27,7 @@ from ..figures.ledger import ledger_html
 from ..decoders import default_decoder
 from ..profiles import Decoder, Family, Pipeline
 from ..trace import Trace
-from . import gallery, lesson, narration, teach
+from . import gallery, lesson, narration, teach, towers
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
                            tower_choices)
 from ..words import LANGS, Lang, lang_of, tr
