@@ -242,7 +242,9 @@ def compare_decoders(trace) -> DecodersReport | None:
                             ("dd_rotation", me.rotation_applied, r.rotation_applied),
                             ("dd_resized", me.resized, r.resized), ("dd_tokens", me.tokens, r.tokens)):
             if x != y:
-                diffs.append(say("dd_pair", a=a, b=b) + say(label) + f" {x} vs {y}")
+                tiny = isinstance(x, float) and isinstance(y, float) and abs(x - y) <= 1e-9 * max(abs(x), abs(y))
+                diffs.append(say("dd_pair", a=a, b=b) + say(label) + f" {x!r} vs {y!r}"
+                             + (say("dd_rounding") if tiny else ""))
         if len(me.pictures) == len(r.pictures):
             n = sum(1 for x, y in zip(me.pictures, r.pictures) if x != y)
             if n:

@@ -30,7 +30,7 @@ from ..figures.ledger import ledger_html
 from ..profiles import PROFILES, default_profile
 from ..trace import Trace
 from ..words import Lang, lang_of, tr
-from . import gallery, lesson, narration, teach
+from . import gallery, lesson, narration, teach, towers
 from .encoder_view import MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder, tower_choices
 from .state import FIELDS, Request, get_trace
 from .views import GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
@@ -414,7 +414,7 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
             try:
                 key, trace = get_trace(Request(media=path, model=family))
                 if encode:
-                    run_encoder(key, trace, checkpoint, default_tower(trace.model))
+                    run_encoder(key, trace, checkpoint, towers.precompute_choice(trace.model, checkpoint))
                 render_views(key, trace, ViewOptions(), Lang.EN.value, checkpoint=checkpoint)
             except Exception:  # warming is best effort; the page reports real errors itself
                 log.exception("warm-up of %s (%s) failed", path, family)
