@@ -36,6 +36,9 @@ class Family(str, Enum):
     QWEN2_VL = "qwen2-vl"
     QWEN2_5_VL = "qwen2.5-vl"
     QWEN3_VL = "qwen3-vl"
+    QWEN3_VL_MOE = "qwen3-vl-moe"
+    QWEN3_5 = "qwen3.5"
+    QWEN4_EXP = "qwen4-exp"
 
 
 class Pipeline(str, Enum):
