@@ -31,6 +31,7 @@ from enum import Enum
 
 __all__ = [
     "Family",
+    "DEFAULT_MODEL",
     "Pipeline",
     "Decoder",
     "ModelProfile",
@@ -53,6 +54,9 @@ class Family(str, Enum):
     QWEN3_VL_MOE = "qwen3-vl-moe"
     QWEN3_5 = "qwen3.5"
     QWEN4_EXP = "qwen4-exp"
+
+
+DEFAULT_MODEL = Family.QWEN2_5_VL  # what the CLI and the app start with
 
 
 class Pipeline(str, Enum):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import VizError
-from .profiles import PROFILES, Family, ModelProfile
+from .profiles import DEFAULT_MODEL, PROFILES, ModelProfile
 
 __all__ = ["TextTokenizer", "load_tokenizer", "install_hint", "TOKENIZER_INSTALL_HINT"]
 
@@ -38,7 +38,7 @@ TOKENIZER_INSTALL_HINT = _PACKAGES["qwen2"][1]
 
 
 def install_hint(profile: ModelProfile | None = None) -> str:
-    return _PACKAGES[(profile or PROFILES[Family.QWEN2_VL]).tokenizer][1]
+    return _PACKAGES[(profile or PROFILES[DEFAULT_MODEL]).tokenizer][1]
 
 
 class TextTokenizer:
@@ -174,10 +174,10 @@ def load_tokenizer(
 ) -> tuple[TextTokenizer, str]:
     """The family's tokenizer and the path it came from; a checkpoint folder's tokenizer.json wins.
 
-    ``profile`` defaults to Qwen2-VL's (the Qwen2 tokenizer). Loaded once per file (cached); about
+    ``profile`` defaults to the default model's (the Qwen2 tokenizer). Loaded once per file (cached); about
     0.6 s the first time.
     """
-    profile = profile or PROFILES[Family.QWEN2_VL]
+    profile = profile or PROFILES[DEFAULT_MODEL]
     if tokenizer_dir is not None:
         path = Path(tokenizer_dir)
         if path.is_dir():
