@@ -1,5 +1,6 @@
 """MRoPE ids: T / H / W position ids along the prompt with the vision runs shaded; the time id of each
-temporal group with its seconds (collisions in red, the int-cast variant marked); the LLM frequency layout."""
+temporal group with its seconds (collisions in red, the int-cast variant marked); the LLM frequency layout.
+The dotted grey line is row 0 of the four rows the language model gets (the text position)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ __all__ = ["rope_figure"]
 MAX_SHADED_RUNS = 400
 ZOOM_TEXT = 6  # text tokens shown before / after the zoomed vision rows
 ZOOM_ROWS = 2
-FREQ_COLS = 16  # the 64 LLM rotary frequencies drawn as 4 rows of 16  # rows of merged tokens shown in the zoom
+FREQ_COLS = 16  # the LLM rotary frequencies drawn in rows of 16 (64: 4 rows; Qwen3.5's 32: 2 rows)
+TEXT_ROW_COLOR = "#888888"
 
 
 def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
@@ -32,6 +34,12 @@ def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
             line=dict(color=AXIS_COLORS[axis], width=2 if axis == "T" else 1), opacity=1 if axis == "T" else 0.55,
             xaxis="x", yaxis="y", hovertemplate=f"token %{{x}}: {axis} %{{y}}<extra></extra>",
         ))
+    # row 0 of the four rows the language model gets: the plain text position (causal mask)
+    data.append(dict(
+        type="scatter", x0=0, dx=1, y=rope.text_position_ids.astype(np.int32), mode="lines", name=tr("text_row", lang),
+        legendgroup="text", line=dict(color=TEXT_ROW_COLOR, width=1, dash="dot"), xaxis="x", yaxis="y",
+        hovertemplate="token %{x}: text position %{y}<extra></extra>",
+    ))
     # zoom: the text before the first vision run and its first rows, token by token
     first = rope.runs[0] if rope.runs else None
     if selection is not None:
@@ -42,6 +50,11 @@ def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
         hi = min(first.start + min(first.end - first.start, ZOOM_ROWS * first.llm_grid[2]) + ZOOM_TEXT, pos.shape[1])
     else:
         lo, hi = 0, min(pos.shape[1], 40)
+    data.append(dict(
+        type="scatter", x0=lo, dx=1, y=rope.text_position_ids[lo:hi].astype(np.int32), mode="lines",
+        legendgroup="text", showlegend=False, line=dict(color=TEXT_ROW_COLOR, width=1, dash="dot"),
+        xaxis="x4", yaxis="y4", hovertemplate="token %{x}: text position %{y}<extra></extra>",
+    ))
     for axis in "THW":
         k = "THW".index(axis)
         data.append(dict(
@@ -92,7 +105,7 @@ def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
         layout["xaxis2"] = dict(domain=[0, 0.62], anchor="y2", title=dict(text=tr("group_axis", lang)))
         layout["yaxis2"] = dict(domain=[0, 0.25], anchor="x2", title=dict(text=tr("time_id", lang)),
                                 range=[0, ymax * 1.4])
-    # LLM frequency layout: 64 frequencies as 4 rows of 16, letter = the axis that drives it
+    # LLM frequency layout: rotary_dim / 2 frequencies in rows of 16, letter = the axis that drives it
     axes = np.array(rope.mrope_layout)
     side = FREQ_COLS
     codes = {"T": 0, "H": 1, "W": 2}

@@ -29,7 +29,9 @@ __all__ = ["HUB", "HUB_TOWERS", "BF16_BYTES", "vision_bytes", "download_bytes", 
 HUB = "hub:"  # prefix of a picker value naming a Hub repo
 BF16_BYTES = 2  # the public checkpoints store the tower in bfloat16 (config.json "torch_dtype")
 
-# The public checkpoints of each family and the preset that is their tower (shared/reference table 4.2).
+# The public checkpoints of each family and the preset that is their tower (shared/reference table 4.2;
+# Qwen3.5: the Hub collection "Qwen3.5", post-trained repos without a suffix). Qwen3.5-2B waits for a
+# confirmed preset; no Qwen4-Exp checkpoint is confirmed, so it has random presets only.
 HUB_TOWERS: dict[Family, tuple[tuple[str, str], ...]] = {
     Family.QWEN2_VL: (
         ("Qwen/Qwen2-VL-2B-Instruct", "qwen2-vl-2b"),
@@ -47,9 +49,21 @@ HUB_TOWERS: dict[Family, tuple[tuple[str, str], ...]] = {
         ("Qwen/Qwen3-VL-4B-Instruct", "qwen3-vl-4b"),
         ("Qwen/Qwen3-VL-8B-Instruct", "qwen3-vl-8b"),
         ("Qwen/Qwen3-VL-32B-Instruct", "qwen3-vl-32b"),
+    ),
+    Family.QWEN3_VL_MOE: (
         ("Qwen/Qwen3-VL-30B-A3B-Instruct", "qwen3-vl-30b-a3b"),
         ("Qwen/Qwen3-VL-235B-A22B-Instruct", "qwen3-vl-235b-a22b"),
     ),
+    Family.QWEN3_5: (
+        ("Qwen/Qwen3.5-0.8B", "qwen3.5-0.8b"),
+        ("Qwen/Qwen3.5-4B", "qwen3.5-4b"),
+        ("Qwen/Qwen3.5-9B", "qwen3.5-9b"),
+        ("Qwen/Qwen3.5-27B", "qwen3.5-27b"),
+        ("Qwen/Qwen3.5-35B-A3B", "qwen3.5-35b-a3b"),
+        ("Qwen/Qwen3.5-122B-A10B", "qwen3.5-122b-a10b"),
+        ("Qwen/Qwen3.5-397B-A17B", "qwen3.5-397b-a17b"),
+    ),
+    Family.QWEN4_EXP: (),
 }
 _FETCHED: dict[str, tuple[Path, str]] = {}  # repo spec -> (folder, label), once per process
 _FETCH_LOCK = threading.Lock()  # two sessions picking the same tower download it once
@@ -135,11 +149,11 @@ def default_choice(family: Family | str) -> str:
     """The picker's default: a real tower whenever the Hub answers (the family's default size on a GPU, its
     smallest download on a CPU); random weights otherwise (the full-size preset on a GPU, the tiny one on a CPU)."""
     fam = Family(family)
-    if real_by_default():
+    hub = HUB_TOWERS[fam]
+    if real_by_default() and hub:  # a family without a public checkpoint (Qwen4-Exp) stays random
         if _gpu():
-            preset = DEFAULT_PRESET[fam]
-            return HUB + next(repo for repo, p in HUB_TOWERS[fam] if p == preset)
-        return HUB + min(HUB_TOWERS[fam], key=lambda rp: (download_bytes(rp[1]), rp[0]))[0]
+            return HUB + next((repo for repo, p in hub if p == DEFAULT_PRESET[fam]), hub[0][0])
+        return HUB + min(hub, key=lambda rp: (download_bytes(rp[1]), rp[0]))[0]
     if torch.cuda.is_available():
         return DEFAULT_PRESET[fam]
     return _tiny(fam)
