@@ -449,8 +449,8 @@ def lang_of(value: str | Lang | None) -> Lang:
         return Lang.EN
 
 
-def tr(key: str, lang: Lang | str = Lang.EN, **fields) -> str:
-    """The word for ``key`` in ``lang``, with ``fields`` filled in (``str.format``)."""
+def tr(key: str, lang: Lang | str = Lang.EN, /, **fields) -> str:
+    """The word for ``key`` in ``lang``, with ``fields`` filled in (``str.format``; a field may be named ``key``)."""
     en, zh = WORDS[key]
     text = zh if lang_of(lang) is Lang.ZH else en
     return text.format(**fields) if fields else text
@@ -642,9 +642,9 @@ def _part(p, lang) -> str:
     return tr(key, lang, **fields)
 
 
-def say(key: str, **fields) -> Text:
+def say(word: str, /, **fields) -> Text:
     """The word ``key`` with ``fields``, as a :class:`Text` (English when printed)."""
-    return Text(((key, fields),))
+    return Text(((word, fields),))
 
 
 def local(text, lang: Lang | str) -> str:
