@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from ..trace import Trace
 from ..words import tr
+from ._points import DEFAULT_POINTS, envelope, sampled_note_annotation
 from ._style import AXIS_COLORS, ERROR_COLOR, VISION_FILL, figure, group_color
 from .patch_grid import SELECT_COLOR
 
@@ -19,19 +20,29 @@ ZOOM_ROWS = 2
 FREQ_COLS = 16  # the 64 LLM rotary frequencies drawn as 4 rows of 16  # rows of merged tokens shown in the zoom
 
 
-def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
-    """``selection``: the linked selection; its token is marked and the zoom panel centres on it."""
+def rope_figure(trace: Trace, lang: str, selection=None, max_points: int | None = DEFAULT_POINTS) -> go.Figure:
+    """``selection``: the linked selection; its token is marked and the zoom panel centres on it.
+    ``max_points``: the overview's three lines share it (past it each keeps its min / max envelope)."""
     rope = trace.rope
     pos = rope.position_ids
     data: list[dict] = []
+    sampled_note = None
     # overview: the whole prompt; T drawn last so its staircase stays visible over H / W
+    per_axis = None if max_points is None else max(max_points // 3, 2)
+    shown = 0
     for axis in "HWT":
         k = "THW".index(axis)
+        keep = envelope(pos[k], per_axis)
+        xy = dict(x0=0, dx=1, y=pos[k].astype(np.int32)) if keep is None else \
+            dict(x=keep.astype(np.int32), y=pos[k, keep].astype(np.int32))
+        shown += pos.shape[1] if keep is None else len(keep)
         data.append(dict(
-            type="scatter", x0=0, dx=1, y=pos[k].astype(np.int32), mode="lines", name=axis, legendgroup=axis,
+            type="scatter", **xy, mode="lines", name=axis, legendgroup=axis,
             line=dict(color=AXIS_COLORS[axis], width=2 if axis == "T" else 1), opacity=1 if axis == "T" else 0.55,
             xaxis="x", yaxis="y", hovertemplate=f"token %{{x}}: {axis} %{{y}}<extra></extra>",
         ))
+    if shown < 3 * pos.shape[1]:
+        sampled_note = tr("sampled_line", lang, n=pos.shape[1], b=per_axis // 2, shown=shown, total=3 * pos.shape[1])
     # zoom: the text before the first vision run and its first rows, token by token
     first = rope.runs[0] if rope.runs else None
     if selection is not None:
@@ -125,4 +136,6 @@ def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
         annotations=[dict(text=tr("freq_layout", lang), xref="x3 domain", yref="y3 domain", x=0, y=1.02,
                           xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11))],
     )
+    if sampled_note:
+        layout["annotations"].append(sampled_note_annotation(sampled_note, "x domain", "y domain"))
     return figure(data, layout, height=500)
