@@ -55,7 +55,7 @@ def every_kth(n: int, limit: int | None) -> int:
 
 def sampled_note_annotation(text: str, xref: str, yref: str, width: int = 64) -> dict:
     """The figure's own statement that it drew a sample, in the top-left corner of one panel."""
-    lines = textwrap.wrap(text, width) or [text]
+    lines = textwrap.wrap(text, width, break_on_hyphens=False) or [text]
     return dict(text="<br>".join(lines), xref=xref, yref=yref, x=0.01, y=0.99, xanchor="left", yanchor="top",
                 showarrow=False, align="left", bgcolor="rgba(255,255,255,0.85)", bordercolor="#999", borderwidth=1,
                 font=dict(size=11, color="#444"), name=SAMPLED_NOTE_NAME)

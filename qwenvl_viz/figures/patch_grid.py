@@ -58,7 +58,8 @@ class PatchLayout:
     raster: np.ndarray
 
 
-@lru_cache(maxsize=32)
+# per-patch arrays of one geometry (a 131k-token image: 6 MB each); a page uses a few geometries
+@lru_cache(maxsize=8)
 def _layout(grid_thw: tuple[int, int, int], merge_size: int, group: int) -> PatchLayout:
     from ..merge_order import row_coords
 
@@ -75,7 +76,7 @@ def patch_layout(trace: Trace, group: int) -> PatchLayout:
     return _layout(tuple(trace.patchify.grid_thw), trace.patchify.merge_size, group)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _windows(gh: int, gw: int, patch: int, merge: int, temporal: int) -> Windows:
     cfg = get_preset(DEFAULT_PRESET[Family.QWEN2_5_VL]).with_sizes(patch, merge, temporal)
     wm = cfg.window_merged
