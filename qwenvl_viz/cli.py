@@ -12,7 +12,7 @@ import sys
 
 from . import params as vocab
 from .errors import VizError
-from .profiles import Family, Pipeline
+from .profiles import DEFAULT_MODEL, Family, Pipeline
 
 __all__ = ["main", "build_parser", "trace_from_args"]
 
@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 def add_preprocess_arguments(ap: argparse.ArgumentParser) -> None:
     """The media, family and pipeline, then one flag per knob and per budget limit (from the vocabulary)."""
     ap.add_argument("media", type=vocab._cli_str, help="image or video file")
-    ap.add_argument("--model", choices=[f.value for f in Family], default=Family.QWEN2_5_VL.value)
+    ap.add_argument("--model", choices=[f.value for f in Family], default=DEFAULT_MODEL.value)
     ap.add_argument("--pipeline", choices=[p.value for p in Pipeline], default=Pipeline.OFFICIAL.value,
                     help="official = qwen-vl-utils 0.0.14 then the processor; processor = transformers alone")
     vocab.add_arguments(ap)

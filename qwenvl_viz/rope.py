@@ -14,9 +14,15 @@ Rules (``get_rope_index`` of each family; shared/reference/qwen-vl-pipeline.md Â
   ``transformers``: ``s + max(h, w) // m`` (5.12 .. 5.23 ``get_rope_index``: ``current_pos +=
   max(grid_thw[1], grid_thw[2]) // spatial_merge_size``), which ignores the temporal axis.
 - ``rope_deltas = max(position_ids) + 1 - L``.
-- LLM frequency layout (``recomposition_frequencies`` of the text rotary embedding): Qwen2/2.5 split
-  the 64 frequencies in chunks ``mrope_section = [16, 24, 24]`` (T, H, W); Qwen3-VL interleaves
-  ``THW`` for the first ``3 * 20`` and gives the rest to T.
+- LLM frequency layout (``recomposition_frequencies`` of the text rotary embedding): the rotary dims
+  are ``int(head_dim * partial_rotary_factor)``, half as many frequencies ``1 / rope_theta ** (2i / dim)``
+  (Qwen2/2.5/3-VL: 128 dims, 64 frequencies; Qwen3.5: 256 * 0.25 = 64 dims, 32 frequencies). Qwen2/2.5
+  split them in chunks ``mrope_section = [16, 24, 24]`` (T, H, W); Qwen3-VL and Qwen3.5 interleave ``THW``
+  over the first ``3 * mrope_section[1]`` and give the rest to T.
+- Four rows (transformers 5.23 ``_prepare_position_ids_for_generation`` of every family here, Qwen2-VL to
+  Qwen3.5): ``torch.cat([text_positions, vision_positions])`` puts the plain text position 0..L-1 on top of
+  the three MRoPE rows; the text model splits row 0 off (``text_position_ids``, for the causal mask and,
+  in Qwen3.5's linear-attention layers, the decoder layers) and rotates with rows 1..3.
 """
 
 from __future__ import annotations
@@ -97,8 +103,16 @@ class Rope:
     time_interval: tuple[float | None, ...]  # per item: tokens_per_second * second_per_grid_t (Qwen2.5 videos)
     mrope_section: tuple[int, int, int]
     mrope_interleaved: bool
-    mrope_layout: tuple[str, ...]  # 64 entries, "T" / "H" / "W": the axis that drives each frequency
+    mrope_layout: tuple[str, ...]  # rotary_dim / 2 entries, "T" / "H" / "W": the axis that drives each frequency
     explanation: str
+    text_position_ids: np.ndarray  # int64 [L]: row 0 of the 4-row layout, the plain position 0..L-1
+    rotary_dim: int  # int(head_dim * partial_rotary_factor)
+    inv_freq: np.ndarray  # float64 [rotary_dim / 2]: 1 / rope_theta ** (2i / rotary_dim)
+
+    @property
+    def position_ids_4(self) -> np.ndarray:
+        """int64 [4, L]: text row, then T, H, W, as transformers 5.23 hands them to the language model."""
+        return np.vstack([self.text_position_ids[None], self.position_ids])
 
 
 def qwen25_time_ids(t: int, second_per_grid_t: float, tokens_per_second: int) -> np.ndarray:
@@ -113,8 +127,8 @@ def qwen25_time_ids(t: int, second_per_grid_t: float, tokens_per_second: int) ->
 
 
 def mrope_layout(profile: ModelProfile) -> tuple[str, ...]:
-    """For each LLM rotary frequency (head_dim / 2 of them) the axis whose position drives it."""
-    n = profile.llm_head_dim // 2
+    """For each LLM rotary frequency (rotary_dim / 2 of them) the axis whose position drives it."""
+    n = profile.rotary_dim // 2
     sec = profile.mrope_section
     if not profile.mrope_interleaved:  # Qwen2/2.5: freq.split(mrope_section) -> chunk i from axis i % 3
         layout = [axis for axis, size in zip("THW", sec) for _ in range(size)]
@@ -288,10 +302,26 @@ def compute_rope(
     else:
         lines.append("the release and transformers 5.12+ text-resume rules agree on this prompt")
     layout = mrope_layout(profile)
+    rd = profile.rotary_dim
+    inv_freq = 1.0 / profile.rope_theta ** (np.arange(0, rd, 2, dtype=np.float64) / rd)
+    text_row = np.arange(length, dtype=np.int64)
+    text_row.flags.writeable = False
+    lines.append(
+        f"position_ids as the language model gets them: 4 x {length} = text row 0..{max(length - 1, 0)} "
+        f"(causal mask) on top of T, H, W (transformers 5.23)"
+    )
+    lines.append(
+        f"rotary dims = head_dim {profile.llm_head_dim} x partial_rotary_factor {profile.partial_rotary_factor:g} = "
+        f"{rd}: {rd // 2} frequencies 1 / {profile.rope_theta:g}^(2i/{rd}), "
+        f"wavelengths {2 * np.pi / inv_freq[0]:.3g} .. {2 * np.pi / inv_freq[-1]:.3g} positions"
+    )
     if profile.mrope_interleaved:
+        k = 0
+        while layout[3 * k : 3 * k + 3] == ("T", "H", "W"):
+            k += 1
         lines.append(
-            f"LLM rotary frequencies ({len(layout)}): interleaved THW x {profile.mrope_section[1]} + "
-            f"{'T' * (len(layout) - 3 * profile.mrope_section[1])} (mrope_section {list(profile.mrope_section)})"
+            f"LLM rotary frequencies ({len(layout)}): interleaved THW x {k} + {''.join(layout[3 * k:])} "
+            f"(mrope_section {list(profile.mrope_section)})"
         )
     else:
         a, b, _ = profile.mrope_section
@@ -316,4 +346,7 @@ def compute_rope(
         mrope_interleaved=profile.mrope_interleaved,
         mrope_layout=layout,
         explanation="\n".join(lines),
+        text_position_ids=text_row,
+        rotary_dim=rd,
+        inv_freq=inv_freq,
     )

@@ -28,7 +28,6 @@ import torch
 
 from .errors import VizError
 from .merge_order import merge_order
-from .profiles import Family
 
 __all__ = ["Selection", "Window", "SourceFrame", "select", "select_token", "select_relative"]
 
@@ -163,12 +162,12 @@ def _frame_windows(partition, gh: int, gw: int, m: int, side: int) -> tuple[torc
 
 
 def _window(trace, token_in_group: int, group: int, window_size: int | None) -> Window | None:
-    if trace.model is not Family.QWEN2_5_VL:
+    pf = trace.profile
+    if pf.window_size is None:  # full attention per frame: no windows to show
         return None
     from .encoder import DEFAULT_PRESET, PRESETS, window_partition  # the tower's own partition
 
-    pf = trace.profile
-    preset = PRESETS[DEFAULT_PRESET[Family.QWEN2_5_VL]]
+    preset = PRESETS[DEFAULT_PRESET[trace.model]]
     config = preset.with_sizes(pf.patch_size, pf.merge_size, pf.temporal_patch_size)
     if window_size is not None:
         config = dataclasses.replace(config, window_size=window_size)

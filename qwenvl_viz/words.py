@@ -24,9 +24,10 @@ WORDS: dict[str, tuple[str, str]] = {
     # ---- page ------------------------------------------------------------------------------
     "title": ("How Qwen-VL sees your image or video", "Qwen-VL 如何看你的图像与视频"),
     "subtitle": (
-        "Every step from pixels to vision tokens for Qwen2-VL, Qwen2.5-VL and Qwen3-VL, with the numbers of "
+        "Every step from pixels to vision tokens for Qwen2-VL, Qwen2.5-VL, Qwen3-VL(-MoE), Qwen3.5 and Qwen4-Exp, "
+        "with the numbers of "
         "your own media (qwen-vl-utils 0.0.14 + transformers 5.23).",
-        "以你自己的媒体的真实数字，逐步展示 Qwen2-VL、Qwen2.5-VL、Qwen3-VL 从像素到视觉 token 的每一步"
+        "以你自己的媒体的真实数字，逐步展示 Qwen2-VL、Qwen2.5-VL、Qwen3-VL(-MoE)、Qwen3.5、Qwen4-Exp 从像素到视觉 token 的每一步"
         "（对齐 qwen-vl-utils 0.0.14 + transformers 5.23）。",
     ),
     "language": ("Language / 语言", "Language / 语言"),
@@ -63,6 +64,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "dec_tokens": ("vision tokens", "视觉 token 数"),
     "dec_timeline": ("sampled frames (red: other picture)", "采样帧（红色：画面不同）"),
     "dec_follows": ("this page", "本页"),
+    "dec_sheet": ("The sampled frames as each backend returns them (red border: a picture the page's backend does "
+                  "not show; k→p: frame k returns picture p).",
+                  "各解码器实际返回的采样帧（红框：本页所用解码器没有的画面；k→p：第 k 帧返回的是画面 p）。"),
+    "dec_sheet_some": ("Showing {shown} of {n} sampled frames, evenly spread.", "显示 {n} 个采样帧中均匀分布的 {shown} 个。"),
     "dec_same": ("all backends agree on this request", "各解码器在此请求上一致"),
     "dec_playback": ("real playback times (pts) differ from index / fps, which the reference uses:",
                      "真实播放时间 (pts) 与参考实现使用的 index / fps 不同："),
@@ -264,9 +269,9 @@ WORDS: dict[str, tuple[str, str]] = {
         "每组间隔 {iv:.4f}。",
     ),
     "n_time_qwen3": (
-        "Qwen3-VL gives every temporal group T = s (no time in the ids): time is written as text, "
+        "{model} gives every temporal group T = s (no time in the ids): time is written as text, "
         "{first} … {last}, before each group.",
-        "Qwen3-VL 的每个时间组都是 T = s（位置编号里没有时间）：时间以文本形式写在每组之前，{first} … {last}。",
+        "{model} 的每个时间组都是 T = s（位置编号里没有时间）：时间以文本形式写在每组之前，{first} … {last}。",
     ),
     "n_time_image": ("An image is one run with T = s.", "图像是一个 T = s 的视觉段。"),
     "n_collide": (" ⚠ {n} time ids are shared by several temporal groups (time_interval {iv:.3f} < 1): the model "
@@ -279,8 +284,19 @@ WORDS: dict[str, tuple[str, str]] = {
         "聊天模板为每个媒体写一个占位符；processor 将其展开为 {n} × {pad}。"
         "共 {tokens} 个 token：{vision} 个视觉占位 + {text} 个文本与特殊 token。{ts}",
     ),
-    "n_prompt_ts": (" Qwen3-VL: each temporal group is its own block, preceded by its timestamp text.",
-                    " Qwen3-VL：每个时间组自成一块，前面写着它的时间戳文本。"),
+    "n_prompt_ts": (" {model}: each temporal group is its own block, preceded by its timestamp text.",
+                    " {model}：每个时间组自成一块，前面写着它的时间戳文本。"),
+    "n_prompt_ids": (" {model}'s tokenizer: {vs} = {vs_id}, {pad} = {pad_id}, {ve} = {ve_id}.",
+                     " {model} 的分词器：{vs} = {vs_id}，{pad} = {pad_id}，{ve} = {ve_id}。"),
+    "n_rope_rows": (
+        " The language model gets four rows, not three (transformers 5.23): row 0 is the plain text position "
+        "0 … {last}, for the causal mask; rows 1–3 are T, H, W. {model} rotates {rd} of its {hd} head dims "
+        "(partial_rotary_factor {prf:g}): {nf} frequencies 1 / {theta:g}^(2i/{rd}), mrope_section {sec}.",
+        " 语言模型收到的是四行而不是三行（transformers 5.23）：第 0 行是普通文本位置 0 … {last}，用于因果掩码；"
+        "第 1–3 行才是 T、H、W。{model} 只旋转 {hd} 维头中的 {rd} 维（partial_rotary_factor {prf:g}）："
+        "{nf} 个频率 1 / {theta:g}^(2i/{rd})，mrope_section {sec}。",
+    ),
+    "text_row": ("row 0: text position", "第 0 行：文本位置"),
     # ---- encoder -----------------------------------------------------------------------------
     "checkpoint": ("Checkpoint folder or Hub repo id OWNER/NAME (blank = the tower picked)",
                    "权重文件夹或 Hub 仓库 OWNER/NAME（留空 = 右侧所选编码器）"),
@@ -489,6 +505,8 @@ WORDS.update({
     "g_heat_run": ("Run encoder for the heatmaps", "运行编码器以得到热力图"),
     "g_heat_what": ("PCA → RGB · {tower}{random}", "PCA → RGB · {tower}{random}"),
     "g_random": (" (random weights)", "（随机权重）"),
+    "g_heat_real_on_run": ("· Run fetches the real tower of {repo} ({gb} GB, once) and encodes with it.",
+                           "· 点击运行将获取 {repo} 的真实编码器权重（{gb} GB，仅一次）并用它编码。"),
     "details_tab": ("Stage details, encoder, reproduce, export", "各阶段细节、编码器、复现、导出"),
     "controls_tab": ("All settings", "全部设置"),
     "encoder_tab": ("Encoder", "编码器"),

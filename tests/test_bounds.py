@@ -68,12 +68,12 @@ def test_rope_figure_past_its_point_limit_draws_real_ids_and_says_so(small, lang
     pos = t.rope.position_ids
     assert pos.shape[1] > 60
     fig = rope_figure(t, lang, max_points=60).to_plotly_json()
-    overview = [d for d in fig["data"] if d.get("xaxis") == "x" and d["type"] == "scatter"]
+    overview = [d for d in fig["data"] if d.get("xaxis") == "x" and d["type"] == "scatter" and d["name"] in "THW"]
     assert len(overview) == 3
     for d in overview:
         k = "THW".index(d["name"])
         x, y = _decode(d["x"]), _decode(d["y"])
-        assert len(x) <= 22  # 60 // 3 points per axis, plus the two ends
+        assert len(x) <= 17  # 60 // 4 points per line (T, H, W and the text row), plus the two ends
         assert np.array_equal(y, pos[k, x])  # every point drawn is a real id at its real token index
         assert y.max() == pos[k].max() and y.min() == pos[k].min()
     (note,) = _notes(rope_figure(t, lang, max_points=60))
@@ -120,7 +120,7 @@ def test_the_default_clip_figures_draw_every_point():
     from qwenvl_viz.figures.rope import rope_figure
 
     t = explain(str(ROOT / "assets" / "sample_clip.mp4"))
-    assert 3 * t.rope.position_ids.shape[1] <= DEFAULT_BUDGET.max_figure_points
+    assert 4 * t.rope.position_ids.shape[1] <= DEFAULT_BUDGET.max_figure_points
     assert not _notes(rope_figure(t, "en"))
 
 

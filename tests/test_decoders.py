@@ -245,3 +245,75 @@ def test_snippet_forces_the_backend_the_trace_follows(media_files):
     path = media_files.corpus("h264_bframes_mp4")
     assert 'os.environ["FORCE_QWENVL_VIDEO_READER"] = "torchcodec"' in python_snippet(explain(path, decoder="torchcodec"))
     assert 'backend="decord"' in python_snippet(explain(path, pipeline="processor", decoder="decord"))
+
+
+# --- the decoders view: each backend's pictures side by side -----------------------------------------
+
+
+def _red_pixels(img) -> int:
+    from qwenvl_viz.figures.decoders import DIFF_COLOR
+
+    red = tuple(int(DIFF_COLOR[i:i + 2], 16) for i in (1, 3, 5))
+    return int((np.asarray(img.convert("RGB")) == red).all(axis=-1).sum())
+
+
+def test_decoders_sheet_outlines_in_red_exactly_the_pictures_the_followed_backend_lacks():
+    from PIL import Image
+
+    from qwenvl_viz.decoders import BackendRow, DecodersReport
+    from qwenvl_viz.figures.decoders import decoders_sheet
+
+    def row(dec, indices, pictures, error=None):
+        return BackendRow(dec, error, 9, 1.0, None, (28, 28), (1, 2, 2), 1, tuple(indices), tuple(pictures))
+
+    tile = Image.new("RGB", (40, 30), "#2ca02c")
+    box = 44 * 34 - 38 * 28  # a 3 px red frame around a 40 x 30 tile
+    for other, n_diff in (([0, 4, 8], 0), ([0, 5, 8], 1), ([1, 5, 7], 3)):
+        rep = DecodersReport(Decoder.TORCHCODEC, (row(Decoder.TORCHCODEC, [0, 4, 8], [0, 4, 8]),
+                                                  row(Decoder.DECORD, [0, 4, 8], other),
+                                                  row(Decoder.PYAV, (), (), error="IndexError: 9")), (), ())
+        sheet = decoders_sheet(rep, {Decoder.TORCHCODEC: [tile] * 3, Decoder.DECORD: [tile] * 3})
+        red = _red_pixels(sheet.crop((0, 0, sheet.width, 2 * sheet.height // 3)))  # the two reading rows
+        assert red == n_diff * box
+
+
+def test_decoders_view_shows_each_backends_frames_as_it_returns_them(media_files):
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from qwenvl_viz.decoders import compare_decoders
+    from qwenvl_viz.figures.decoders import SHEET_TILE
+    from qwenvl_viz.ui import views
+
+    trace = explain(media_files.corpus("rotated90_mp4"), decoder="torchcodec")
+    rep = compare_decoders(trace)
+    tc, pa = views._decoder_tiles(trace, rep.row("torchcodec")), views._decoder_tiles(trace, rep.row("pyav"))
+    assert len(tc) == len(rep.row("torchcodec").pictures) and len(pa) == len(rep.row("pyav").pictures)
+    assert tc[0].height == SHEET_TILE[1] and tc[0].width < tc[0].height  # rotated: portrait, as torchcodec returns
+    assert pa[0].width == SHEET_TILE[0] and pa[0].width > pa[0].height  # PyAV: the stored landscape picture
+    html = views._decoders_view(trace, "en")
+    uri = re.search(r'id="decoders-sheet" src="data:image/jpeg;base64,([^"]+)"', html).group(1)
+    sheet = Image.open(io.BytesIO(base64.b64decode(uri)))
+    assert sheet.height >= 3 * SHEET_TILE[1]  # one row per backend
+    assert "as each backend returns them" in html
+    assert "各解码器实际返回的采样帧" in views._decoders_view(trace, "zh")
+
+
+def test_decoders_view_marks_the_dropped_frame_avis_other_pictures(media_files):
+    from qwenvl_viz.decoders import compare_decoders
+    from qwenvl_viz.figures.decoders import decoders_sheet
+    from qwenvl_viz.ui import views
+
+    trace = explain(media_files.corpus("dropped_avi"), fps=2.0, decoder="torchcodec")
+    rep = compare_decoders(trace)
+    tiles = {r.decoder: views._decoder_tiles(trace, r) for r in rep.rows if not r.error}
+    tc, de = rep.row("torchcodec"), rep.row("decord")
+    n_diff = sum(1 for p in de.pictures if p not in set(tc.pictures))
+    assert n_diff > 0
+    sheet = decoders_sheet(rep, tiles)
+    band = sheet.height // 3
+    assert _red_pixels(sheet.crop((0, 0, sheet.width, band))) == 0  # the followed row is never red
+    assert _red_pixels(sheet.crop((0, band, sheet.width, 2 * band))) > 0  # decord's other pictures are

@@ -39,7 +39,8 @@ from qwenvl_viz.errors import VizError
 from qwenvl_viz.profiles import Family, get_profile
 
 ATOL = RTOL = 1e-5
-FAMILIES = [Family.QWEN2_VL, Family.QWEN2_5_VL, Family.QWEN3_VL]
+FAMILIES = [Family.QWEN2_VL, Family.QWEN2_5_VL, Family.QWEN3_VL, Family.QWEN3_5]
+PATCH16 = {Family.QWEN3_VL, Family.QWEN3_5}  # the families here whose tower takes 16 px patches
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,10 @@ def tf():
     import transformers as t
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
     from transformers.models.qwen2_vl.modeling_qwen2_vl import Qwen2VisionTransformerPretrainedModel
+    from transformers.models.qwen3_5.modeling_qwen3_5 import Qwen3_5VisionModel
     from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLVisionModel
+    from transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe import Qwen3VLMoeVisionModel
+    from transformers.models.qwen4_exp.modeling_qwen4_exp import Qwen4ExpVisionModel
 
     return SimpleNamespace(
         t=t,
@@ -56,6 +60,9 @@ def tf():
             Family.QWEN2_VL: Qwen2VisionTransformerPretrainedModel,
             Family.QWEN2_5_VL: Qwen2_5_VisionTransformerPretrainedModel,
             Family.QWEN3_VL: Qwen3VLVisionModel,
+            Family.QWEN3_VL_MOE: Qwen3VLMoeVisionModel,
+            Family.QWEN3_5: Qwen3_5VisionModel,
+            Family.QWEN4_EXP: Qwen4ExpVisionModel,
         },
     )
 
@@ -70,6 +77,9 @@ def tiny_hf_config(tf, family: Family):
             depth=4, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48, fullatt_block_indexes=[1, 3]
         )
         return "qwen2_5_vl", "visual.", cfg
+    if family is Family.QWEN3_5:
+        cfg = t.Qwen3_5VisionConfig(depth=3, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48)
+        return "qwen3_5", "model.visual.", cfg
     cfg = t.Qwen3VLVisionConfig(
         depth=3, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48, deepstack_visual_indexes=[0, 1]
     )
@@ -108,7 +118,7 @@ def pair(request, tf, tmp_path_factory):
             p.add_(0.05 * torch.randn_like(p))
     tensors = {prefix + k: v for k, v in hf.state_dict().items()}
     folder = write_checkpoint(tmp_path_factory.mktemp(model_type), model_type, cfg.to_dict(), tensors,
-                              shards=2 if family is Family.QWEN3_VL else 1)  # fmt: skip
+                              shards=1 if family in (Family.QWEN2_VL, Family.QWEN2_5_VL) else 2)  # fmt: skip
     return family, hf, load_tower(folder, device="cpu")
 
 
@@ -116,8 +126,8 @@ def processor_inputs(tf, family: Family, kind: str) -> tuple[torch.Tensor, torch
     """pixel_values and grid_thw from transformers' own processors (explicit sizes: see environment.md)."""
     t = tf.t
     rng = np.random.default_rng(0)
-    p = 16 if family is Family.QWEN3_VL else 14
-    mean = dict(image_mean=[0.5] * 3, image_std=[0.5] * 3) if family is Family.QWEN3_VL else {}
+    p = 16 if family in PATCH16 else 14
+    mean = dict(image_mean=[0.5] * 3, image_std=[0.5] * 3) if family in PATCH16 else {}
     if kind == "image":
         from PIL import Image
 
@@ -128,7 +138,7 @@ def processor_inputs(tf, family: Family, kind: str) -> tuple[torch.Tensor, torch
         return out["pixel_values"], out["image_grid_thw"]
     # 5 frames: the processor pads to 6, grid t = 3.
     frames = torch.from_numpy(rng.integers(0, 256, (5, 3, 8 * p, 12 * p), dtype=np.uint8))
-    if family is Family.QWEN3_VL:
+    if family in PATCH16:
         proc = t.Qwen3VLVideoProcessor(size={"shortest_edge": 4096, "longest_edge": 10**8}, do_sample_frames=False)
     else:
         proc = t.Qwen2VLVideoProcessor(size={"shortest_edge": 3136, "longest_edge": 12845056}, do_sample_frames=False)
@@ -139,7 +149,7 @@ def processor_inputs(tf, family: Family, kind: str) -> tuple[torch.Tensor, torch
 def random_inputs(family: Family, grid: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.tensor(grid)
     n = int((g[:, 0] * g[:, 1] * g[:, 2]).sum())
-    p = 16 if family is Family.QWEN3_VL else 14
+    p = 16 if family in PATCH16 else 14
     return torch.randn(n, 3 * 2 * p * p, generator=torch.Generator().manual_seed(1)), g
 
 
@@ -237,9 +247,14 @@ def hf_config_for(tf, c):
         return t.Qwen2_5_VLVisionConfig(depth=c.depth, hidden_size=c.hidden_size, num_heads=c.num_heads,
                                         intermediate_size=c.intermediate_size, out_hidden_size=c.out_hidden_size,
                                         fullatt_block_indexes=list(c.fullatt_block_indexes))  # fmt: skip
-    return t.Qwen3VLVisionConfig(depth=c.depth, hidden_size=c.hidden_size, num_heads=c.num_heads,
-                                 intermediate_size=c.intermediate_size, out_hidden_size=c.out_hidden_size,
-                                 deepstack_visual_indexes=list(c.deepstack_visual_indexes))  # fmt: skip
+    sizes = dict(depth=c.depth, hidden_size=c.hidden_size, num_heads=c.num_heads,
+                 intermediate_size=c.intermediate_size, out_hidden_size=c.out_hidden_size)  # fmt: skip
+    if c.family is Family.QWEN3_5:
+        return t.Qwen3_5VisionConfig(**sizes)
+    if c.family is Family.QWEN4_EXP:
+        return t.Qwen4ExpVisionConfig(**sizes)
+    vl = t.Qwen3VLMoeVisionConfig if c.family is Family.QWEN3_VL_MOE else t.Qwen3VLVisionConfig
+    return vl(**sizes, deepstack_visual_indexes=list(c.deepstack_visual_indexes))
 
 
 def test_preset_parameter_counts_equal_transformers(tf):
@@ -271,6 +286,13 @@ HUB_VISION_CONFIGS = {
                                  "initializer_range": 0.02, "intermediate_size": 4304, "model_type": "qwen3_vl",
                                  "num_heads": 16, "num_position_embeddings": 2304, "out_hidden_size": 4096,
                                  "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2}),
+    # Qwen3.5 / 3.6-27B: the Hub file writes an empty deepstack list.
+    "qwen3.5-27b": ("qwen3_5", {"deepstack_visual_indexes": [], "depth": 27, "hidden_act": "gelu_pytorch_tanh",
+                                "hidden_size": 1152, "in_channels": 3, "initializer_range": 0.02,
+                                "intermediate_size": 4304, "model_type": "qwen3_5_vision", "num_heads": 16,
+                                "num_position_embeddings": 2304, "out_hidden_size": 5120, "patch_size": 16,
+                                "spatial_merge_size": 2, "temporal_patch_size": 2}),
+    "qwen3-vl-30b-a3b": ("qwen3_vl_moe", {"out_hidden_size": 2048}),  # the rest: Qwen3VLMoeVisionConfig's defaults
 }  # fmt: skip
 
 
@@ -278,6 +300,32 @@ def test_hub_config_json_reads_as_the_preset():
     for name, (model_type, vision) in HUB_VISION_CONFIGS.items():
         c = config_from_hf({"model_type": model_type, "vision_config": vision}, name=name)
         assert c == get_preset(name)
+
+
+def test_registry_defaults_are_transformers_vision_config_defaults(tf):
+    """Every TOWER_KINDS row reads missing keys as transformers 5.23's vision config class would."""
+    from transformers import AutoConfig
+
+    from qwenvl_viz.encoder import TOWER_KINDS
+
+    for model_type, kind in TOWER_KINDS.items():
+        if model_type.endswith("_vision"):
+            continue
+        theirs = AutoConfig.for_model(model_type).vision_config.to_dict()
+        assert {k: theirs[k] for k in kind.defaults} == kind.defaults, model_type
+        has_deepstack = "deepstack_visual_indexes" in theirs
+        assert has_deepstack == ("deepstack_visual_indexes" in kind.defaults), model_type
+
+
+def test_qwen3_5_family_tower_has_no_deepstack_and_old_vision_model_type_reads():
+    # Old checkpoints spell vision_config.model_type as the full model's; transformers overrides it.
+    for model_type in ("qwen3_5", "qwen3_5_moe", "qwen4_exp"):
+        c = config_from_hf({"model_type": model_type, "vision_config": {"model_type": model_type,
+                                                                        "deepstack_visual_indexes": [8, 16, 24]}})
+        assert c.deepstack_visual_indexes == () and c.tower == "qwen3_vl" and c.patch_size == 16
+    assert config_from_hf({"model_type": "qwen3_5_moe", "vision_config": {}}).family is Family.QWEN3_5
+    assert config_from_hf({"model_type": "qwen3_vl_moe", "vision_config": {}}).deepstack_visual_indexes == (8, 16, 24)
+    assert not list(build_tower(get_preset("qwen3.5-tiny")).deepstack_mergers)
 
 
 @pytest.fixture()
@@ -432,3 +480,14 @@ def test_in_place_activations_only_without_autograd(family):
     torch.testing.assert_close(fast, slow.detach(), atol=0, rtol=0)
     slow.sum().backward()
     assert all(p.grad is not None for p in tower.blocks[0].mlp.parameters())
+
+
+def test_qwen3_5_checkpoint_loads_strictly_and_rejects_a_deepstack_tensor(tf, tmp_path):
+    model_type, prefix, cfg = tiny_hf_config(tf, Family.QWEN3_5)
+    hf = tf.models[Family.QWEN3_5]._from_config(cfg).eval()
+    tensors = {prefix + k: v for k, v in hf.state_dict().items()}
+    tower = load_tower(write_checkpoint(tmp_path / "ok", model_type, cfg.to_dict(), tensors), device="cpu")
+    assert tower.config.family is Family.QWEN3_5 and tower.config.deepstack_visual_indexes == ()
+    tensors["model.visual.deepstack_merger_list.0.norm.weight"] = torch.ones(4 * 32)
+    with pytest.raises(VizError, match="unexpected 1 tensor"):
+        load_tower(write_checkpoint(tmp_path / "bad", model_type, cfg.to_dict(), tensors))

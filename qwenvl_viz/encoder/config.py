@@ -23,6 +23,9 @@ from ..profiles import Family
 
 __all__ = [
     "VisionConfig",
+    "TowerKind",
+    "TOWER_KINDS",
+    "tower_kind",
     "PRESETS",
     "DEFAULT_PRESET",
     "get_preset",
@@ -40,6 +43,7 @@ class VisionConfig:
     """One vision tower. ``hidden_size`` = D (tower width), ``out_hidden_size`` = the LLM width."""
 
     family: Family
+    tower: str  # which tower module runs it (a key of loading.TOWERS; from TOWER_KINDS)
     depth: int
     hidden_size: int
     num_heads: int
@@ -127,31 +131,170 @@ class VisionConfig:
         )
 
 
-def _qwen2(name: str, out: int) -> VisionConfig:
-    return VisionConfig(
-        family=Family.QWEN2_VL, depth=32, hidden_size=1280, num_heads=16, intermediate_size=5120,
-        out_hidden_size=out, hidden_act="quick_gelu", name=name,
-    )  # fmt: skip
+# ---------------------------------------------------------------------------------------------
+# The tower registry: which Hugging Face config builds which tower. Adding a family = rows here and
+# presets below; nothing else branches on family identity.
 
 
-def _qwen2_5(name: str, out: int) -> VisionConfig:
+@dataclass(frozen=True)
+class TowerKind:
+    """How one Hugging Face ``model_type``'s vision_config reads, and which tower module runs it.
+
+    ``defaults`` are the transformers 5.23 class defaults of that vision config: a key is read from
+    ``config.json`` only when the class has it (so Qwen3.5's missing ``deepstack_visual_indexes``
+    means no deepstack, as ``Qwen3_5VisionModel`` deletes its mergers), and a missing key takes the
+    default, as ``from_pretrained`` would.
+    """
+
+    family: Family
+    tower: str  # key of loading.TOWERS
+    defaults: dict[str, Any]
+    width_key: str = "hidden_size"  # Qwen2-VL: "embed_dim"
+    out_key: str = "out_hidden_size"  # Qwen2-VL: "hidden_size"
+
+
+# transformers 5.23 configuration_qwen2_vl.py / _qwen2_5_vl.py / _qwen3_vl.py / _qwen3_vl_moe.py /
+# _qwen3_5.py / _qwen3_5_moe.py / _qwen4_exp.py, the vision config classes' field defaults.
+_QWEN2_VL = dict(depth=32, embed_dim=1280, hidden_size=3584, hidden_act="quick_gelu", mlp_ratio=4, num_heads=16,
+                 in_channels=3, patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
+_QWEN2_5_VL = dict(depth=32, hidden_size=3584, hidden_act="silu", intermediate_size=3420, num_heads=16, in_channels=3,
+                   patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=112, out_hidden_size=3584,
+                   fullatt_block_indexes=[7, 15, 23, 31])
+_QWEN3_5 = dict(depth=27, hidden_size=1152, hidden_act="gelu_pytorch_tanh", intermediate_size=4304, num_heads=16,
+                in_channels=3, patch_size=16, spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=3584,
+                num_position_embeddings=2304)  # Qwen3-VL's without deepstack_visual_indexes
+_QWEN3_VL = dict(_QWEN3_5, deepstack_visual_indexes=[8, 16, 24])
+_QWEN2_KIND = TowerKind(Family.QWEN2_VL, "qwen2_vl", _QWEN2_VL, width_key="embed_dim", out_key="hidden_size")
+_QWEN2_5_KIND = TowerKind(Family.QWEN2_5_VL, "qwen2_5_vl", _QWEN2_5_VL)
+_QWEN3_KIND = TowerKind(Family.QWEN3_VL, "qwen3_vl", _QWEN3_VL)
+_QWEN3_MOE_KIND = TowerKind(Family.QWEN3_VL_MOE, "qwen3_vl", _QWEN3_VL)  # Qwen3VLMoeVisionConfig = Qwen3-VL's
+# Qwen3_5VisionModel(Qwen3VLVisionModel) deletes deepstack; Qwen3_5Moe and Qwen4Exp subclass it unchanged.
+_QWEN3_5_KIND = TowerKind(Family.QWEN3_5, "qwen3_vl", _QWEN3_5)
+_QWEN4_EXP_KIND = TowerKind(Family.QWEN4_EXP, "qwen3_vl", _QWEN3_5)
+
+# model_type of the full models and of the vision sub-configs (5.23 and older Hub spellings).
+TOWER_KINDS: dict[str, TowerKind] = {
+    "qwen2_vl": _QWEN2_KIND,
+    "qwen2_vl_vision": _QWEN2_KIND,
+    "qwen2_5_vl": _QWEN2_5_KIND,
+    "qwen2_5_vl_vision": _QWEN2_5_KIND,
+    "qwen3_vl": _QWEN3_KIND,
+    "qwen3_vl_vision": _QWEN3_KIND,
+    "qwen3_vl_moe": _QWEN3_MOE_KIND,
+    "qwen3_vl_moe_vision": _QWEN3_MOE_KIND,
+    "qwen3_5": _QWEN3_5_KIND,
+    "qwen3_5_vision": _QWEN3_5_KIND,
+    "qwen3_5_moe": _QWEN3_5_KIND,  # qwen3.5 covers the dense and MoE checkpoints
+    "qwen3_5_moe_vision": _QWEN3_5_KIND,
+    "qwen4_exp": _QWEN4_EXP_KIND,
+    "qwen4_exp_vision": _QWEN4_EXP_KIND,
+}
+
+
+def tower_kind(family: Family) -> TowerKind:
+    """The registry row of a family (its first: full-model and vision model_types share one)."""
+    return next(k for k in TOWER_KINDS.values() if k.family is Family(family))
+
+
+def _kind_of(config: dict[str, Any]) -> TowerKind:
+    vision = config.get("vision_config") or {}
+    # The full model's model_type first: old Qwen3.5 / Qwen4-Exp checkpoints spell the vision one as
+    # the full model's, which transformers overrides in Qwen3_5Config.__post_init__.
+    for model_type in (config.get("model_type"), vision.get("model_type")):
+        if model_type in TOWER_KINDS:
+            return TOWER_KINDS[model_type]
+    raise VizError(
+        f"config.json model_type {config.get('model_type')!r} is not a Qwen-VL model; "
+        f"allowed: {', '.join(sorted(TOWER_KINDS))}",
+        field="checkpoint",
+    )
+
+
+def config_from_hf(config: dict[str, Any], name: str = "checkpoint") -> VisionConfig:
+    """A :class:`VisionConfig` from a Hugging Face ``config.json`` dict (full model or vision-only).
+
+    Missing keys take the transformers 5.23 class defaults of the model_type's vision config
+    (:data:`TOWER_KINDS`), as ``from_pretrained`` would; keys that class does not have are ignored.
+    """
+    kind = _kind_of(config)
+    v = config.get("vision_config")
+    if v is None:
+        if not str(config.get("model_type", "")).endswith("_vision"):
+            raise VizError("config.json has no 'vision_config'", field="checkpoint")
+        v = config
+    d = kind.defaults
+
+    def get(key: str, *aliases: str) -> Any:
+        for k in (key, *aliases):
+            if k in v:
+                return v[k]
+        return d[key]
+
+    def optional(key: str) -> Any:
+        return get(key) if key in d else None
+
+    dim = int(get(kind.width_key))
+    inter = get("intermediate_size") if "intermediate_size" in d else dim * get("mlp_ratio")
+    window, fullatt = optional("window_size"), optional("fullatt_block_indexes")
+    table, deepstack = optional("num_position_embeddings"), optional("deepstack_visual_indexes")
     return VisionConfig(
-        family=Family.QWEN2_5_VL, depth=32, hidden_size=1280, num_heads=16, intermediate_size=3420,
-        out_hidden_size=out, hidden_act="silu", window_size=112, fullatt_block_indexes=(7, 15, 23, 31),
+        family=kind.family,
+        tower=kind.tower,
+        depth=int(get("depth")),
+        hidden_size=dim,
+        num_heads=int(get("num_heads", "num_attention_heads")),
+        intermediate_size=int(inter),
+        out_hidden_size=int(get(kind.out_key)),
+        hidden_act=get("hidden_act"),
+        in_channels=int(get("in_channels", "in_chans")),
+        patch_size=int(get("patch_size", "spatial_patch_size")),
+        temporal_patch_size=int(get("temporal_patch_size")),
+        spatial_merge_size=int(get("spatial_merge_size")),
+        rope_theta=float((v.get("rope_parameters") or {}).get("rope_theta", ROPE_THETA)),
+        window_size=None if window is None else int(window),
+        fullatt_block_indexes=tuple(int(i) for i in fullatt or ()),
+        num_position_embeddings=None if table is None else int(table),
+        deepstack_visual_indexes=tuple(int(i) for i in deepstack or ()),
+        name=name,
+    )
+
+
+def _tower(
+    family: Family, name: str, out: int, depth: int = 27, dim: int = 1152, inter: int = 4304, heads: int = 16, **kw: Any
+) -> VisionConfig:
+    """A preset: the family's class defaults with the public size's numbers."""
+    return config_from_hf(
+        {"model_type": next(t for t, k in TOWER_KINDS.items() if k.family is family),
+         "vision_config": {tower_kind(family).width_key: dim, "depth": depth, "num_heads": heads,
+                           "intermediate_size": inter, tower_kind(family).out_key: out, **kw}},
         name=name,
     )  # fmt: skip
 
 
-def _qwen3(name: str, depth: int, dim: int, inter: int, out: int, deepstack: tuple[int, ...]) -> VisionConfig:
-    return VisionConfig(
-        family=Family.QWEN3_VL, depth=depth, hidden_size=dim, num_heads=16, intermediate_size=inter,
-        out_hidden_size=out, hidden_act="gelu_pytorch_tanh", patch_size=16, num_position_embeddings=2304,
-        deepstack_visual_indexes=deepstack, name=name,
-    )  # fmt: skip
+def _qwen2(name: str, out: int) -> VisionConfig:
+    return _tower(Family.QWEN2_VL, name, out, depth=32, dim=1280, inter=5120)
 
 
-# Every public checkpoint's tower (reference table 4.2), plus a small "tiny" tower per family for
-# quick CPU demos (same code paths: window attention, position table and deepstack all present).
+def _qwen2_5(name: str, out: int) -> VisionConfig:
+    return _tower(Family.QWEN2_5_VL, name, out, depth=32, dim=1280, inter=3420)
+
+
+def _qwen3(name: str, depth: int, dim: int, inter: int, out: int, deepstack: tuple[int, ...],
+           family: Family = Family.QWEN3_VL) -> VisionConfig:  # fmt: skip
+    return _tower(family, name, out, depth, dim, inter, deepstack_visual_indexes=list(deepstack))
+
+
+def _qwen3_5(name: str, out: int, family: Family = Family.QWEN3_5) -> VisionConfig:
+    return _tower(family, name, out)
+
+
+# Every public checkpoint's tower, plus a small "tiny" tower per family for quick CPU demos (same code
+# paths: window attention, position table and deepstack all present where the family has them).
+# Qwen2/2.5/3-VL: reference table 4.2. Qwen3.5: every size has the 27 x 1152 tower of
+# Qwen3_5VisionConfig's defaults (the Qwen3.5 / 3.6-27B config.json: depth 27, 1152, 4304, 16 heads,
+# deepstack []); out_hidden_size is the LLM width, from the model cards (0.8B 1024, 4B 2560, 9B 4096 =
+# Qwen3_5TextConfig's default, 27B 5120, 35B-A3B 2048 = Qwen3_5MoeTextConfig's default, 122B-A10B 3072,
+# 397B-A17B 4096). Qwen3.5-2B is left out: its LLM width is not confirmed offline.
 PRESETS: dict[str, VisionConfig] = {
     c.name: c
     for c in (
@@ -166,22 +309,26 @@ PRESETS: dict[str, VisionConfig] = {
         _qwen3("qwen3-vl-4b", 24, 1024, 4096, 2560, (5, 11, 17)),
         _qwen3("qwen3-vl-8b", 27, 1152, 4304, 4096, (8, 16, 24)),
         _qwen3("qwen3-vl-32b", 27, 1152, 4304, 5120, (8, 16, 24)),
-        _qwen3("qwen3-vl-30b-a3b", 27, 1152, 4304, 2048, (8, 16, 24)),
-        _qwen3("qwen3-vl-235b-a22b", 27, 1152, 4304, 4096, (8, 16, 24)),
-        VisionConfig(
-            family=Family.QWEN2_VL, depth=4, hidden_size=128, num_heads=4, intermediate_size=512,
-            out_hidden_size=256, hidden_act="quick_gelu", name="qwen2-vl-tiny",
-        ),
-        VisionConfig(
-            family=Family.QWEN2_5_VL, depth=4, hidden_size=128, num_heads=4, intermediate_size=256,
-            out_hidden_size=256, hidden_act="silu", window_size=112, fullatt_block_indexes=(1, 3),
-            name="qwen2.5-vl-tiny",
-        ),
-        VisionConfig(
-            family=Family.QWEN3_VL, depth=4, hidden_size=128, num_heads=4, intermediate_size=512,
-            out_hidden_size=256, hidden_act="gelu_pytorch_tanh", patch_size=16, num_position_embeddings=2304,
-            deepstack_visual_indexes=(1, 2), name="qwen3-vl-tiny",
-        ),
+        _qwen3("qwen3-vl-30b-a3b", 27, 1152, 4304, 2048, (8, 16, 24), Family.QWEN3_VL_MOE),
+        _qwen3("qwen3-vl-235b-a22b", 27, 1152, 4304, 4096, (8, 16, 24), Family.QWEN3_VL_MOE),
+        _qwen3_5("qwen3.5-0.8b", 1024),
+        _qwen3_5("qwen3.5-4b", 2560),
+        _qwen3_5("qwen3.5-9b", 4096),
+        _qwen3_5("qwen3.5-27b", 5120),
+        _qwen3_5("qwen3.5-35b-a3b", 2048),
+        _qwen3_5("qwen3.5-122b-a10b", 3072),
+        _qwen3_5("qwen3.5-397b-a17b", 4096),
+        # No public Qwen4-Exp size is confirmed offline: transformers 5.23 Qwen4ExpVisionConfig() as is.
+        _qwen3_5("qwen4-exp-default", 3584, Family.QWEN4_EXP),
+        _tower(Family.QWEN2_VL, "qwen2-vl-tiny", 256, depth=4, dim=128, inter=512, heads=4),
+        _tower(Family.QWEN2_5_VL, "qwen2.5-vl-tiny", 256, depth=4, dim=128, inter=256, heads=4,
+               fullatt_block_indexes=[1, 3]),
+        _tower(Family.QWEN3_VL, "qwen3-vl-tiny", 256, depth=4, dim=128, inter=512, heads=4,
+               deepstack_visual_indexes=[1, 2]),
+        _tower(Family.QWEN3_VL_MOE, "qwen3-vl-moe-tiny", 256, depth=4, dim=128, inter=512, heads=4,
+               deepstack_visual_indexes=[1, 2]),
+        _tower(Family.QWEN3_5, "qwen3.5-tiny", 256, depth=4, dim=128, inter=512, heads=4),
+        _tower(Family.QWEN4_EXP, "qwen4-exp-tiny", 256, depth=4, dim=128, inter=512, heads=4),
     )  # fmt: skip
 }
 
@@ -190,6 +337,9 @@ DEFAULT_PRESET: dict[Family, str] = {
     Family.QWEN2_VL: "qwen2-vl-7b",
     Family.QWEN2_5_VL: "qwen2.5-vl-7b",
     Family.QWEN3_VL: "qwen3-vl-8b",
+    Family.QWEN3_VL_MOE: "qwen3-vl-30b-a3b",
+    Family.QWEN3_5: "qwen3.5-9b",
+    Family.QWEN4_EXP: "qwen4-exp-default",
 }
 
 
@@ -198,86 +348,6 @@ def get_preset(name: str) -> VisionConfig:
         return PRESETS[name.lower()]
     except KeyError:
         raise VizError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}", field="preset") from None
-
-
-# model_type strings of the full models and of the vision sub-configs (5.23 and older Hub spellings).
-_MODEL_TYPES: dict[str, Family] = {
-    "qwen2_vl": Family.QWEN2_VL,
-    "qwen2_vl_vision": Family.QWEN2_VL,
-    "qwen2_5_vl": Family.QWEN2_5_VL,
-    "qwen2_5_vl_vision": Family.QWEN2_5_VL,
-    "qwen3_vl": Family.QWEN3_VL,
-    "qwen3_vl_vision": Family.QWEN3_VL,
-    "qwen3_vl_moe": Family.QWEN3_VL,
-    "qwen3_vl_moe_vision": Family.QWEN3_VL,
-}
-
-
-def _family_of(config: dict[str, Any]) -> Family:
-    vision = config.get("vision_config") or {}
-    for model_type in (config.get("model_type"), vision.get("model_type")):
-        if model_type in _MODEL_TYPES:
-            return _MODEL_TYPES[model_type]
-    raise VizError(
-        f"config.json model_type {config.get('model_type')!r} is not a Qwen-VL model; "
-        f"allowed: {', '.join(sorted(set(_MODEL_TYPES)))}",
-        field="checkpoint",
-    )
-
-
-def config_from_hf(config: dict[str, Any], name: str = "checkpoint") -> VisionConfig:
-    """A :class:`VisionConfig` from a Hugging Face ``config.json`` dict (full model or vision-only).
-
-    Missing keys take the transformers 5.23 class defaults, as ``from_pretrained`` would.
-    """
-    family = _family_of(config)
-    v = config.get("vision_config")
-    if v is None:
-        if not str(config.get("model_type", "")).endswith("_vision"):
-            raise VizError("config.json has no 'vision_config'", field="checkpoint")
-        v = config
-    theta = float((v.get("rope_parameters") or {}).get("rope_theta", ROPE_THETA))
-    common = dict(
-        family=family,
-        in_channels=int(v.get("in_channels", v.get("in_chans", 3))),
-        patch_size=int(v.get("patch_size", v.get("spatial_patch_size", 16 if family is Family.QWEN3_VL else 14))),
-        temporal_patch_size=int(v.get("temporal_patch_size", 2)),
-        spatial_merge_size=int(v.get("spatial_merge_size", 2)),
-        num_heads=int(v.get("num_heads", v.get("num_attention_heads", 16))),
-        rope_theta=theta,
-        name=name,
-    )
-    if family is Family.QWEN2_VL:
-        dim = int(v.get("embed_dim", 1280))
-        return VisionConfig(
-            depth=int(v.get("depth", 32)),
-            hidden_size=dim,
-            intermediate_size=int(dim * v.get("mlp_ratio", 4)),
-            out_hidden_size=int(v.get("hidden_size", config.get("hidden_size", 3584))),
-            hidden_act=v.get("hidden_act", "quick_gelu"),
-            **common,
-        )
-    if family is Family.QWEN2_5_VL:
-        return VisionConfig(
-            depth=int(v.get("depth", 32)),
-            hidden_size=int(v.get("hidden_size", 3584)),
-            intermediate_size=int(v.get("intermediate_size", 3420)),
-            out_hidden_size=int(v.get("out_hidden_size", 3584)),
-            hidden_act=v.get("hidden_act", "silu"),
-            window_size=int(v.get("window_size", 112)),
-            fullatt_block_indexes=tuple(int(i) for i in v.get("fullatt_block_indexes", (7, 15, 23, 31))),
-            **common,
-        )
-    return VisionConfig(
-        depth=int(v.get("depth", 27)),
-        hidden_size=int(v.get("hidden_size", 1152)),
-        intermediate_size=int(v.get("intermediate_size", 4304)),
-        out_hidden_size=int(v.get("out_hidden_size", 3584)),
-        hidden_act=v.get("hidden_act", "gelu_pytorch_tanh"),
-        num_position_embeddings=int(v.get("num_position_embeddings", 2304)),
-        deepstack_visual_indexes=tuple(int(i) for i in v.get("deepstack_visual_indexes", (8, 16, 24))),
-        **common,
-    )
 
 
 def config_from_checkpoint(checkpoint: str | Path) -> VisionConfig:

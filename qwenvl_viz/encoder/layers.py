@@ -23,7 +23,6 @@ from torch import nn
 
 from ..errors import VizError
 from ..merge_order import row_coords
-from ..profiles import Family
 from .config import VisionConfig
 
 __all__ = [
@@ -384,15 +383,18 @@ class TowerOutput:
 class VisionTower(nn.Module):
     """Base class: config, weights provenance, the checkpoint key map and input checks."""
 
-    family: Family
+    kind: str  # the TowerKind.tower this class runs (loading.TOWERS key)
     # Renames from our parameter names to the checkpoint's (after its ``visual.`` prefix), applied
     # to name segments; names not listed are identical.
     checkpoint_renames: dict[str, str] = {}
 
     def __init__(self, config: VisionConfig) -> None:
         super().__init__()
-        if config.family is not self.family:
-            raise VizError(f"{type(self).__name__} cannot build a {config.family.value} tower", field="checkpoint")
+        if config.tower != self.kind:
+            raise VizError(
+                f"{type(self).__name__} runs {self.kind} towers, not {config.tower} ({config.family.value})",
+                field="checkpoint",
+            )
         self.config = config
         self.weights_source = "uninitialised"
         self.random_weights = True

@@ -41,11 +41,8 @@ __all__ = [
     "get_tower",
 ]
 
-TOWERS: dict[Family, type[VisionTower]] = {
-    Family.QWEN2_VL: Qwen2VisionTower,
-    Family.QWEN2_5_VL: Qwen2_5VisionTower,
-    Family.QWEN3_VL: Qwen3VisionTower,
-}
+# TowerKind.tower -> the module that runs it (config.TOWER_KINDS says which model_type needs which).
+TOWERS: dict[str, type[VisionTower]] = {t.kind: t for t in (Qwen2VisionTower, Qwen2_5VisionTower, Qwen3VisionTower)}
 VISION_PREFIXES = ("model.visual.", "visual.")
 _INIT_STD = 0.02  # transformers' initializer_range for these towers
 
@@ -67,7 +64,7 @@ def build_tower(
 ) -> VisionTower:
     """The tower's modules with UNINITIALISED storage on ``device`` (``"meta"``: no memory at all)."""
     with torch.device("meta"):
-        tower = TOWERS[config.family](config)
+        tower = TOWERS[config.tower](config)
     if torch.device(device).type != "meta":
         tower = tower.to(dtype=dtype).to_empty(device=device)
     return tower.eval().requires_grad_(False)

@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..merge_order import merge_order
-from ..profiles import Family
 from .config import VisionConfig
 from .layers import (
     Block,
@@ -91,7 +90,7 @@ def size_sorted_windows(
 
 
 class Qwen2_5VisionTower(VisionTower):
-    family = Family.QWEN2_5_VL
+    kind = "qwen2_5_vl"
     checkpoint_renames = {
         "merger.norm.": "merger.ln_q.", "merger.fc1.": "merger.mlp.0.", "merger.fc2.": "merger.mlp.2.",
     }  # fmt: skip

@@ -15,7 +15,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..profiles import Family
 from .config import VisionConfig
 from .layers import (
     MLP,
@@ -36,7 +35,7 @@ __all__ = ["Qwen2VisionTower"]
 
 
 class Qwen2VisionTower(VisionTower):
-    family = Family.QWEN2_VL
+    kind = "qwen2_vl"
     checkpoint_renames = {
         "merger.norm.": "merger.ln_q.", "merger.fc1.": "merger.mlp.0.", "merger.fc2.": "merger.mlp.2.",
     }  # fmt: skip

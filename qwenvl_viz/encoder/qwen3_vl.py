@@ -1,8 +1,12 @@
-"""Qwen3-VL vision tower, top to bottom.
+"""Qwen3-VL vision tower, top to bottom; also Qwen3-VL-MoE's, and Qwen3.5's / Qwen4-Exp's without deepstack.
 
 pixel rows -> patch embed (with bias) + learned 48x48 position table resampled to the grid ->
 27 x [LayerNorm, attention with 2D RoPE over each frame, LayerNorm, tanh-GELU MLP], with a deepstack
 merger tapping blocks 8, 16, 24 -> merger (LayerNorm, 4 rows -> 1 token, MLP) -> tokens.
+
+Qwen3.5 (``Qwen3_5VisionModel(Qwen3VLVisionModel)`` deletes ``deepstack_merger_list``; Qwen3.5-MoE and
+Qwen4-Exp subclass it unchanged) is this tower with ``deepstack_visual_indexes = ()``: no deepstack
+mergers, nothing else differs.
 
 Reference: transformers 5.23 ``Qwen3VLVisionModel`` and
 ``vision_utils.get_vision_interpolation_indices_and_weights`` (bilinear, align_corners=True).
@@ -20,7 +24,6 @@ import torch
 from torch import nn
 
 from ..merge_order import row_coords
-from ..profiles import Family
 from .config import VisionConfig
 from .layers import (
     MLP,
@@ -64,7 +67,7 @@ def position_taps(grid_thw: torch.Tensor, merge_size: int, side: int) -> tuple[t
 
 
 class Qwen3VisionTower(VisionTower):
-    family = Family.QWEN3_VL
+    kind = "qwen3_vl"
     checkpoint_renames = {
         ".fc1.": ".linear_fc1.", ".fc2.": ".linear_fc2.", "deepstack_mergers.": "deepstack_merger_list.",
     }  # fmt: skip

@@ -9,12 +9,22 @@ as sentences.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from html import escape
 
-from ..decoders import DecodersReport
-from ..words import tr
+import numpy as np
+from PIL import Image, ImageDraw
 
-__all__ = ["decoders_html"]
+from ..decoders import DecodersReport
+from ..profiles import Decoder
+from ..words import tr
+from .pictures import label_font
+
+__all__ = ["decoders_html", "decoders_sheet", "sheet_positions", "MAX_SHEET_TILES", "SHEET_TILE"]
+
+MAX_SHEET_TILES = 24  # sampled frames drawn per backend; beyond this every k-th (the caption says so)
+SHEET_TILE = (96, 72)  # (w, h) box each thumbnail is fitted into
+DIFF_COLOR, SAME_COLOR, FOLLOW_COLOR = "#d62728", "#9aa0a6", "#1f77b4"
 
 
 def _fmt(v) -> str:
@@ -42,7 +52,48 @@ def _strip(row, follows_pictures: set[int], total: int) -> str:
     return f'<div class="dec-strip">{"".join(ticks)}</div>'
 
 
-def decoders_html(report: DecodersReport | None, lang: str) -> str:
+def sheet_positions(n: int, limit: int = MAX_SHEET_TILES) -> list[int]:
+    """Which of ``n`` sampled positions the sheet draws: all, or ``limit`` spread evenly (first and last kept)."""
+    if n <= limit:
+        return list(range(n))
+    return sorted({int(round(x)) for x in np.linspace(0, n - 1, limit)})
+
+
+def decoders_sheet(report: DecodersReport, tiles: Mapping[Decoder, Sequence[Image.Image]]) -> Image.Image:
+    """One row per backend: the pictures it returns for its sampled frames, as it returns them (rotated or
+    not), at the positions :func:`sheet_positions` picks. A red border marks a picture the followed backend
+    does not show; the caption under a tile is the sampled index, with ``→ p`` when the picture is another
+    frame ``p``. ``tiles[d]`` holds one thumbnail per drawn position of backend ``d``."""
+    follows = set(report.row(report.follows).pictures)
+    font = label_font(11)
+    gap, label_w, cap_h = 4, 84, 14
+    tw, th = SHEET_TILE
+    cols = max([len(v) for v in tiles.values()] + [1])
+    row_h = th + cap_h + 2 * gap
+    sheet = Image.new("RGB", (label_w + cols * (tw + gap) + gap, len(report.rows) * row_h + gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, row in enumerate(report.rows):
+        y = gap + r * row_h
+        me = row.decoder is report.follows
+        draw.text((gap, y + th // 2 - 6), row.decoder.value, fill=FOLLOW_COLOR if me else "#222", font=font)
+        if row.error:
+            draw.text((label_w, y + th // 2 - 6), "fails: " + row.error[:90], fill=DIFF_COLOR, font=font)
+            continue
+        shown = sheet_positions(len(row.pictures))
+        for c, (pos, tile) in enumerate(zip(shown, tiles.get(row.decoder, ()))):
+            x = label_w + c * (tw + gap)
+            k, pic = row.indices[pos], row.pictures[pos]
+            ox, oy = x + (tw - tile.width) // 2, y + (th - tile.height) // 2
+            sheet.paste(tile, (ox, oy))
+            colour = FOLLOW_COLOR if me else (SAME_COLOR if pic in follows else DIFF_COLOR)
+            draw.rectangle([ox - 2, oy - 2, ox + tile.width + 1, oy + tile.height + 1], outline=colour,
+                           width=3 if colour == DIFF_COLOR else 1)
+            draw.text((x, y + th + 2), str(k) if pic == k else f"{k}→{pic}", fill="#222", font=font)
+    return sheet
+
+
+def decoders_html(report: DecodersReport | None, lang: str, sheet_uri: str | None = None,
+                  sheet_note: str = "") -> str:
     if report is None:
         return f'<div class="decoders" id="decoders-view">{escape(tr("dec_none", lang))}</div>'
     follows = report.row(report.follows)
@@ -62,6 +113,10 @@ def decoders_html(report: DecodersReport | None, lang: str) -> str:
                    + "".join(f"<td>{escape(_fmt(c))}</td>" for c in cells)
                    + f"<td>{_strip(r, set(follows.pictures), total)}</td></tr>")
     out.append("</table>")
+    if sheet_uri:
+        cap = tr("dec_sheet", lang) + (f" {sheet_note}" if sheet_note else "")
+        out.append(f'<figure class="dec-sheet"><img id="decoders-sheet" src="{sheet_uri}" alt="{escape(cap)}">'
+                   f"<figcaption>{escape(cap)}</figcaption></figure>")
     if report.differences:
         out.append("<ul class='dec-diffs'>" + "".join(f"<li>{escape(d)}</li>" for d in report.differences) + "</ul>")
     else:

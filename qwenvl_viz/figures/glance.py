@@ -300,6 +300,7 @@ def heatmaps_picture(trace: Trace, rgb: Sequence[np.ndarray], tiles: Sequence[Im
     return _grid(out, labels, borders, widths, cols)
 
 
-def heatmaps_caption(lang: str, what: str | None) -> str:
+def heatmaps_caption(lang: str, what: str | None, note: str = "") -> str:
     text = tr("g_heat_ready", lang, what=what) if what else tr("g_heat_missing", lang)
+    text = f"{text} {note}" if note else text
     return f'<div class="glance-cap">{escape(text)}</div>'

@@ -18,7 +18,6 @@ import torch
 from PIL import Image
 
 from ..encoder import DEFAULT_PRESET, get_preset, window_partition
-from ..profiles import Family
 from ..trace import Trace
 from ..words import tr
 from ._points import DEFAULT_POINTS, grid_stride, sampled_note_annotation
@@ -77,8 +76,8 @@ def patch_layout(trace: Trace, group: int) -> PatchLayout:
 
 
 @lru_cache(maxsize=8)
-def _windows(gh: int, gw: int, patch: int, merge: int, temporal: int) -> Windows:
-    cfg = get_preset(DEFAULT_PRESET[Family.QWEN2_5_VL]).with_sizes(patch, merge, temporal)
+def _windows(family, gh: int, gw: int, patch: int, merge: int, temporal: int) -> Windows:
+    cfg = get_preset(DEFAULT_PRESET[family]).with_sizes(patch, merge, temporal)
     wm = cfg.window_merged
     index, cu = window_partition(torch.tensor([[1, gh, gw]]), merge, wm)
     m2 = merge * merge
@@ -92,12 +91,12 @@ def _windows(gh: int, gw: int, patch: int, merge: int, temporal: int) -> Windows
 
 
 def qwen25_windows(trace: Trace) -> Windows | None:
-    """The attention windows of one frame, for Qwen2.5-VL only."""
-    if trace.model is not Family.QWEN2_5_VL:
-        return None
+    """The attention windows of one frame, for a family with window attention (``profile.window_size``)."""
     pf = trace.profile
+    if pf.window_size is None:
+        return None
     _, gh, gw = trace.patchify.grid_thw
-    return _windows(gh, gw, pf.patch_size, pf.merge_size, pf.temporal_patch_size)
+    return _windows(trace.model, gh, gw, pf.patch_size, pf.merge_size, pf.temporal_patch_size)
 
 
 def _lines(n_h: int, n_w: int, step: int, x_off: float = -0.5, y_off: float = -0.5) -> tuple[list, list]:

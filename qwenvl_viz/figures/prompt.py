@@ -22,7 +22,7 @@ def _text(s: str) -> str:
 def prompt_html(trace: Trace, lang: str, selection=None) -> str:
     """``selection``: the linked selection; its pad run is outlined and its token's place written in."""
     pr = trace.prompt
-    tok, _ = load_tokenizer(trace.params.tokenizer_dir)
+    tok, _ = load_tokenizer(trace.params.tokenizer_dir, trace.profile)
     ids = pr.input_ids
     groups = sorted({s.group for s in pr.segments if s.group is not None})
     keep = set(groups)

@@ -1,5 +1,6 @@
 """MRoPE ids: T / H / W position ids along the prompt with the vision runs shaded; the time id of each
-temporal group with its seconds (collisions in red, the int-cast variant marked); the LLM frequency layout."""
+temporal group with its seconds (collisions in red, the int-cast variant marked); the LLM frequency layout.
+The dotted grey line is row 0 of the four rows the language model gets (the text position)."""
 
 from __future__ import annotations
 
@@ -17,32 +18,42 @@ __all__ = ["rope_figure"]
 MAX_SHADED_RUNS = 400
 ZOOM_TEXT = 6  # text tokens shown before / after the zoomed vision rows
 ZOOM_ROWS = 2
-FREQ_COLS = 16  # the 64 LLM rotary frequencies drawn as 4 rows of 16  # rows of merged tokens shown in the zoom
+FREQ_COLS = 16  # the LLM rotary frequencies drawn in rows of 16 (64: 4 rows; Qwen3.5's 32: 2 rows)
+TEXT_ROW_COLOR = "#888888"
 
 
 def rope_figure(trace: Trace, lang: str, selection=None, max_points: int | None = DEFAULT_POINTS) -> go.Figure:
     """``selection``: the linked selection; its token is marked and the zoom panel centres on it.
-    ``max_points``: the overview's three lines share it (past it each keeps its min / max envelope)."""
+    ``max_points``: the overview's four lines share it (past it each keeps its min / max envelope)."""
     rope = trace.rope
     pos = rope.position_ids
     data: list[dict] = []
-    sampled_note = None
-    # overview: the whole prompt; T drawn last so its staircase stays visible over H / W
-    per_axis = None if max_points is None else max(max_points // 3, 2)
+    # overview: the whole prompt; T drawn last so its staircase stays visible over H / W, and row 0 of the
+    # four rows the language model gets: the plain text position (causal mask). The four lines share the limit.
+    lines = [(pos[1], "H"), (pos[2], "W"), (pos[0], "T"), (rope.text_position_ids, "text")]
+    per_line = None if max_points is None else max(max_points // len(lines), 2)
+    n = pos.shape[1]
     shown = 0
-    for axis in "HWT":
-        k = "THW".index(axis)
-        keep = envelope(pos[k], per_axis)
-        xy = dict(x0=0, dx=1, y=pos[k].astype(np.int32)) if keep is None else \
-            dict(x=keep.astype(np.int32), y=pos[k, keep].astype(np.int32))
-        shown += pos.shape[1] if keep is None else len(keep)
+    for y, axis in lines:
+        keep = envelope(y, per_line)
+        xy = dict(x0=0, dx=1, y=y.astype(np.int32)) if keep is None else \
+            dict(x=keep.astype(np.int32), y=y[keep].astype(np.int32))
+        shown += n if keep is None else len(keep)
+        if axis == "text":
+            data.append(dict(
+                type="scatter", **xy, mode="lines", name=tr("text_row", lang), legendgroup="text",
+                line=dict(color=TEXT_ROW_COLOR, width=1, dash="dot"), xaxis="x", yaxis="y",
+                hovertemplate="token %{x}: text position %{y}<extra></extra>",
+            ))
+            continue
         data.append(dict(
             type="scatter", **xy, mode="lines", name=axis, legendgroup=axis,
             line=dict(color=AXIS_COLORS[axis], width=2 if axis == "T" else 1), opacity=1 if axis == "T" else 0.55,
             xaxis="x", yaxis="y", hovertemplate=f"token %{{x}}: {axis} %{{y}}<extra></extra>",
         ))
-    if shown < 3 * pos.shape[1]:
-        sampled_note = tr("sampled_line", lang, n=pos.shape[1], b=per_axis // 2, shown=shown, total=3 * pos.shape[1])
+    sampled_note = None
+    if shown < len(lines) * n:
+        sampled_note = tr("sampled_line", lang, n=n, b=per_line // 2, shown=shown, total=len(lines) * n)
     # zoom: the text before the first vision run and its first rows, token by token
     first = rope.runs[0] if rope.runs else None
     if selection is not None:
@@ -53,6 +64,11 @@ def rope_figure(trace: Trace, lang: str, selection=None, max_points: int | None 
         hi = min(first.start + min(first.end - first.start, ZOOM_ROWS * first.llm_grid[2]) + ZOOM_TEXT, pos.shape[1])
     else:
         lo, hi = 0, min(pos.shape[1], 40)
+    data.append(dict(
+        type="scatter", x0=lo, dx=1, y=rope.text_position_ids[lo:hi].astype(np.int32), mode="lines",
+        legendgroup="text", showlegend=False, line=dict(color=TEXT_ROW_COLOR, width=1, dash="dot"),
+        xaxis="x4", yaxis="y4", hovertemplate="token %{x}: text position %{y}<extra></extra>",
+    ))
     for axis in "THW":
         k = "THW".index(axis)
         data.append(dict(
@@ -103,7 +119,7 @@ def rope_figure(trace: Trace, lang: str, selection=None, max_points: int | None 
         layout["xaxis2"] = dict(domain=[0, 0.62], anchor="y2", title=dict(text=tr("group_axis", lang)))
         layout["yaxis2"] = dict(domain=[0, 0.25], anchor="x2", title=dict(text=tr("time_id", lang)),
                                 range=[0, ymax * 1.4])
-    # LLM frequency layout: 64 frequencies as 4 rows of 16, letter = the axis that drives it
+    # LLM frequency layout: rotary_dim / 2 frequencies in rows of 16, letter = the axis that drives it
     axes = np.array(rope.mrope_layout)
     side = FREQ_COLS
     codes = {"T": 0, "H": 1, "W": 2}

@@ -27,7 +27,7 @@ from ..figures.ledger import ledger_html
 from ..decoders import default_decoder
 from ..profiles import Decoder, Family, Pipeline
 from ..trace import Trace
-from . import gallery, lesson, narration, teach
+from . import gallery, lesson, narration, teach, towers
 from .encoder_view import (MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder,
                            tower_choices)
 from ..words import LANGS, Lang, lang_of, tr
@@ -1044,7 +1044,7 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
             try:
                 key, trace = get_trace(Request(media=path, model=family))
                 if encode:
-                    run_encoder(key, trace, checkpoint, default_tower(trace.model))
+                    run_encoder(key, trace, checkpoint, towers.precompute_choice(trace.model, checkpoint))
                 render_views(key, trace, ViewOptions(), Lang.EN.value, checkpoint=checkpoint)
             except Exception:  # warming is best effort; the page reports real errors itself
                 log.exception("warm-up of %s (%s) failed", path, family)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 
-from ..profiles import Family
 from ..trace import Trace
 from ..words import tr
 
@@ -83,9 +82,9 @@ def rope_text(trace: Trace, lang: str) -> str:
     rope, pr = trace.rope, trace.prompt
     if trace.kind == "image":
         time = tr("n_time_image", lang)
-    elif trace.model is Family.QWEN3_VL:
+    elif trace.profile.timestamps:
         ts = pr.timestamp_strings or ("", "")
-        time = tr("n_time_qwen3", lang, first=f"`{ts[0]}`", last=f"`{ts[-1]}`")
+        time = tr("n_time_qwen3", lang, model=trace.profile.display_name, first=f"`{ts[0]}`", last=f"`{ts[-1]}`")
     elif trace.profile.tokens_per_second is not None:
         time = tr("n_time_qwen25", lang, spg=pr.second_per_grid_ts, tps=trace.profile.tokens_per_second,
                   iv=rope.time_interval[0] or 0.0)
@@ -98,16 +97,24 @@ def rope_text(trace: Trace, lang: str) -> str:
     coll = ""
     if rope.collisions:
         coll = tr("n_collide", lang, n=len(rope.collisions), iv=rope.time_interval[0] or 0.0)
+    pf = trace.profile
+    rows = tr("n_rope_rows", lang, last=max(len(rope.text_position_ids) - 1, 0), model=pf.display_name,
+              rd=rope.rotary_dim, hd=pf.llm_head_dim, prf=pf.partial_rotary_factor, nf=len(rope.inv_freq),
+              theta=pf.rope_theta, sec=list(rope.mrope_section))
     return tr("n_rope", lang, time=time + " ", resume=resume, rule=tr(rope.text_resume, lang),
-              deltas=rope.rope_deltas, coll=coll)
+              deltas=rope.rope_deltas, coll=coll) + rows
 
 
 def prompt_text(trace: Trace, lang: str) -> str:
     pr = trace.prompt
     pad = "`<|image_pad|>`" if trace.kind == "image" else "`<|video_pad|>`"
-    ts = tr("n_prompt_ts", lang) if pr.timestamp_strings else ""
+    ts = tr("n_prompt_ts", lang, model=trace.profile.display_name) if pr.timestamp_strings else ""
+    pf = trace.profile
+    pad_id = pf.image_pad_id if trace.kind == "image" else pf.video_pad_id
+    ids = tr("n_prompt_ids", lang, model=pf.display_name, vs="`<|vision_start|>`", vs_id=pf.vision_start_id,
+             pad=pad, pad_id=pad_id, ve="`<|vision_end|>`", ve_id=pf.vision_end_id)
     text = tr("n_prompt", lang, n=f"{pr.num_vision_tokens:,}", pad=pad, tokens=f"{pr.num_tokens:,}",
-              vision=f"{pr.num_vision_tokens:,}", text=f"{pr.num_tokens - pr.num_vision_tokens:,}", ts=ts)
+              vision=f"{pr.num_vision_tokens:,}", text=f"{pr.num_tokens - pr.num_vision_tokens:,}", ts=ts) + ids
     if pr.note and pr.timestamp_strings:  # the Qwen3 outer-wrapper difference, told from the Prompt's fields
         which = tr("n_wrap_kept" if pr.qwen3_outer_wrapper else "n_wrap_release", lang)
         note = tr("n_prompt_wrapper", lang, d=abs(pr.alt_num_tokens - pr.num_tokens), which=which,

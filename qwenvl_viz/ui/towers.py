@@ -3,14 +3,17 @@ random-weight presets, as ``(label, value)`` choices for one dropdown.
 
 A Hub choice's value is ``"hub:OWNER/NAME"``; its label gives the download: the vision tensors only,
 in bf16 as the checkpoints store them (the tower's parameter count x 2 bytes). Real weights are the
-default where encoding a full tower is practical (a GPU or ZeroGPU) and the Hub may be reached; random
-weights otherwise or on request, labelled as such.
+default whenever the Hub can be reached (HF_HUB_OFFLINE unset and the endpoint answers): the family's
+default size on a GPU or ZeroGPU, its smallest tower on a CPU (real embeddings that a CPU encodes in
+reasonable time). Random weights only offline, when the Hub does not answer, or on request (picked),
+labelled as such.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from functools import cache
 from pathlib import Path
 
@@ -21,12 +24,14 @@ from ..encoder.hub import Progress, fetch_tower, is_repo_spec
 from ..profiles import Family
 
 __all__ = ["HUB", "HUB_TOWERS", "BF16_BYTES", "vision_bytes", "download_bytes", "picker_choices", "default_choice", "real_by_default",
-           "hub_repo", "fetched", "fetched_folder"]
+           "hub_reachable", "precompute_choice", "hub_repo", "fetched", "fetched_folder", "PROBE_TIMEOUT_S"]
 
 HUB = "hub:"  # prefix of a picker value naming a Hub repo
 BF16_BYTES = 2  # the public checkpoints store the tower in bfloat16 (config.json "torch_dtype")
 
-# The public checkpoints of each family and the preset that is their tower (shared/reference table 4.2).
+# The public checkpoints of each family and the preset that is their tower (shared/reference table 4.2;
+# Qwen3.5: the Hub collection "Qwen3.5", post-trained repos without a suffix). Qwen3.5-2B waits for a
+# confirmed preset; no Qwen4-Exp checkpoint is confirmed, so it has random presets only.
 HUB_TOWERS: dict[Family, tuple[tuple[str, str], ...]] = {
     Family.QWEN2_VL: (
         ("Qwen/Qwen2-VL-2B-Instruct", "qwen2-vl-2b"),
@@ -44,9 +49,21 @@ HUB_TOWERS: dict[Family, tuple[tuple[str, str], ...]] = {
         ("Qwen/Qwen3-VL-4B-Instruct", "qwen3-vl-4b"),
         ("Qwen/Qwen3-VL-8B-Instruct", "qwen3-vl-8b"),
         ("Qwen/Qwen3-VL-32B-Instruct", "qwen3-vl-32b"),
+    ),
+    Family.QWEN3_VL_MOE: (
         ("Qwen/Qwen3-VL-30B-A3B-Instruct", "qwen3-vl-30b-a3b"),
         ("Qwen/Qwen3-VL-235B-A22B-Instruct", "qwen3-vl-235b-a22b"),
     ),
+    Family.QWEN3_5: (
+        ("Qwen/Qwen3.5-0.8B", "qwen3.5-0.8b"),
+        ("Qwen/Qwen3.5-4B", "qwen3.5-4b"),
+        ("Qwen/Qwen3.5-9B", "qwen3.5-9b"),
+        ("Qwen/Qwen3.5-27B", "qwen3.5-27b"),
+        ("Qwen/Qwen3.5-35B-A3B", "qwen3.5-35b-a3b"),
+        ("Qwen/Qwen3.5-122B-A10B", "qwen3.5-122b-a10b"),
+        ("Qwen/Qwen3.5-397B-A17B", "qwen3.5-397b-a17b"),
+    ),
+    Family.QWEN4_EXP: (),
 }
 _FETCHED: dict[str, tuple[Path, str]] = {}  # repo spec -> (folder, label), once per process
 _FETCH_LOCK = threading.Lock()  # two sessions picking the same tower download it once
@@ -69,11 +86,48 @@ def _offline() -> bool:
     return offline()
 
 
-def real_by_default() -> bool:
-    """A GPU (local or ZeroGPU) to run a full tower, and the Hub not switched off by HF_HUB_OFFLINE."""
+PROBE_TIMEOUT_S = 2.0  # the Hub answers a HEAD in well under a second; a dead network fails fast
+PROBE_TTL_S = 300.0  # the answer is kept this long: a network that comes back is noticed within minutes
+_PROBES: dict[str, tuple[float, bool]] = {}  # endpoint -> (when, answered)
+
+
+def _probe(endpoint: str) -> bool:
+    from huggingface_hub import get_session
+
+    try:
+        get_session().head(endpoint + "/", timeout=PROBE_TIMEOUT_S)
+        ok = True
+    except Exception:  # DNS, refused, timeout, proxy: no Hub from here
+        ok = False
+    _PROBES[endpoint] = (time.monotonic(), ok)
+    return ok
+
+
+def hub_reachable() -> bool:
+    """Whether ``HF_ENDPOINT`` answers at all (any HTTP status). The first call asks (one HEAD); later calls
+    answer at once from the last answer and refresh it in the background once it is ``PROBE_TTL_S`` old,
+    so no page update ever waits on the network."""
+    from huggingface_hub import constants
+
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    hit = _PROBES.get(endpoint)
+    if hit is None:
+        return _probe(endpoint)
+    if time.monotonic() - hit[0] >= PROBE_TTL_S:
+        _PROBES[endpoint] = (time.monotonic(), hit[1])  # one refresh at a time
+        threading.Thread(target=_probe, args=(endpoint,), name="hub-probe", daemon=True).start()
+    return hit[1]
+
+
+def _gpu() -> bool:
     from .encoder_view import ON_ZERO_GPU
 
-    return not _offline() and (ON_ZERO_GPU or torch.cuda.is_available())
+    return ON_ZERO_GPU or torch.cuda.is_available()
+
+
+def real_by_default() -> bool:
+    """Real weights unless HF_HUB_OFFLINE is set or the Hub does not answer (random only then, or on request)."""
+    return not _offline() and hub_reachable()
 
 
 def picker_choices(family: Family | str) -> list[tuple[str, str]]:
@@ -87,14 +141,32 @@ def picker_choices(family: Family | str) -> list[tuple[str, str]]:
     return hub + [(f"{n} · random weights 随机权重", n) for n in presets]
 
 
+def _tiny(fam: Family) -> str:
+    return next(n for n, c in PRESETS.items() if c.family is fam and n.endswith("-tiny"))
+
+
 def default_choice(family: Family | str) -> str:
+    """The picker's default: a real tower whenever the Hub answers (the family's default size on a GPU, its
+    smallest download on a CPU); random weights otherwise (the full-size preset on a GPU, the tiny one on a CPU)."""
     fam = Family(family)
-    if real_by_default():
-        preset = DEFAULT_PRESET[fam]
-        return HUB + next(repo for repo, p in HUB_TOWERS[fam] if p == preset)
+    hub = HUB_TOWERS[fam]
+    if real_by_default() and hub:  # a family without a public checkpoint (Qwen4-Exp) stays random
+        if _gpu():
+            return HUB + next((repo for repo, p in hub if p == DEFAULT_PRESET[fam]), hub[0][0])
+        return HUB + min(hub, key=lambda rp: (download_bytes(rp[1]), rp[0]))[0]
     if torch.cuda.is_available():
         return DEFAULT_PRESET[fam]
-    return next(n for n, c in PRESETS.items() if c.family is fam and n.endswith("-tiny"))
+    return _tiny(fam)
+
+
+def precompute_choice(family: Family | str, checkpoint: str | None = None) -> str:
+    """What the start-up warm-up encodes the bundled examples with: the default tower where that is cheap (a
+    GPU, ZeroGPU or a configured checkpoint); on a CPU, the tiny random tower, so that the start-up never
+    downloads a gigabyte or spends minutes of CPU before the first visitor; the real default then runs on Run."""
+    choice = default_choice(family)
+    if checkpoint or _gpu() or not choice.startswith(HUB):
+        return choice
+    return _tiny(Family(family))
 
 
 def hub_repo(checkpoint: str | None, choice: str | None) -> str | None:

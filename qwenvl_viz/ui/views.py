@@ -134,25 +134,87 @@ def _glance_patches(trace: Trace, group: int, sel, name: str) -> str:
 def glance_encoding(key: tuple, trace: Trace, checkpoint: str | None):
     """The encoding the glance shows: the configured checkpoint, else the family's default tower (cached only:
     the glance never starts a run)."""
+    from . import towers
     from .encoder_view import cached_encoding, default_tower
 
-    return cached_encoding(key, trace, checkpoint, default_tower(trace.model))
+    enc = cached_encoding(key, trace, checkpoint, default_tower(trace.model))
+    if enc is None and not checkpoint:  # a real default not run yet (a CPU): the start-up's random preview
+        enc = cached_encoding(key, trace, None, towers.precompute_choice(trace.model))
+    return enc
 
 
-def _glance_heatmaps(trace: Trace, enc, sel, name: str, lang: str) -> tuple[str, str | None]:
+def _pending_real(trace: Trace) -> tuple[str, int] | None:
+    """(repo, download bytes) of the real default tower when it is not the one shown, else None."""
+    from . import towers
+    from .encoder_view import default_tower
+
+    choice = default_tower(trace.model)
+    repo = towers.hub_repo(None, choice)
+    if repo is None:
+        return None
+    preset = dict(towers.HUB_TOWERS[trace.model]).get(repo)
+    return repo, towers.download_bytes(preset) if preset else 0
+
+
+def _glance_heatmaps(trace: Trace, enc, sel, name: str, lang: str, pending: tuple[str, int] | None = None
+                     ) -> tuple[str, str | None]:
     """(caption HTML, picture path or None) of cell (e)."""
     from ..words import tr
     from .encoder_view import render_heatmap
 
     if enc is None:
-        return glance.heatmaps_caption(lang, None), None
+        note = "" if pending is None else tr("g_heat_real_on_run", lang, repo=pending[0], gb=f"{pending[1] / 1e9:.2f}")
+        return glance.heatmaps_caption(lang, None, note), None
     hm = render_heatmap(enc, "pca", None, None)
     rgb = [(np.clip(v, 0, 1) * 255).astype(np.uint8) for v in hm.values]
     firsts = [g[0] for g in trace.patchify.groups]
     w, h = display_size(trace.resize.width, trace.resize.height, GLANCE_HEAT_SIDE)
     tiles = previews(trace, firsts, w, h)
     what = tr("g_heat_what", lang, tower=enc.config.name, random=tr("g_random", lang) if enc.random_weights else "")
+    if enc.random_weights and pending is not None:  # a random preview: say what Run brings instead
+        what += " " + tr("g_heat_real_on_run", lang, repo=pending[0], gb=f"{pending[1] / 1e9:.2f}")
     return glance.heatmaps_caption(lang, what), save_jpeg(glance.heatmaps_picture(trace, rgb, tiles, sel), name)
+
+
+def _decoder_tiles(trace: Trace, row) -> list:
+    """Thumbnails of what one backend returns at the sheet's positions (cached by content, picture, rotation)."""
+    from ..figures.decoders import SHEET_TILE, sheet_positions
+    from ..figures.pictures import fit
+    from PIL import Image
+
+    from ..media import iter_frames
+    from .state import PREVIEWS
+
+    raw = bool(trace.media.rotation) and row.rotation_applied is False  # returned as stored, not as displayed
+    pics = [row.pictures[p] for p in sheet_positions(len(row.pictures))]
+    keys = {p: ("decoder-tile", trace.media.content_hash, p, raw, SHEET_TILE) for p in pics if p is not None}
+    got = {p: PREVIEWS.get(k) for p, k in keys.items()}
+    got[None] = Image.new("RGB", (SHEET_TILE[0] // 2, SHEET_TILE[1] // 2), "#bbb")  # a frame it does not return
+    missing = sorted(p for p, v in got.items() if v is None)
+    for p, frame in zip(missing, iter_frames(trace.media, missing) if missing else ()):
+        if raw:
+            frame = np.rot90(frame, trace.media.rotation // 90)
+        h, w = frame.shape[:2]
+        s = min(SHEET_TILE[0] / w, SHEET_TILE[1] / h)
+        got[p] = fit(frame, max(1, round(w * s)), max(1, round(h * s)))
+        PREVIEWS.put(keys[p], got[p])
+    return [got[p] for p in pics]
+
+
+def _decoders_view(trace: Trace, lang: str) -> str:
+    """The decoders table, the per-backend frame sheet (as a data URI: one self-contained view) and notes."""
+    from ..figures.decoders import MAX_SHEET_TILES, decoders_sheet
+    from ..figures.pictures import data_uri
+    from ..words import tr
+
+    report = compare_decoders(trace)
+    if report is None:
+        return decoders_html(None, lang)
+    tiles = {r.decoder: _decoder_tiles(trace, r) for r in report.rows if not r.error and r.pictures}
+    n = max((len(r.pictures) for r in report.rows), default=0)
+    note = tr("dec_sheet_some", lang, shown=MAX_SHEET_TILES, n=n) if n > MAX_SHEET_TILES else ""
+    uri = data_uri(decoders_sheet(report, tiles), quality=80) if tiles else None
+    return decoders_html(report, lang, uri, note)
 
 
 def _with_note(text: str, note: str) -> str:
@@ -169,7 +231,7 @@ def _summary(trace: Trace) -> dict:
     return out
 
 
-def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, enc=None
+def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, enc=None, pending: bool = True
                 ) -> dict[str, tuple[tuple, Callable[[], Any]]]:
     """name -> (the view options it depends on, how to render it)."""
     group = min(max(view.group, 0), trace.patchify.grid_thw[0] - 1)
@@ -177,7 +239,9 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, 
     points = state.BUDGET.max_figure_points  # the app's limit (app.py --max-figure-points)
     diffs = functools.cache(lambda: version_differences(trace))  # only when a narration is rendered
     ek = None if enc is None else (enc.config.name, enc.weights_source)
-    heat = functools.cache(lambda: _glance_heatmaps(trace, enc, sel, f"gh_{key_hash}_{abs(hash(ek))}_{s}", lang))
+    pend = _pending_real(trace) if pending else None  # the real default tower, when Run would fetch it
+    heat = functools.cache(lambda: _glance_heatmaps(trace, enc, sel, f"gh_{key_hash}_{abs(hash(ek))}_{s}", lang,
+                                                       pend))
 
     def note(name: str) -> str:
         return teach.version_note(diffs(), name, lang)
@@ -190,7 +254,7 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, 
         "g_patches": ((group, s), lambda: _glance_patches(trace, group, sel, f"gp_{key_hash}_{group}_{s}")),
         "g_time_ids": ((s,), lambda: glance.time_ids_html(trace, lang, sel)),
         "g_timestamps": ((s,), lambda: glance.timestamps_html(trace, lang, sel)),
-        "g_heat_cap": ((ek,), lambda: heat()[0]),
+        "g_heat_cap": ((ek, pend), lambda: heat()[0]),
         "g_heatmaps": ((ek, s), lambda: heat()[1]),
         "ledger": ((), lambda: ledger_html(trace, lang)),
         "media": ((), lambda: media_html(trace, lang)),
@@ -210,7 +274,7 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, 
         "prompt": ((s,), lambda: prompt_html(trace, lang, sel)),
         "prompt_text": ((), lambda: _with_note(narration.prompt_text(trace, lang), note("prompt_text"))),
         "versions": ((), lambda: teach.versions_html(diffs(), lang)),
-        "decoders": ((), lambda: decoders_html(compare_decoders(trace), lang)),
+        "decoders": ((), lambda: _decoders_view(trace, lang)),
         "snippet": ((), lambda: python_snippet(trace)),
         "cli": ((), lambda: cli_command(trace)),
         "summary": ((), lambda: _summary(trace)),
@@ -239,7 +303,7 @@ def render_views(key: tuple, trace: Trace, view: ViewOptions, lang: str, sel=Non
     key_hash = hashlib.blake2b(repr((key, lang)).encode(), digest_size=10).hexdigest()
     out = {}
     enc = glance_encoding(key, trace, checkpoint)
-    for name, (opts, make) in _view_specs(trace, view, sel, lang, key_hash, enc).items():
+    for name, (opts, make) in _view_specs(trace, view, sel, lang, key_hash, enc, not checkpoint).items():
         if only is not None and name not in only:
             continue
         ck = (name, key, opts, lang)
