@@ -313,9 +313,9 @@ BUDGETS: tuple[BudgetRow, ...] = (
     BudgetRow("max_vision_tokens", 131_072, "tokens", "most vision tokens (merged) one request may produce"),
     BudgetRow("max_sampled_frames", 768, "frames", "most frames one request may sample"),
     BudgetRow("max_pixel_bytes", 3 << 30, "bytes", "largest pixel_values tensor (float32) one request may build"),
-    # 20,000 points: every point of the default clip's figures; past it a line keeps its min / max envelope
+    # 32,000 points: every point of the default clip's figures; past it a line keeps its min / max envelope
     # and a grid every k-th cell, a few hundred kB of JSON at most (a plot is ~600 px wide anyway)
-    BudgetRow("max_figure_points", 20_000, "points",
+    BudgetRow("max_figure_points", 32_000, "points",
               "most points one figure draws; past it the figure samples its points and says so", refuses=False),
 )
 
