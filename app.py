@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-duration-s", type=float, default=600.0,
                    help="longest accepted video in seconds (default 600)")
     p.add_argument("--concurrency", type=int, default=4, help="preprocessing requests served at once (default 4)")
-    add_budget_arguments(p)  # --max-vision-tokens, --max-sampled-frames, --max-pixel-bytes
+    add_budget_arguments(p)  # --max-vision-tokens, --max-sampled-frames, --max-pixel-bytes, --max-figure-points
     return p.parse_args(argv)
 
 

@@ -29,7 +29,7 @@ def add_preprocess_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--pipeline", choices=[p.value for p in Pipeline], default=Pipeline.OFFICIAL.value,
                     help="official = qwen-vl-utils 0.0.14 then the processor; processor = transformers alone")
     vocab.add_arguments(ap)
-    vocab.add_budget_arguments(ap)
+    vocab.add_budget_arguments(ap, figures=False)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -212,7 +212,7 @@ def _row(trace, dec: Decoder) -> BackendRow:
         params = {k: v for k, v in vars(trace.params).items() if v is not None}
         params["decoder"] = dec.value
         try:
-            t = explain(trace.media, model=trace.model, pipeline=trace.pipeline, **params)
+            t = explain(trace.media, model=trace.model, pipeline=trace.pipeline, budget=trace.budget, **params)
         except VizError as e:
             return BackendRow(dec, str(e), None, None, None, None, None, None, (), ())
     v = t.decoder

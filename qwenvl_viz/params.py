@@ -9,9 +9,9 @@ pipeline it applies to). Everything else is derived from it:
 - which knobs a given media / pipeline ignores (:func:`ignored`).
 
 ``BUDGETS`` is the same kind of table for the limits on one request's work (vision tokens, sampled
-frames, pixel-tensor bytes), checked on metadata before any tensor or figure is built; figures stay bounded
-through them (at the largest default-allowed clip request, about 1.9 MB of plot JSON)
-(:func:`check_budget`). ``Budget.unlimited()`` lifts them for library callers who mean it.
+frames, pixel-tensor bytes), checked on metadata before any tensor or figure is built
+(:func:`check_budget`), and for the points one figure draws: past that a figure samples or summarises
+its points and says so (it never refuses). ``Budget.unlimited()`` lifts them for library callers who mean it.
 """
 
 from __future__ import annotations
@@ -301,6 +301,7 @@ class BudgetRow:
     default: int
     unit: str
     help: str
+    refuses: bool = True  # False: past the limit the work degrades (figures sample), it is not refused
 
     @property
     def flag(self) -> str:
@@ -315,6 +316,10 @@ BUDGETS: tuple[BudgetRow, ...] = (
     BudgetRow("max_vision_tokens", 131_072, "tokens", "most vision tokens (merged) one request may produce"),
     BudgetRow("max_sampled_frames", 768, "frames", "most frames one request may sample"),
     BudgetRow("max_pixel_bytes", 3 << 30, "bytes", "largest pixel_values tensor (float32) one request may build"),
+    # 32,000 points: every point of the default clip's figures; past it a line keeps its min / max envelope
+    # and a grid every k-th cell, a few hundred kB of JSON at most (a plot is ~600 px wide anyway)
+    BudgetRow("max_figure_points", 32_000, "points",
+              "most points one figure draws; past it the figure samples its points and says so", refuses=False),
 )
 
 
@@ -325,6 +330,7 @@ class Budget:
     max_vision_tokens: int | None = BUDGETS[0].default
     max_sampled_frames: int | None = BUDGETS[1].default
     max_pixel_bytes: int | None = BUDGETS[2].default
+    max_figure_points: int | None = BUDGETS[3].default
 
     @classmethod
     def unlimited(cls) -> "Budget":
@@ -353,8 +359,11 @@ def check_budget(budget: Budget, *, nframes: int, tokens: int, rows: int, row_le
             )
 
 
-def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
+def add_budget_arguments(ap: argparse.ArgumentParser, *, figures: bool = True) -> None:
+    """One flag per budget row; ``figures=False`` (the CLI, which draws none) leaves out the figure limit."""
     for b in BUDGETS:
+        if not figures and not b.refuses:
+            continue
         ap.add_argument(b.flag, dest=b.name, type=_budget_type(b), default=b.default,
                         help=f"{b.help} (default {b.default:,} {b.unit}; 0 = no limit)")
 

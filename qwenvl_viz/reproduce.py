@@ -58,7 +58,7 @@ def _transformers_view(trace):
 
     params = {k: v for k, v in dataclasses.asdict(p).items() if v is not None}
     params.update(text_resume="transformers", qwen3_outer_wrapper=trace.profile.timestamps)
-    return explain(trace.media, model=trace.model, pipeline=trace.pipeline, **params)
+    return explain(trace.media, model=trace.model, pipeline=trace.pipeline, budget=trace.budget, **params)
 
 
 def expected_output(trace) -> dict[str, Any]:

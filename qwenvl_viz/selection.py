@@ -146,7 +146,7 @@ def _group_of_frame(trace, raw: int) -> int:
     return best
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=8)
 def _rows_of_raster(gh: int, gw: int, m: int) -> torch.Tensor:
     """Inverse of ``merge_order``: ``rows[ph * gw + pw]`` = the row holding that patch (one frame)."""
     order = merge_order(gh, gw, m)
@@ -155,7 +155,7 @@ def _rows_of_raster(gh: int, gw: int, m: int) -> torch.Tensor:
     return rows
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=8)
 def _frame_windows(partition, gh: int, gw: int, m: int, side: int) -> tuple[torch.Tensor, torch.Tensor]:
     # One temporal group is enough: windows never cross frames, and the ids only shift per group.
     return partition(torch.tensor([[1, gh, gw]]), m, side)

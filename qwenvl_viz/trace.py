@@ -93,6 +93,7 @@ class Trace:
     notes: tuple[str, ...] = field(default=())
     ignored: tuple[str, ...] = field(default=())  # knobs given that this media / pipeline does not read
     decoder: DecoderView | None = None  # videos: the backend's count, fps, rotation and frame mapping
+    budget: Budget = DEFAULT_BUDGET  # the limits it was built under; re-runs with other settings keep them
 
     # ---- the plain answers -------------------------------------------------------------------
     @property
@@ -452,6 +453,7 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
         notes=tuple(notes),
         ignored=ignored,
         decoder=view,
+        budget=budget,
     )
 
 

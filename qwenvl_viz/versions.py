@@ -72,7 +72,7 @@ def _rerun(trace, **changes):
     pipeline = changes.pop("pipeline", trace.pipeline)
     params.update(changes)
     try:
-        return explain(trace.media, model=trace.model, pipeline=pipeline, **params)
+        return explain(trace.media, model=trace.model, pipeline=pipeline, budget=trace.budget, **params)
     except VizError as e:
         return f"not available: {e}"
 

@@ -192,6 +192,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "collision": ("shared time id", "时间编号冲突"),
     "int_cast": ("transformers 4.5x..5.12 (int cast)", "transformers 4.5x..5.12（先取整）"),
     "freq_layout": ("LLM rotary frequencies<br>(which axis drives each)", "LLM 旋转频率<br>（每个频率由哪个轴驱动）"),
+    # figures past their point limit (Budget.max_figure_points / --max-figure-points) say what they kept
+    "sampled_line": ("{n:,} tokens: drawn through each axis's min and max in {b:,} buckets ({shown:,} of {total:,} "
+                     "points; every point drawn is a real id); --max-figure-points raises the limit",
+                     "{n:,} 个 token：每个轴按 {b:,} 段取最小值与最大值绘制（共 {total:,} 个点，画出 {shown:,} 个；"
+                     "画出的每个点都是真实编号）；--max-figure-points 可提高上限"),
+    "sampled_grid": ("{h}×{w} patches: 1 in {k} on each side drawn ({shown:,} of {total:,}; hover gives that "
+                     "patch's own numbers, the zoom shows every patch); --max-figure-points raises the limit",
+                     "{h}×{w} 个补丁：每边每 {k} 个画一个（共 {total:,} 个，画出 {shown:,} 个；悬停显示该补丁自己的编号，"
+                     "放大图显示全部补丁）；--max-figure-points 可提高上限"),
+    "sampled_marks": ("{n:,} raw frames: 1 in {k} drawn", "{n:,} 个原始帧：每 {k} 帧画一个"),
     "tokens_word": ("tokens", "个 token"),
     "frames_word": ("frames", "帧"),
     "more_blocks": ("… {n} more blocks …", "… 还有 {n} 个块 …"),

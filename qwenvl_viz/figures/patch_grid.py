@@ -20,6 +20,7 @@ from PIL import Image
 from ..encoder import DEFAULT_PRESET, get_preset, window_partition
 from ..trace import Trace
 from ..words import tr
+from ._points import DEFAULT_POINTS, grid_stride, sampled_note_annotation
 from ._style import figure
 from .pictures import data_uri
 
@@ -56,7 +57,8 @@ class PatchLayout:
     raster: np.ndarray
 
 
-@lru_cache(maxsize=32)
+# per-patch arrays of one geometry (a 131k-token image: 6 MB each); a page uses a few geometries
+@lru_cache(maxsize=8)
 def _layout(grid_thw: tuple[int, int, int], merge_size: int, group: int) -> PatchLayout:
     from ..merge_order import row_coords
 
@@ -73,7 +75,7 @@ def patch_layout(trace: Trace, group: int) -> PatchLayout:
     return _layout(tuple(trace.patchify.grid_thw), trace.patchify.merge_size, group)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _windows(family, gh: int, gw: int, patch: int, merge: int, temporal: int) -> Windows:
     cfg = get_preset(DEFAULT_PRESET[family]).with_sizes(patch, merge, temporal)
     wm = cfg.window_merged
@@ -144,9 +146,10 @@ def selection_shapes(sel, p: int, xref: str = "x", yref: str = "y") -> list[dict
 
 
 def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, windows: bool, lang: str,
-                      selection=None) -> go.Figure:
+                      selection=None, max_points: int | None = DEFAULT_POINTS) -> go.Figure:
     """``frame``: the group's first frame at the resized aspect (any display size); ``selection``: the
-    linked selection to outline when it lies in this group."""
+    linked selection to outline when it lies in this group; ``max_points``: most cells of the main grid
+    (past it every k-th patch on each side, each with its own numbers; the zoom keeps every patch)."""
     pt = trace.patchify
     t, gh, gw = pt.grid_thw
     m = pt.merge_size
@@ -165,8 +168,13 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
     # frame covers [-0.5, gw - 0.5] x [-0.5, gh - 0.5]
     data.append(dict(type="image", source=data_uri(frame), x0=0.5 * gw / frame.width - 0.5, dx=gw / frame.width,
                      y0=0.5 * gh / frame.height - 0.5, dy=gh / frame.height, hoverinfo="skip", xaxis="x", yaxis="y"))
-    data.append(dict(type="heatmap", z=label, x0=0, dx=1, y0=0, dy=1, customdata=custom, hovertemplate=hover,
-                     opacity=0.3, colorscale=ORDER_COLORS, showscale=False, xaxis="x", yaxis="y", name=colour_title))
+    # cell (i, j) of the drawn grid = patch (k*i, k*j), centred on it; a cell is as many points as the
+    # numbers it carries (its colour and its hover values)
+    per_cell = 1 + custom.shape[-1]
+    k = grid_stride(gh, gw, None if max_points is None else max(max_points // per_cell, 1))
+    data.append(dict(type="heatmap", z=label[::k, ::k], x0=0, dx=k, y0=0, dy=k, customdata=custom[::k, ::k],
+                     hovertemplate=hover, opacity=0.3, colorscale=ORDER_COLORS, showscale=False, xaxis="x", yaxis="y",
+                     name=colour_title, zmin=int(label.min()), zmax=int(label.max())))
     if max(gh, gw) <= MAX_LINE_CELLS:
         bx, by = _lines(gh, gw, m)
         data.append(dict(type="scatter", x=bx, y=by, mode="lines", line=dict(color="rgba(255,255,255,0.75)", width=0.8),
@@ -214,6 +222,10 @@ def patch_grid_figure(trace: Trace, frame: Image.Image, group: int, order: str, 
         legend=dict(orientation="h", y=-0.08, yanchor="top", x=0, xanchor="left"),
         margin=dict(t=36),
     )
+    if k > 1:
+        shown = label[::k, ::k].size
+        layout["annotations"].append(sampled_note_annotation(
+            tr("sampled_grid", lang, h=gh, w=gw, k=k, shown=shown, total=gh * gw), "x domain", "y domain"))
     if selection is not None and selection.group == group:
         layout["shapes"] = selection_shapes(selection, pt.patch_size)
         ph, pw = selection.patch

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from ..trace import Trace
 from ..words import tr
+from ._points import DEFAULT_POINTS, envelope, sampled_note_annotation
 from ._style import AXIS_COLORS, ERROR_COLOR, VISION_FILL, figure, group_color
 from .patch_grid import SELECT_COLOR
 
@@ -21,25 +22,38 @@ FREQ_COLS = 16  # the LLM rotary frequencies drawn in rows of 16 (64: 4 rows; Qw
 TEXT_ROW_COLOR = "#888888"
 
 
-def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
-    """``selection``: the linked selection; its token is marked and the zoom panel centres on it."""
+def rope_figure(trace: Trace, lang: str, selection=None, max_points: int | None = DEFAULT_POINTS) -> go.Figure:
+    """``selection``: the linked selection; its token is marked and the zoom panel centres on it.
+    ``max_points``: the overview's four lines share it (past it each keeps its min / max envelope)."""
     rope = trace.rope
     pos = rope.position_ids
     data: list[dict] = []
-    # overview: the whole prompt; T drawn last so its staircase stays visible over H / W
-    for axis in "HWT":
-        k = "THW".index(axis)
+    # overview: the whole prompt; T drawn last so its staircase stays visible over H / W, and row 0 of the
+    # four rows the language model gets: the plain text position (causal mask). The four lines share the limit.
+    lines = [(pos[1], "H"), (pos[2], "W"), (pos[0], "T"), (rope.text_position_ids, "text")]
+    per_line = None if max_points is None else max(max_points // len(lines), 2)
+    n = pos.shape[1]
+    shown = 0
+    for y, axis in lines:
+        keep = envelope(y, per_line)
+        xy = dict(x0=0, dx=1, y=y.astype(np.int32)) if keep is None else \
+            dict(x=keep.astype(np.int32), y=y[keep].astype(np.int32))
+        shown += n if keep is None else len(keep)
+        if axis == "text":
+            data.append(dict(
+                type="scatter", **xy, mode="lines", name=tr("text_row", lang), legendgroup="text",
+                line=dict(color=TEXT_ROW_COLOR, width=1, dash="dot"), xaxis="x", yaxis="y",
+                hovertemplate="token %{x}: text position %{y}<extra></extra>",
+            ))
+            continue
         data.append(dict(
-            type="scatter", x0=0, dx=1, y=pos[k].astype(np.int32), mode="lines", name=axis, legendgroup=axis,
+            type="scatter", **xy, mode="lines", name=axis, legendgroup=axis,
             line=dict(color=AXIS_COLORS[axis], width=2 if axis == "T" else 1), opacity=1 if axis == "T" else 0.55,
             xaxis="x", yaxis="y", hovertemplate=f"token %{{x}}: {axis} %{{y}}<extra></extra>",
         ))
-    # row 0 of the four rows the language model gets: the plain text position (causal mask)
-    data.append(dict(
-        type="scatter", x0=0, dx=1, y=rope.text_position_ids.astype(np.int32), mode="lines", name=tr("text_row", lang),
-        legendgroup="text", line=dict(color=TEXT_ROW_COLOR, width=1, dash="dot"), xaxis="x", yaxis="y",
-        hovertemplate="token %{x}: text position %{y}<extra></extra>",
-    ))
+    sampled_note = None
+    if shown < len(lines) * n:
+        sampled_note = tr("sampled_line", lang, n=n, b=per_line // 2, shown=shown, total=len(lines) * n)
     # zoom: the text before the first vision run and its first rows, token by token
     first = rope.runs[0] if rope.runs else None
     if selection is not None:
@@ -138,4 +152,6 @@ def rope_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
         annotations=[dict(text=tr("freq_layout", lang), xref="x3 domain", yref="y3 domain", x=0, y=1.02,
                           xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=11))],
     )
+    if sampled_note:
+        layout["annotations"].append(sampled_note_annotation(sampled_note, "x domain", "y domain"))
     return figure(data, layout, height=500)

@@ -11,6 +11,7 @@ from PIL import Image
 
 from ..trace import Trace
 from ..words import tr
+from ._points import DEFAULT_POINTS, every_kth
 from ._style import GROUP_COLORS, PAD_COLOR, figure, group_color
 from .patch_grid import SELECT_COLOR
 from .pictures import contact_sheet
@@ -21,8 +22,9 @@ MAX_LABELLED = 40  # above this many sampled frames / groups, labels would overl
 MAX_TILES = 64  # thumbnails shown in the contact sheet (evenly chosen beyond this)
 
 
-def timeline_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
-    """``selection``: the linked selection; the raw frames of its temporal group are ringed."""
+def timeline_figure(trace: Trace, lang: str, selection=None, max_points: int | None = DEFAULT_POINTS) -> go.Figure:
+    """``selection``: the linked selection; the raw frames of its temporal group are ringed; ``max_points``:
+    most raw-frame marks (past it every k-th, and the legend says so; the sampled frames are all drawn)."""
     if trace.sampling is None:
         note = dict(text=tr("n_timeline_image", lang, tp=trace.profile.temporal_patch_size), x=0.5, y=0.5,
                     xref="paper", yref="paper", showarrow=False, font=dict(size=14))
@@ -33,10 +35,13 @@ def timeline_figure(trace: Trace, lang: str, selection=None) -> go.Figure:
     n_raw = m.frames
     data: list[dict] = []
     # raw frames: x0 / dx instead of an x array keeps the payload flat for long videos
+    step = every_kth(n_raw, max_points)
     data.append(dict(
-        type="scatter", x0=0.0, dx=1.0 / fps, y=np.zeros(n_raw, dtype=np.int8), mode="markers",
-        name=tr("raw_frames", lang), marker=dict(symbol="line-ns-open", size=12, color="#9a9a9a", line=dict(width=1)),
-        hovertemplate="frame %{pointNumber} · %{x:.3f} s<extra></extra>",
+        type="scatter", x0=0.0, dx=step / fps, y=np.zeros(-(-n_raw // step), dtype=np.int8), mode="markers",
+        name=tr("raw_frames", lang) if step == 1 else tr("sampled_marks", lang, n=n_raw, k=step),
+        marker=dict(symbol="line-ns-open", size=12, color="#9a9a9a", line=dict(width=1)),
+        hovertemplate=("frame %{pointNumber}" if step == 1 else f"frame {step}·%{{pointNumber}}")
+        + " · %{x:.3f} s<extra></extra>",
     ))
     times = np.asarray(s.times, dtype=np.float64)
     group_of = np.zeros(len(times), dtype=np.int64)

@@ -6,6 +6,11 @@
 - Rendered views are cached by (view, trace key, view options, language), so every session shares them.
 - Encoder runs are cached by (trace key, weights).
 
+Every cache is bounded twice, by entries and by bytes (:func:`approx_nbytes` of each entry: numpy and torch
+buffers, strings, a figure's JSON, a picture's pixels); an entry larger than its whole cache is served but
+not kept. With the bounds of :data:`CACHE_BYTES` the caches hold at most about 1 GiB together, besides the
+media stage's decoded frames (``media.FRAME_CACHE_BYTES``, 128 MiB) and the two towers' weights.
+
 Nothing here computes a pipeline number: ``Request.params`` only turns widget values into the keyword
 arguments of :func:`qwenvl_viz.explain` (blank = reference default; tokens -> pixels via the library).
 """
@@ -13,6 +18,7 @@ arguments of :func:`qwenvl_viz.explain` (blank = reference default; tokens -> pi
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -20,6 +26,8 @@ import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
+import numpy as np
+import torch
 from PIL import Image
 
 from .. import params as vocab
@@ -32,6 +40,8 @@ from ..trace import Trace, explain
 __all__ = [
     "Request",
     "LRU",
+    "approx_nbytes",
+    "CACHE_BYTES",
     "FIELDS",
     "get_trace",
     "trace_key",
@@ -56,12 +66,60 @@ FIELDS = (
 VIDEO_ONLY = tuple(p.name for p in vocab.PARAMS if p.media == "video")  # not in play for an image
 
 
-class LRU:
-    """A small thread-safe LRU map; ``get_or(key, make)`` computes once per key."""
+def approx_nbytes(obj: Any, _seen: set | None = None, _depth: int = 0) -> int:
+    """Bytes an object holds, roughly: buffers (numpy, torch, PIL, str, bytes, a figure's JSON) in full,
+    containers by their items (a long one by a sample of them), each object once. Cheap enough to call
+    on every cache insertion (a trace of 100k tokens takes well under a millisecond)."""
+    seen = set() if _seen is None else _seen
+    if id(obj) in seen or _depth > 12:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):  # a view is charged its base, once
+        return int(obj.nbytes) if obj.base is None else 64 + approx_nbytes(obj.base, seen, _depth + 1)
+    if isinstance(obj, torch.Tensor):  # views of one storage share it
+        storage = obj.untyped_storage()
+        if ("storage", storage.data_ptr()) in seen:
+            return 64
+        seen.add(("storage", storage.data_ptr()))
+        return int(storage.nbytes())
+    if isinstance(obj, (str, bytes, bytearray)):
+        return sys.getsizeof(obj)
+    if isinstance(obj, Image.Image):
+        return obj.width * obj.height * len(obj.getbands())
+    if isinstance(obj, (int, float, bool, type(None))) or isinstance(obj, type):
+        return 32
+    if hasattr(obj, "plot") and isinstance(getattr(obj, "plot"), str):  # gradio PlotData: the figure's JSON
+        return len(obj.plot)
+    if isinstance(obj, dict):
+        items = list(obj.items())
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = list(obj)
+    elif dataclasses.is_dataclass(obj) or hasattr(obj, "__dict__"):
+        vals = [getattr(obj, f.name, None) for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+        items = vals + list(getattr(obj, "__dict__", {}).values())  # cached_property values live in __dict__
+    else:
+        return sys.getsizeof(obj)
+    n = len(items)
+    if n > 256:  # a long list of similar items (tokens, segments): measure a spread sample, scale up
+        step = n // 128
+        return 64 + 8 * n + sum(approx_nbytes(x, seen, _depth + 1) for x in items[::step]) * n // len(items[::step])
+    return 64 + 8 * n + sum(approx_nbytes(x, seen, _depth + 1) for x in items)
 
-    def __init__(self, maxsize: int) -> None:
+
+class LRU:
+    """A small thread-safe LRU map bounded by entries and by bytes; ``get_or(key, make)`` computes once per key.
+
+    ``sizeof`` measures an entry when it is stored (default :func:`approx_nbytes`); an entry larger than
+    ``max_bytes`` is returned to the caller but not kept.
+    """
+
+    def __init__(self, maxsize: int, max_bytes: int | None = None, sizeof: Callable[[Any], int] = approx_nbytes) -> None:
         self.maxsize = maxsize
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._sizeof = sizeof
         self._data: OrderedDict = OrderedDict()
+        self._sizes: dict = {}
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Any | None:
@@ -72,11 +130,22 @@ class LRU:
         return None
 
     def put(self, key: Hashable, value: Any) -> None:
+        size = self._sizeof(value) if self.max_bytes is not None else 0  # measured outside the lock
         with self._lock:
+            self._drop(key)
+            if self.max_bytes is not None and size > self.max_bytes:
+                return
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+            self._sizes[key] = size
+            self.nbytes += size
+            while self._data and (len(self._data) > self.maxsize
+                                  or (self.max_bytes is not None and self.nbytes > self.max_bytes)):
+                self._drop(next(iter(self._data)))
+
+    def _drop(self, key: Hashable) -> None:
+        if key in self._data:
+            del self._data[key]
+            self.nbytes -= self._sizes.pop(key)
 
     def get_or(self, key: Hashable, make: Callable[[], T]) -> T:
         hit = self.get(key)
@@ -89,16 +158,30 @@ class LRU:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._sizes.clear()
+            self.nbytes = 0
 
     def __len__(self) -> int:
         return len(self._data)
 
 
-TRACES = LRU(48)
-PREVIEWS = LRU(1024)
-VIEWS = LRU(256)  # rendered views; a figure's JSON is at most a few hundred kB
-ENCODINGS = LRU(4)
-SESSION_TRACES = LRU(64)  # (trace key, path) -> the cached Trace re-labelled with that session's file
+# entries, bytes per cache: a plateau for the whole server, whatever the sessions ask (the budget bounds
+# one entry: a trace's metadata at 131k tokens is ~10 MB, a figure's JSON a few hundred kB)
+CACHE_BYTES = {
+    "traces": (48, 192 << 20),
+    "session_traces": (64, 64 << 20),  # re-labelled traces: they share their arrays with TRACES entries
+    "previews": (1024, 128 << 20),  # decoded, fitted preview pictures (a 768 px frame is 1.3 MB)
+    "views": (256, 96 << 20),  # rendered views: figure JSON, HTML, Markdown
+    "encodings": (4, 512 << 20),  # encoder runs: hidden states of the kept layers and the run's pixel_values
+}
+
+TRACES = LRU(*CACHE_BYTES["traces"])
+PREVIEWS = LRU(*CACHE_BYTES["previews"])
+VIEWS = LRU(*CACHE_BYTES["views"])
+ENCODINGS = LRU(*CACHE_BYTES["encodings"])
+# (trace key, path) -> the cached Trace re-labelled with that session's file; charged in full (its arrays
+# are shared with the TRACES entry while both live, so the bound over-counts)
+SESSION_TRACES = LRU(*CACHE_BYTES["session_traces"])
 
 
 @dataclass(frozen=True)

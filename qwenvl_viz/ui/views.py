@@ -35,6 +35,7 @@ from ..reproduce import cli_command, python_snippet
 from ..trace import Trace
 from ..versions import version_differences
 from . import narration, teach
+from . import state
 from .state import VIEWS, previews
 
 __all__ = ["ViewOptions", "VIEW_NAMES", "GLANCE_VIEWS", "GLANCE_PATCH_SIDE", "glance_encoding", "render_views", "sel_key", "display_size", "save_jpeg", "PATCH_FRAME_SIDE",
@@ -109,7 +110,8 @@ def _group_frame(trace: Trace, group: int):
 
 def _patch_view(trace: Trace, view: ViewOptions, group: int, sel, lang: str) -> PlotData:
     frame = _group_frame(trace, group)
-    return plot_data(patch_grid_figure(trace, frame, group, view.order, view.windows, lang, sel))
+    return plot_data(patch_grid_figure(trace, frame, group, view.order, view.windows, lang, sel,
+                                       max_points=state.BUDGET.max_figure_points))
 
 
 def _select_image(trace: Trace, group: int, sel, name: str) -> str:
@@ -234,6 +236,7 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, 
     """name -> (the view options it depends on, how to render it)."""
     group = min(max(view.group, 0), trace.patchify.grid_thw[0] - 1)
     s = sel_key(sel)
+    points = state.BUDGET.max_figure_points  # the app's limit (app.py --max-figure-points)
     diffs = functools.cache(lambda: version_differences(trace))  # only when a narration is rendered
     ek = None if enc is None else (enc.config.name, enc.weights_source)
     pend = _pending_real(trace) if pending else None  # the real default tower, when Run would fetch it
@@ -256,7 +259,7 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, 
         "ledger": ((), lambda: ledger_html(trace, lang)),
         "media": ((), lambda: media_html(trace, lang)),
         "media_text": ((), lambda: narration.media_text(trace, lang)),
-        "timeline": ((s,), lambda: plot_data(timeline_figure(trace, lang, sel))),
+        "timeline": ((s,), lambda: plot_data(timeline_figure(trace, lang, sel, points))),
         "frames": ((), lambda: _frames_view(trace, lang, key_hash)),
         "timeline_text": ((), lambda: _with_note(narration.timeline_text(trace, lang), note("timeline_text"))),
         "resize": ((view.context_len,), lambda: plot_data(resize_figure(trace, lang, view.context_len))),
@@ -266,7 +269,7 @@ def _view_specs(trace: Trace, view: ViewOptions, sel, lang: str, key_hash: str, 
         "patch_text": ((), lambda: narration.patch_text(trace, lang)),
         "select_image": ((group, s), lambda: _select_image(trace, group, sel, f"sel_{key_hash}_{group}_{s}")),
         "selection": ((s,), lambda: teach.selection_html(trace, sel, lang)),
-        "rope": ((s,), lambda: plot_data(rope_figure(trace, lang, sel))),
+        "rope": ((s,), lambda: plot_data(rope_figure(trace, lang, sel, points))),
         "rope_text": ((), lambda: _with_note(narration.rope_text(trace, lang), note("rope_text"))),
         "prompt": ((s,), lambda: prompt_html(trace, lang, sel)),
         "prompt_text": ((), lambda: _with_note(narration.prompt_text(trace, lang), note("prompt_text"))),
