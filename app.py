@@ -16,6 +16,7 @@ import os
 import threading
 
 from qwenvl_viz.params import add_budget_arguments, budget_from_args
+from qwenvl_viz.ui.handlers import all_families
 from qwenvl_viz.ui.layout import AppConfig, build_demo, launch_kwargs, warm_up
 from qwenvl_viz.ui.state import set_budget
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo(cfg)
     # decode and render the bundled examples while the server starts: the first page paints at once
     # the page's default family first (its first paint), then the others (their heatmaps when picked)
-    families = ("qwen2.5-vl", "qwen3-vl", "qwen2-vl")
+    families = all_families()
     threading.Thread(target=warm_up, kwargs=dict(checkpoint=args.checkpoint, families=families), name="warm-up",
                      daemon=True).start()
     launch(demo, host=args.host, port=args.port, share=args.share, max_upload_mb=args.max_upload_mb)

@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 
 from .errors import VizError
+from .words import say
 from .media import MediaInfo
 from .profiles import Decoder
 
@@ -235,23 +236,23 @@ def compare_decoders(trace) -> DecodersReport | None:
             continue
         a, b = me.decoder.value, r.decoder.value
         if r.error:
-            diffs.append(f"{b} fails where {a} reads: {r.error}")
+            diffs.append(say("dd_fails", a=a, b=b, error=r.error))
             continue
-        for label, x, y in (("frame count", me.frames, r.frames), ("fps", me.fps, r.fps),
-                            ("rotation applied", me.rotation_applied, r.rotation_applied),
-                            ("resized size", me.resized, r.resized), ("vision tokens", me.tokens, r.tokens)):
+        for label, x, y in (("dd_frames", me.frames, r.frames), ("dd_fps", me.fps, r.fps),
+                            ("dd_rotation", me.rotation_applied, r.rotation_applied),
+                            ("dd_resized", me.resized, r.resized), ("dd_tokens", me.tokens, r.tokens)):
             if x != y:
                 tiny = isinstance(x, float) and isinstance(y, float) and abs(x - y) <= 1e-9 * max(abs(x), abs(y))
-                diffs.append(f"{a} and {b}: {label} {x!r} vs {y!r}" + (" (float rounding only)" if tiny else ""))
+                diffs.append(say("dd_pair", a=a, b=b) + say(label) + f" {x!r} vs {y!r}"
+                             + (say("dd_rounding") if tiny else ""))
         if len(me.pictures) == len(r.pictures):
             n = sum(1 for x, y in zip(me.pictures, r.pictures) if x != y)
             if n:
-                diffs.append(f"{a} and {b} give different pictures for {n} of {len(me.pictures)} sampled frames")
+                diffs.append(say("dd_pictures", a=a, b=b, n=n, total=len(me.pictures)))
         else:
-            diffs.append(f"{a} samples {len(me.pictures)} frames, {b} samples {len(r.pictures)}")
+            diffs.append(say("dd_counts", a=a, b=b, na=len(me.pictures), nb=len(r.pictures)))
         if not (me.exact and r.exact):
-            diffs.append(f"{a} and {b}: which picture a seek returns is not emulated on this file; "
-                         f"the pictures may differ further (see the notes)")
+            diffs.append(say("dd_not_emulated", a=a, b=b))
     fps = trace.decoder.fps
     real = frame_times(trace.media, list(me.pictures))
     playback = tuple((k, k / fps, t) for k, t in zip(me.indices, real))

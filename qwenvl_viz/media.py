@@ -47,6 +47,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import VizError
+from .words import say
 
 __all__ = [
     "MediaInfo",
@@ -320,12 +321,10 @@ def _probe_image(path: str, content_hash: str) -> MediaInfo | None:
             ) from None
         orientation = _exif_orientation(img)
         if orientation is not None and orientation not in range(1, 9):
-            notes.append(f"EXIF orientation {orientation} is not 1..8; ignored")
+            notes.append(say("md_exif_bad", o=orientation))
             orientation = None
         if orientation not in (None, 1):
-            notes.append(
-                f"EXIF orientation {orientation}: qwen-vl-utils ignores it, transformers' load_image applies it"
-            )
+            notes.append(say("md_exif", o=orientation))
         has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
         key = _transparency_key(img)
         notes.extend(_mode_notes(img.mode, has_alpha, key))
@@ -385,17 +384,14 @@ def whiten_transparency_key(rgb: np.ndarray, key: tuple[int, int, int] | None) -
 def _mode_notes(mode: str, has_alpha: bool, key: tuple[int, int, int] | None) -> list[str]:
     """What the two reference conversions do to this mode (both end in 8-bit RGB)."""
     if mode == "RGBA":
-        return ["RGBA: qwen-vl-utils composites it on white, transformers' load_image drops the alpha"]
-    notes = [] if mode == "RGB" else [f"mode {mode} converted to RGB by Pillow's convert"]
+        return [say("md_rgba")]
+    notes = [] if mode == "RGB" else [say("md_mode", mode=mode)]
     if key is not None:
-        notes.append(
-            f"colour-key transparency {key}: the reference image processor turns pixels of exactly this "
-            f"colour white (transformers convert_to_rgb), after qwen-vl-utils' resize or before its own"
-        )
+        notes.append(say("md_key", key=key))
     elif has_alpha:
-        notes.append(f"{mode} alpha is dropped by both loaders (only RGBA is composited on white)")
+        notes.append(say("md_alpha", mode=mode))
     if mode.startswith("I") or mode == "F":
-        notes.append(f"{mode}: values above 255 are clipped to 255 by Pillow's convert (the references do the same)")
+        notes.append(say("md_clip", mode=mode))
     return notes
 
 

@@ -31,8 +31,9 @@ from .profiles import Decoder
 
 __all__ = ["Param", "PARAMS", "BY_NAME", "check", "ignored", "add_arguments", "from_widget", "cli_args",
            "Budget", "BUDGETS", "DEFAULT_BUDGET", "check_budget", "add_budget_arguments", "budget_from_args",
-           "budget_from_mapping", "TEXT_RESUME", "MAX_PROMPT_CHARS", "MAX_PIXELS_ARG", "MAX_FRAMES_ARG"]
+           "budget_from_mapping", "TEXT_RESUME", "PIXEL_UNITS", "MAX_PROMPT_CHARS", "MAX_PIXELS_ARG", "MAX_FRAMES_ARG"]
 
+PIXEL_UNITS = ("px", "tokens")  # the app's unit for min / max / total_pixels (tokens x factor^2 = px)
 TEXT_RESUME = ("release", "transformers")  # release: max + 1; transformers >= 5.12: s + max(h, w)/m
 MAX_PROMPT_CHARS = 100_000
 # Argument ranges: wide enough for any real setting, narrow enough that the metadata arithmetic stays
@@ -211,9 +212,11 @@ def ignored(values: dict[str, Any], kind: str, pipeline: str) -> tuple[str, ...]
 
 def ignored_note(name: str, kind: str, pipeline: str) -> str:
     p = BY_NAME[name]
+    from .words import say
+
     if p.media == "video" and kind != "video":
-        return f"{name} applies to videos only; ignored for this image"
-    return f"{name} is read by the {p.pipeline} pipeline only; the {pipeline} pipeline ignores it"
+        return say("pm_video_only", name=name)
+    return say("pm_pipeline_only", name=name, only=p.pipeline, pipeline=pipeline)
 
 
 # ---- derived front ends ----------------------------------------------------------------------------

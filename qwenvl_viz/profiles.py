@@ -37,6 +37,7 @@ __all__ = [
     "ModelProfile",
     "PROFILES",
     "get_profile",
+    "default_profile",
     "OPENAI_CLIP_MEAN",
     "OPENAI_CLIP_STD",
     "MAX_RATIO",
@@ -149,6 +150,8 @@ class ModelProfile:
     window_size: int | None = None
     # Where its published checkpoints live (Hub names), for the notes and the snippet.
     checkpoints: tuple[str, ...] = ()
+    # The family the app opens with (its controls' default); the others follow in PROFILES order.
+    app_default: bool = False
 
     @property
     def rotary_dim(self) -> int:
@@ -265,6 +268,7 @@ PROFILES: dict[Family, ModelProfile] = {
         video_processor_class="Qwen2VLVideoProcessor",
         window_size=112,  # Qwen2_5_VLVisionConfig.window_size
         checkpoints=("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen2.5-VL-72B-Instruct"),
+        app_default=True,
     ),
     Family.QWEN3_VL: ModelProfile(
         family=Family.QWEN3_VL,
@@ -342,3 +346,8 @@ def get_profile(model: str | Family) -> ModelProfile:
 
         allowed = ", ".join(f.value for f in Family)
         raise VizError(f"unknown model {model!r}; allowed: {allowed}", field="model") from None
+
+
+def default_profile() -> ModelProfile:
+    """The profile marked ``app_default`` (the family the app opens with), else the first."""
+    return next((p for p in PROFILES.values() if p.app_default), next(iter(PROFILES.values())))

@@ -31,6 +31,7 @@ from typing import Literal
 
 import numpy as np
 
+from .words import say
 from .errors import VizError
 from .profiles import IMAGE_PAD_ID, PROFILES, VIDEO_PAD_ID, Family, ModelProfile
 from .tokens import TOKENIZER_INSTALL_HINT, TextTokenizer, load_tokenizer
@@ -422,12 +423,8 @@ def build_prompt(
     if profile.timestamps and videos:  # the outer-wrapper choice only exists for timestamped blocks
         n = len(videos)
         alt = num_tokens - 2 * n if qwen3_outer_wrapper else num_tokens + 2 * n
-        follows = "transformers 5.12+ text" if qwen3_outer_wrapper else "release text (transformers 4.57 / 5.0)"
-        note = (
-            f"+2 tokens per video ({2 * n} here): transformers 5.12 .. 5.23 keep the outer "
-            f"{VISION_START} ... {VISION_END} around the timestamped blocks, the release replaced them; "
-            f"this prompt follows the {follows}: {num_tokens} tokens (other: {alt})"
-        )
+        note = say("pr_outer_note", n=2 * n, start=VISION_START, end=VISION_END, tokens=num_tokens, alt=alt,
+                   follows=say("pr_follows_new" if qwen3_outer_wrapper else "pr_follows_release"))
 
     lines = [r.explanation for r in records]
     lines.append(

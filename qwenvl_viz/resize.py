@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .words import join_texts, say
 from . import tv1_kernel
 from .errors import VizError
 from .profiles import FRAME_FACTOR, MAX_RATIO, MODEL_SEQ_LEN, ModelProfile, Pipeline
@@ -41,9 +42,10 @@ __all__ = [
     "frame_tensor",
 ]
 
-KEEP = "kept (each side rounded to the factor)"
-SHRINK = "shrink (rounded size over max_pixels)"
-GROW = "grow (rounded size under min_pixels)"
+# which branch of smart_resize fired (str values; the words say them in either language)
+KEEP = say("rz_keep")
+SHRINK = say("rz_shrink")
+GROW = say("rz_grow")
 
 QWEN2_MAX_VIDEO_TOKENS = 128000  # Qwen2VLVideoProcessor.max_video_tokens (cap_pixels_per_frame)
 QWEN3_MAX_VIDEO_TOKENS = 768  # Qwen3VLVideoProcessor.max_video_tokens (per-frame cap)
@@ -97,7 +99,7 @@ class Resize:
     @property
     def resampler(self) -> str:
         used = [RESAMPLERS[m] for s, m in zip(self.steps, self.methods) if s.changed]
-        return ", then ".join(used) if used else "none (already a multiple of the factor)"
+        return join_texts(say("rs_then"), used) if used else say("rs_none")
 
     @property
     def resizes(self) -> int:
@@ -375,11 +377,7 @@ def frame_tensor(frame: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(frame))
 
 
-RESAMPLERS = {
-    "pil": "Pillow bicubic (qwen-vl-utils fetch_image)",
-    "tv1": "bicubic antialias, float32 round trip (torchvision v1 resize in qwen-vl-utils fetch_video)",
-    "tv2": "bicubic antialias, native uint8 kernel (torchvision v2 resize in the transformers processors)",
-}
+RESAMPLERS = {name: say(f"rs_{name}") for name in ("pil", "tv1", "tv2")}
 
 
 def resample(frame: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:

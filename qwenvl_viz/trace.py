@@ -17,6 +17,7 @@ import torch
 from . import media as media_stage
 from . import params as vocab
 from .decoders import DecoderView, compare_decoders, decoder_view, default_decoder
+from .words import say
 from .errors import VizError
 from .media import MediaInfo
 from .patchify import Patchify, build_pixel_values, plan_patchify
@@ -375,11 +376,7 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
         exif_applied = pipe is Pipeline.PROCESSOR
         h, w = media_stage.exif_size(info) if exif_applied else (info.height, info.width)
         if info.exif_orientation not in (None, 1):
-            notes.append(
-                f"EXIF orientation {info.exif_orientation}: "
-                + ("applied (transformers load_image does exif_transpose)" if exif_applied
-                   else "NOT applied (qwen-vl-utils fetch_image opens the stored pixels: the model sees them as stored)")
-            )
+            notes.append(say("tr_exif_applied" if exif_applied else "tr_exif_not", o=info.exif_orientation))
         sampling = None
         nframes = 1
         view = None

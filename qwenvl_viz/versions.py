@@ -29,6 +29,7 @@ from typing import Any
 from .errors import VizError
 from .profiles import Pipeline
 from .rope import qwen25_time_ids
+from .words import join_texts, say
 
 __all__ = ["Variant", "VersionDiff", "version_differences", "VERSION_KEYS"]
 
@@ -93,24 +94,17 @@ def _text_resume(trace) -> VersionDiff:
     if run is not None:
         _, hm, wm = run.llm_grid
         tmax = max(g.time_id for g in run.groups)
-        how = (f" Last vision block: s = {run.start_position}, merged grid {run.llm_grid}, largest time id {tmax}: "
-               f"release resumes at s + max({tmax}, {hm - 1}, {wm - 1}) + 1 = {run.resume_release}, "
-               f"5.12+ at s + max(h, w) / merge = {run.resume_transformers}.")
-    expl = (
-        ("The two rules differ at " f"{r.differ_at.size} tokens: the video's time ids run past its spatial extent, "
-         "so transformers 5.12+ puts the text after the video inside the video's T ids." if differs
-         else "Both rules give the same positions here (the time ids stay within the spatial extent).") + how
-    )
+        how = say("vd_resume_how", s=run.start_position, grid=run.llm_grid, tmax=tmax, h=hm - 1, w=wm - 1,
+                  release=run.resume_release, transformers=run.resume_transformers)
+    expl = (say("vd_resume_differ", n=r.differ_at.size) if differs else say("vd_resume_same")) + how
     return VersionDiff(
         key="text_resume",
         view="rope",
         title="Text position after a vision block (MRoPE)",
         differs=differs,
         variants=(
-            Variant("release: max(all ids so far) + 1", "transformers 4.x and 5.0 (the code the models were "
-                    "released with)", values["release"], r.text_resume == "release"),
-            Variant("s + max(h, w) / merge_size", "transformers 5.12 .. 5.23 (get_rope_index rewritten after 5.0; "
-                    "transformers issue #45381 reports it in 5.3)", values["transformers"],
+            Variant(say("vd_release_rule"), say("vd_release_who"), values["release"], r.text_resume == "release"),
+            Variant("s + max(h, w) / merge_size", say("vd_transformers_who"), values["transformers"],
                     r.text_resume == "transformers"),
         ),
         explanation=expl,
@@ -135,12 +129,10 @@ def _outer_wrapper(trace) -> VersionDiff:
         title="Qwen3-VL: the outer <|vision_start|> / <|vision_end|> around a video's timestamped blocks",
         differs=True,
         variants=(
-            Variant("replaced: '<t seconds><|vision_start|>pads<|vision_end|>' per temporal group",
-                    "transformers 4.57 and 5.0 (release)", vals[False], not cur),
-            Variant("outer pair kept: '<|vision_start|>' + the blocks + '<|vision_end|>'",
-                    "transformers 5.12 .. 5.23", vals[True], cur),
+            Variant(say("vd_outer_replaced"), say("vd_outer_replaced_who"), vals[False], not cur),
+            Variant(say("vd_outer_kept"), "transformers 5.12 .. 5.23", vals[True], cur),
         ),
-        explanation=f"+2 tokens per video ({2 * n_videos} here); every position after the media shifts by 2.",
+        explanation=say("vd_outer_expl", n=2 * n_videos),
     )
 
 
@@ -157,15 +149,13 @@ def _int_cast(trace) -> VersionDiff:
         title="Qwen2.5-VL: time ids of the temporal groups",
         differs=differs,
         variants=(
-            Variant(f"long(k * {spg:.6g} * {tps})", "transformers 4.49 (release) and 5.23 (PR #48669)",
-                    floats, True),
-            Variant(f"k * int({spg:.6g}) * {tps}", "transformers 4.5x .. 5.0 (int64 cast before multiplying) and "
-                    "5.12 (int() on the interval); QwenLM/Qwen3-VL issue #1282", casted, False),
+            Variant(f"long(k * {spg:.6g} * {tps})", say("vd_float_who"), floats, True),
+            Variant(f"k * int({spg:.6g}) * {tps}", say("vd_cast_who"), casted, False),
         ),
         explanation=(
             f"second_per_grid_t = {spg:.6g} s; "
-            + (f"int() makes it {int(spg)}, so the time ids change" + (" and every group gets time id 0"
-               if int(spg) == 0 else "") if differs else "an integer part that gives the same ids")
+            + ((say("vd_cast_changes", n=int(spg)) + (say("vd_cast_zero") if int(spg) == 0 else ""))
+               if differs else say("vd_cast_same"))
         ),
     )
 
@@ -185,15 +175,12 @@ def _spg_source(trace) -> VersionDiff:
         title="Qwen2.5-VL: where second_per_grid_ts comes from",
         differs=ids != ids_fb,
         variants=(
-            Variant("Tp / sample_fps", "transformers 5.0 .. 5.23 with video_metadata (qwen-vl-utils "
-                    "return_video_metadata=True); 4.49 .. 4.57 with qwen-vl-utils' fps list",
-                    {"second_per_grid_ts": spg, "time_ids": ids}, True),
-            Variant(f"Tp / {FALLBACK_FPS} (fps fallback)", "transformers 5.0 .. 5.23 when frames are passed without "
-                    "video_metadata (a scalar fps kwarg is ignored; a list fails validation)",
+            Variant("Tp / sample_fps", say("vd_meta_who"), {"second_per_grid_ts": spg, "time_ids": ids}, True),
+            Variant(say("vd_fallback_rule", fps=FALLBACK_FPS), say("vd_fallback_who"),
                     {"second_per_grid_ts": fallback, "time_ids": ids_fb}, False),
         ),
-        explanation=f"{tp} / {item.sample_fps:.6g} = {spg:.6g} s per temporal group, vs {tp} / {FALLBACK_FPS} "
-                    f"= {fallback:.4g} without metadata.",
+        explanation=say("vd_spg_expl", tp=tp, sfps=f"{item.sample_fps:.6g}", spg=f"{spg:.6g}", fps=FALLBACK_FPS,
+                        fb=f"{fallback:.4g}"),
     )
 
 
@@ -213,31 +200,26 @@ def _budgets(trace) -> VersionDiff:
             else _rerun(trace, pipeline=Pipeline.PROCESSOR, cap_pixels_per_frame=False))
     pf = trace.profile
     if video:
-        proc_rule = (f"whole-clip budget T*H*W in [{pf.processor_video_min_pixels}, {pf.processor_video_max_pixels}] px"
-                     if qwen3 else
-                     f"per-frame budget [{pf.processor_video_min_pixels}, {pf.processor_video_max_pixels}] px")
+        lo, hi = pf.processor_video_min_pixels, pf.processor_video_max_pixels
+        proc_rule = say("vd_whole_clip" if qwen3 else "vd_per_frame", lo=lo, hi=hi)
         variants = [
-            Variant("qwen-vl-utils: per frame, max(min(768 tokens, total / nframes * 2), 1.05 * min)",
-                    "qwen-vl-utils 0.0.14 (official recipe)", _size(official), trace.pipeline is Pipeline.OFFICIAL),
-            Variant(f"processor: {proc_rule} (Hub config)",
-                    ("transformers 4.57 .. 5.23 Qwen3VLVideoProcessor" if qwen3
-                     else "transformers Qwen2VLVideoProcessor (falls back to the image preprocessor_config size)"),
+            Variant(say("vd_qvu_video"), say("vd_qvu_who"), _size(official), trace.pipeline is Pipeline.OFFICIAL),
+            Variant("processor: " + proc_rule + say("vd_hub"),
+                    ("transformers 4.57 .. 5.23 Qwen3VLVideoProcessor" if qwen3 else say("vd_qwen2_video_who")),
                     _size(proc), trace.pipeline is Pipeline.PROCESSOR and not cap),
         ]
         capped = (trace if trace.pipeline is Pipeline.PROCESSOR and cap
                   else _rerun(trace, pipeline=Pipeline.PROCESSOR, cap_pixels_per_frame=True))
-        variants.append(Variant("processor with cap_pixels_per_frame=True (qwen-vl-utils-like per-frame cap)",
-                                "transformers 5.2x .. 5.23 opt-in (default off, with a warning)", _size(capped),
+        variants.append(Variant(say("vd_cap_rule"), say("vd_cap_who"), _size(capped),
                                 trace.pipeline is Pipeline.PROCESSOR and cap))
         title = ("Qwen3-VL video budget: per frame (qwen-vl-utils) vs whole clip (processor)" if qwen3
                  else "Video pixel budget: qwen-vl-utils vs the processor")
     else:
         variants = [
             Variant(f"qwen-vl-utils: [{pf.qvu_image_min_pixels}, {pf.qvu_image_max_pixels}] px",
-                    "qwen-vl-utils 0.0.14 (official recipe)", _size(official), trace.pipeline is Pipeline.OFFICIAL),
-            Variant(f"processor: [{pf.processor_image_min_pixels}, {pf.processor_image_max_pixels}] px (Hub config)",
-                    "transformers image processor alone (load_image applies EXIF orientation)", _size(proc),
-                    trace.pipeline is Pipeline.PROCESSOR),
+                    say("vd_qvu_who"), _size(official), trace.pipeline is Pipeline.OFFICIAL),
+            Variant(f"processor: [{pf.processor_image_min_pixels}, {pf.processor_image_max_pixels}] px" + say("vd_hub"),
+                    say("vd_image_proc_who"), _size(proc), trace.pipeline is Pipeline.PROCESSOR),
         ]
         title = "Image pixel budget: qwen-vl-utils vs the processor"
     sizes = [v.value for v in variants if isinstance(v.value, dict)]
@@ -248,7 +230,7 @@ def _budgets(trace) -> VersionDiff:
         title=title,
         differs=differs,
         variants=tuple(variants),
-        explanation="Same media and settings through each tool's own resize rule.",
+        explanation=say("vd_budget_expl"),
     )
 
 
@@ -270,14 +252,14 @@ def _frame_indices(trace) -> VersionDiff:
         title="Which frames are taken: qwen-vl-utils vs the processor",
         differs=differs,
         variants=(
-            Variant("round(linspace(start, end, n)), n floored to even", "qwen-vl-utils 0.0.14 (official recipe)",
+            Variant("round(linspace(start, end, n)), " + say("vd_n_even"), say("vd_qvu_who"),
                     a, trace.pipeline is Pipeline.OFFICIAL),
-            Variant("round(linspace(0, total - 1, n)), n = int(total / fps * fps), odd n allowed" if qwen3
-                    else "int(arange(0, total, total / n)), n floored to a multiple of Tp",
+            Variant("round(linspace(0, total - 1, n)), n = int(total / fps * fps), " + say("vd_odd_ok") if qwen3
+                    else "int(arange(0, total, total / n)), " + say("vd_n_tp"),
                     "transformers 5.23 " + ("Qwen3VLVideoProcessor" if qwen3 else "Qwen2VLVideoProcessor")
                     + ".sample_frames (do_sample_frames=True)", b, trace.pipeline is Pipeline.PROCESSOR),
         ),
-        explanation="Same fps / nframes request, each tool's own sampling rule.",
+        explanation=say("vd_frames_expl"),
     )
 
 
@@ -302,9 +284,8 @@ def _video_backend(trace) -> VersionDiff:
         differs=differs,
         variants=tuple(Variant(r.decoder.value, DECODER_VERSIONS[r.decoder], v, r.decoder is rep.follows)
                        for r, v in zip(rep.rows, vals)),
-        explanation="qwen-vl-utils 0.0.14 picks torchcodec when installed ($FORCE_QWENVL_VIDEO_READER overrides); "
-                    "each backend has its own frame count, fps and rotation. "
-                    + ("; ".join(rep.differences) if rep.differences else "They agree on this file."),
+        explanation=say("vd_backend_expl") + (join_texts("; ", rep.differences) if rep.differences
+                                               else say("vd_backend_agree")),
     )
 
 

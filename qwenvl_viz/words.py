@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["Lang", "LANGS", "WORDS", "tr", "lang_of"]
+__all__ = ["Lang", "LANGS", "WORDS", "tr", "lang_of", "Text", "say", "local", "join_texts"]
 
 
 class Lang(str, Enum):
@@ -99,6 +99,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "merge_size": ("merge_size (0 = model's)", "merge_size（0 = 模型默认）"),
     "temporal_patch_size": ("temporal_patch_size (0 = model's)", "temporal_patch_size（0 = 模型默认）"),
     "prompt_text": ("Prompt text", "提示文本"),
+    "prompt_placeholder": ("blank: the default prompt for the media", "留空：使用该媒体的默认提示"),
     "versions_group": ("Reference versions (advanced)", "参考版本（高级）"),
     "text_resume": ("Text position after a video", "视频之后文本的位置编号"),
     "release": ("release (max + 1)", "发布版（最大值 + 1）"),
@@ -514,36 +515,47 @@ WORDS.update({
     "gal_info": ("One click opens a small file with the settings that show its case; the banner, the ledger and "
                  "the glance then show what the reference does with it.",
                  "点击即可用能展示该情况的设置打开一个小文件；横幅、形状总账和一览随即显示参考实现如何处理它。"),
-    "gal_tiny": ("Image below the factor (20×12)", "小于 factor 的图像（20×12）"),
-    "gal_tiny_why": ("smart_resize rounds each side to a multiple of 28 and then raises the area to min_pixels: "
-                     "the 20×12 image is UPSCALED to 84×56 (6 tokens), never rejected.",
-                     "smart_resize 把每边取整到 28 的倍数，再把面积提升到 min_pixels：20×12 的图像被放大到 84×56"
-                     "（6 个 token），不会被拒绝。"),
-    "gal_strip": ("A 200:1 strip (2000×10)", "200:1 的长条（2000×10）"),
-    "gal_strip_why": ("200 is the largest aspect smart_resize accepts (above it raises a ValueError): the strip "
-                      "becomes 1988×28, a single row of 71 tokens.",
-                      "200 是 smart_resize 接受的最大长宽比（超过则抛出 ValueError）：长条变为 1988×28，只有一行 71 个 token。"),
-    "gal_odd": ("Odd frame count (9 frames at 10 fps)", "奇数帧（10 fps 共 9 帧）"),
-    "gal_odd_why": ("nframes is rounded to a multiple of 2 (FRAME_FACTOR) because frames enter in temporal pairs: "
-                    "at fps 10, 8 of the 9 frames are taken, evenly spread, so one frame is skipped (cell a).",
-                    "nframes 被取整为 2 的倍数（FRAME_FACTOR），因为帧按时间成对输入：fps 10 时 9 帧中均匀取 8 帧，因此有一帧被跳过（单元 a）。"),
-    "gal_fast": ("120 fps clip on Qwen2.5-VL (fps 8)", "Qwen2.5-VL 上的 120 fps 片段（fps 8）"),
-    "gal_fast_why": ("A temporal group lasts 2/8 = 0.25 s, so its time id steps by 0.25 × tokens_per_second 2 = "
-                     "0.5 < 1: after the int cast neighbouring groups COLLIDE on the same time id (cell c).",
-                     "一个时间组持续 2/8 = 0.25 秒，时间编号每组只增加 0.25 × tokens_per_second 2 = 0.5 < 1：取整后相邻"
-                     "组共用同一个时间编号（单元 c），即发生碰撞。"),
-    "gal_short": ("A clip shorter than two sampled frames (1 frame)", "短于两帧采样的片段（1 帧）"),
-    "gal_short_why": ("A video needs at least 2 frames (one temporal pair); the reference raises an error, and so "
-                      "does this page, naming the fix: send the frame as an image.",
-                      "视频至少需要 2 帧（一个时间对）；参考实现会报错，本页同样报错并给出办法：把该帧作为图像发送。"),
-    "gal_exif": ("EXIF-rotated photo (Orientation 6)", "带 EXIF 旋转的照片（Orientation 6）"),
-    "gal_exif_why": ("qwen-vl-utils opens the STORED pixels (64×40 landscape) and does not apply the EXIF "
-                     "rotation that photo viewers show; the model sees the photo on its side.",
-                     "qwen-vl-utils 打开的是存储的像素（64×40 横向），不应用看图软件所用的 EXIF 旋转；模型看到的是侧躺的照片。"),
+    "gal_tiny": ("Image below the factor", "小于 factor 的图像"),
+    "gal_tiny_why": ("smart_resize rounds each side to a multiple of {factor} and then raises the area to min_pixels: "
+                     "the {w}×{h} image is UPSCALED to {rw}×{rh} ({tokens} tokens), never rejected.",
+                     "smart_resize 把每边取整到 {factor} 的倍数，再把面积提升到 min_pixels：{w}×{h} 的图像被放大到 "
+                     "{rw}×{rh}（{tokens} 个 token），不会被拒绝。"),
+    "gal_strip": ("A 200:1 strip", "200:1 的长条"),
+    "gal_strip_why": ("{ratio} is the largest aspect smart_resize accepts (above it raises a ValueError): the "
+                      "{w}×{h} strip becomes {rw}×{rh}, a grid of {rows}×{cols} tokens.",
+                      "{ratio} 是 smart_resize 接受的最大长宽比（超过则抛出 ValueError）：{w}×{h} 的长条变为 "
+                      "{rw}×{rh}，即 {rows}×{cols} 的 token 网格。"),
+    "gal_odd": ("Odd frame count", "奇数帧"),
+    "gal_odd_why": ("nframes is rounded to a multiple of {ff} (FRAME_FACTOR) because frames enter in temporal pairs: "
+                    "at fps {fps:g}, {n} of the {total} frames are taken, evenly spread, leaving {skipped} out "
+                    "(cell a).",
+                    "nframes 被取整为 {ff} 的倍数（FRAME_FACTOR），因为帧按时间成对输入：fps {fps:g} 时 {total} 帧中均匀取 "
+                    "{n} 帧，因此有 {skipped} 帧被跳过（单元 a）。"),
+    "gal_fast": ("High-fps clip on Qwen2.5-VL", "Qwen2.5-VL 上的高帧率片段"),
+    "gal_fast_why": ("The {video_fps:g} fps clip sampled at fps {fps:g}: a temporal group lasts {tp}/{sfps:g} = "
+                     "{spg:g} s, so its time id steps by {spg:g} × tokens_per_second {tps} = {step:g} < 1: after "
+                     "the int cast neighbouring groups COLLIDE on the same time id (cell c: {ids}).",
+                     "{video_fps:g} fps 的片段以 fps {fps:g} 采样：一个时间组持续 {tp}/{sfps:g} = {spg:g} 秒，时间编号每组只增加 "
+                     "{spg:g} × tokens_per_second {tps} = {step:g} < 1：取整后相邻组共用同一个时间编号（单元 c：{ids}），"
+                     "即发生碰撞。"),
+    "gal_short": ("A clip shorter than two sampled frames", "短于两帧采样的片段"),
+    "gal_short_why": ("This clip has {frames} frame; a video needs at least 2 (one temporal pair): the "
+                      "reference raises an error, and so does this page, naming the fix: send the frame as an image.",
+                      "此片段只有 {frames} 帧；视频至少需要 2 帧（一个时间对）：参考实现会报错，本页同样报错并给出办法："
+                      "把该帧作为图像发送。"),
+    "gal_exif": ("EXIF-rotated photo", "带 EXIF 旋转的照片"),
+    "gal_exif_why": ("qwen-vl-utils opens the STORED pixels ({w}×{h}) and does not apply the EXIF rotation "
+                     "(Orientation {orientation}) that photo viewers show; the model sees the photo on its side.",
+                     "qwen-vl-utils 打开的是存储的像素（{w}×{h}），不应用看图软件所用的 EXIF 旋转（Orientation "
+                     "{orientation}）；模型看到的是侧躺的照片。"),
     "gal_rgba": ("RGBA logo (transparent background)", "RGBA 标志（透明背景）"),
-    "gal_rgba_why": ("The image is converted to RGB on load: the transparent pixels become their stored colour "
-                     "(here black), not white; composite it onto white first if that matters.",
-                     "加载时图像被转换为 RGB：透明像素变成其存储的颜色（此处为黑色），而不是白色；如有需要请先合成到白底上。"),
+    "gal_rgba_why": ("The {mode} logo is made RGB on load, and the two loaders disagree: qwen-vl-utils (the official "
+                     "recipe shown here) composites it onto white through its alpha, while transformers' load_image "
+                     "(processor only) drops the alpha, so the transparent pixels take their stored colour (here "
+                     "black). Switch the pipeline to compare.",
+                     "{mode} 标志在加载时转为 RGB，两种加载方式结果不同：qwen-vl-utils（此处显示的官方流程）借助 alpha "
+                     "把它合成到白底上；transformers 的 load_image（仅 processor）则丢弃 alpha，透明像素变成其存储的颜色"
+                     "（此处为黑色）。切换流程即可对比。"),
     "l_prev": ("◀ Previous", "◀ 上一步"),
     "l_next": ("Next ▶", "下一步 ▶"),
     "l_keys": ("← / → keys step too", "也可用 ← / → 键翻页"),
@@ -596,3 +608,181 @@ LEDGER_ZH: tuple[tuple[str, str], ...] = (
     (r"mode (\w+)", r"模式 \1"),
     (r"s/grid", "秒/组"),
 )
+
+
+class Text(str):
+    """Text a stage writes for people (a version note, a decoder difference): a ``str`` in English, as the
+    CLI and the library print it, that keeps its word keys and numbers so the page can show it in either
+    language (:func:`local`). ``parts``: ``(key, fields)`` pairs or plain strings (numbers, code)."""
+
+    parts: tuple
+
+    def __new__(cls, parts: tuple) -> "Text":
+        obj = super().__new__(cls, "".join(_part(p, Lang.EN) for p in parts))
+        obj.parts = tuple(parts)
+        return obj
+
+    def __reduce__(self):
+        return Text, (self.parts,)
+
+    def __add__(self, other: str) -> "Text":  # "a" + "b" keeps both halves translatable
+        return Text(self.parts + (other.parts if isinstance(other, Text) else (str(other),)))
+
+    def __radd__(self, other: str) -> "Text":
+        return Text(((str(other),) if not isinstance(other, Text) else other.parts) + self.parts)
+
+    def in_lang(self, lang: Lang | str) -> str:
+        return "".join(_part(p, lang) for p in self.parts)
+
+
+def _part(p, lang) -> str:
+    if isinstance(p, str):
+        return p
+    key, fields = p
+    return tr(key, lang, **fields)
+
+
+def say(key: str, **fields) -> Text:
+    """The word ``key`` with ``fields``, as a :class:`Text` (English when printed)."""
+    return Text(((key, fields),))
+
+
+def local(text, lang: Lang | str) -> str:
+    """``text`` in ``lang`` when it is a :class:`Text`; any other value as it is (code, numbers)."""
+    if isinstance(text, Text):
+        return text.in_lang(lang)
+    return text
+
+
+def join_texts(sep: str, texts) -> Text:
+    """``sep.join(texts)`` that keeps each :class:`Text` (``sep`` included) translatable."""
+    parts: tuple = ()
+    glue = sep.parts if isinstance(sep, Text) else (sep,)
+    for k, t in enumerate(texts):
+        parts += (glue if k else ()) + (t.parts if isinstance(t, Text) else (str(t),))
+    return Text(parts)
+
+
+# ---- what the stages write for people (versions.py, decoders.py): English as printed, 中文 on the page ----
+WORDS.update({
+    "vd_resume_how": (" Last vision block: s = {s}, merged grid {grid}, largest time id {tmax}: release resumes at "
+                      "s + max({tmax}, {h}, {w}) + 1 = {release}, 5.12+ at s + max(h, w) / merge = {transformers}.",
+                      " 最后一个视觉块：s = {s}，合并后网格 {grid}，最大时间编号 {tmax}：release 从 "
+                      "s + max({tmax}, {h}, {w}) + 1 = {release} 继续，5.12+ 从 s + max(h, w) / merge = {transformers} 继续。"),
+    "vd_resume_differ": ("The two rules differ at {n} tokens: the video's time ids run past its spatial extent, so "
+                         "transformers 5.12+ puts the text after the video inside the video's T ids.",
+                         "两条规则在 {n} 个 token 上不同：视频的时间编号超出其空间范围，因此 transformers 5.12+ "
+                         "把视频之后的文本放进了视频的 T 编号之内。"),
+    "vd_resume_same": ("Both rules give the same positions here (the time ids stay within the spatial extent).",
+                       "两条规则在此给出相同的位置（时间编号未超出空间范围）。"),
+    "vd_release_rule": ("release: max(all ids so far) + 1", "release：max(此前所有编号) + 1"),
+    "vd_release_who": ("transformers 4.x and 5.0 (the code the models were released with)",
+                       "transformers 4.x 与 5.0（模型发布时的代码）"),
+    "vd_transformers_who": ("transformers 5.12 .. 5.23 (get_rope_index rewritten after 5.0; transformers issue "
+                            "#45381 reports it in 5.3)",
+                            "transformers 5.12 .. 5.23（5.0 之后重写了 get_rope_index；transformers issue #45381 "
+                            "在 5.3 中报告）"),
+    "vd_outer_replaced": ("replaced: '<t seconds><|vision_start|>pads<|vision_end|>' per temporal group",
+                          "被替换：每个时间组写成 '<t seconds><|vision_start|>pads<|vision_end|>'"),
+    "vd_outer_replaced_who": ("transformers 4.57 and 5.0 (release)", "transformers 4.57 与 5.0（release）"),
+    "vd_outer_kept": ("outer pair kept: '<|vision_start|>' + the blocks + '<|vision_end|>'",
+                      "保留外层一对：'<|vision_start|>' + 各块 + '<|vision_end|>'"),
+    "vd_outer_expl": ("+2 tokens per video ({n} here); every position after the media shifts by 2.",
+                      "每个视频多 2 个 token（此处共 {n} 个）；媒体之后的每个位置都后移 2。"),
+    "vd_float_who": ("transformers 4.49 (release) and 5.23 (PR #48669)", "transformers 4.49（release）与 5.23（PR #48669）"),
+    "vd_cast_who": ("transformers 4.5x .. 5.0 (int64 cast before multiplying) and 5.12 (int() on the interval); "
+                    "QwenLM/Qwen3-VL issue #1282",
+                    "transformers 4.5x .. 5.0（相乘前先转成 int64）与 5.12（对间隔取 int()）；QwenLM/Qwen3-VL issue #1282"),
+    "vd_cast_changes": ("int() makes it {n}, so the time ids change", "int() 把它变成 {n}，于是时间编号改变"),
+    "vd_cast_zero": (" and every group gets time id 0", "，且每个组的时间编号都是 0"),
+    "vd_cast_same": ("an integer part that gives the same ids", "其整数部分给出相同的编号"),
+    "vd_meta_who": ("transformers 5.0 .. 5.23 with video_metadata (qwen-vl-utils return_video_metadata=True); "
+                    "4.49 .. 4.57 with qwen-vl-utils' fps list",
+                    "transformers 5.0 .. 5.23 带 video_metadata（qwen-vl-utils return_video_metadata=True）；"
+                    "4.49 .. 4.57 使用 qwen-vl-utils 的 fps 列表"),
+    "vd_fallback_rule": ("Tp / {fps} (fps fallback)", "Tp / {fps}（fps 回退值）"),
+    "vd_fallback_who": ("transformers 5.0 .. 5.23 when frames are passed without video_metadata (a scalar fps "
+                        "kwarg is ignored; a list fails validation)",
+                        "transformers 5.0 .. 5.23 在传入帧但没有 video_metadata 时（标量 fps 参数被忽略；列表无法通过校验）"),
+    "vd_spg_expl": ("{tp} / {sfps} = {spg} s per temporal group, vs {tp} / {fps} = {fb} without metadata.",
+                    "每个时间组 {tp} / {sfps} = {spg} 秒；没有元数据时为 {tp} / {fps} = {fb}。"),
+    "vd_whole_clip": ("whole-clip budget T*H*W in [{lo}, {hi}] px", "整段预算 T*H*W ∈ [{lo}, {hi}] 像素"),
+    "vd_per_frame": ("per-frame budget [{lo}, {hi}] px", "每帧预算 [{lo}, {hi}] 像素"),
+    "vd_hub": (" (Hub config)", "（Hub 配置）"),
+    "vd_qvu_video": ("qwen-vl-utils: per frame, max(min(768 tokens, total / nframes * 2), 1.05 * min)",
+                     "qwen-vl-utils：每帧 max(min(768 tokens, total / nframes * 2), 1.05 * min)"),
+    "vd_qvu_who": ("qwen-vl-utils 0.0.14 (official recipe)", "qwen-vl-utils 0.0.14（官方流程）"),
+    "vd_qwen2_video_who": ("transformers Qwen2VLVideoProcessor (falls back to the image preprocessor_config size)",
+                           "transformers Qwen2VLVideoProcessor（回退到图像 preprocessor_config 的 size）"),
+    "vd_cap_rule": ("processor with cap_pixels_per_frame=True (qwen-vl-utils-like per-frame cap)",
+                    "processor 加 cap_pixels_per_frame=True（类似 qwen-vl-utils 的每帧上限）"),
+    "vd_cap_who": ("transformers 5.2x .. 5.23 opt-in (default off, with a warning)",
+                   "transformers 5.2x .. 5.23 可选（默认关闭，开启时有警告）"),
+    "vd_image_proc_who": ("transformers image processor alone (load_image applies EXIF orientation)",
+                          "仅 transformers 图像处理器（load_image 会应用 EXIF 方向）"),
+    "vd_budget_expl": ("Same media and settings through each tool's own resize rule.",
+                       "同一媒体与设置，分别经过各工具自己的缩放规则。"),
+    "vd_n_even": ("n floored to even", "n 向下取偶数"),
+    "vd_odd_ok": ("odd n allowed", "允许奇数 n"),
+    "vd_n_tp": ("n floored to a multiple of Tp", "n 向下取 Tp 的倍数"),
+    "vd_frames_expl": ("Same fps / nframes request, each tool's own sampling rule.",
+                       "同样的 fps / nframes 请求，各工具用自己的采样规则。"),
+    "vd_backend_expl": ("qwen-vl-utils 0.0.14 picks torchcodec when installed ($FORCE_QWENVL_VIDEO_READER overrides); "
+                        "each backend has its own frame count, fps and rotation. ",
+                        "qwen-vl-utils 0.0.14 在已安装时选用 torchcodec（$FORCE_QWENVL_VIDEO_READER 可覆盖）；"
+                        "每个后端有自己的帧数、帧率和旋转。"),
+    "vd_backend_agree": ("They agree on this file.", "它们在此文件上一致。"),
+    "rz_keep": ("kept (each side rounded to the factor)", "保持（每边取整到 factor 的倍数）"),
+    "rz_shrink": ("shrink (rounded size over max_pixels)", "缩小（取整后超过 max_pixels）"),
+    "rz_grow": ("grow (rounded size under min_pixels)", "放大（取整后低于 min_pixels）"),
+    "rs_pil": ("Pillow bicubic (qwen-vl-utils fetch_image)", "Pillow 双三次插值（qwen-vl-utils fetch_image）"),
+    "rs_tv1": ("bicubic antialias, float32 round trip (torchvision v1 resize in qwen-vl-utils fetch_video)",
+               "双三次抗锯齿，经 float32 往返（qwen-vl-utils fetch_video 中的 torchvision v1 resize）"),
+    "rs_tv2": ("bicubic antialias, native uint8 kernel (torchvision v2 resize in the transformers processors)",
+               "双三次抗锯齿，原生 uint8 内核（transformers processor 中的 torchvision v2 resize）"),
+    "rs_then": (", then ", "，然后 "),
+    "rs_none": ("none (already a multiple of the factor)", "无（已是 factor 的倍数）"),
+    "md_exif_bad": ("EXIF orientation {o} is not 1..8; ignored", "EXIF 方向 {o} 不在 1..8 之内；已忽略"),
+    "md_exif": ("EXIF orientation {o}: qwen-vl-utils ignores it, transformers' load_image applies it",
+                "EXIF 方向 {o}：qwen-vl-utils 忽略它，transformers 的 load_image 会应用它"),
+    "md_rgba": ("RGBA: qwen-vl-utils composites it on white, transformers' load_image drops the alpha",
+                "RGBA：qwen-vl-utils 把它合成到白底上，transformers 的 load_image 则丢弃 alpha"),
+    "md_mode": ("mode {mode} converted to RGB by Pillow's convert", "模式 {mode} 由 Pillow 的 convert 转为 RGB"),
+    "md_key": ("colour-key transparency {key}: the reference image processor turns pixels of exactly this colour "
+               "white (transformers convert_to_rgb), after qwen-vl-utils' resize or before its own",
+               "色键透明 {key}：参考图像处理器把恰为此颜色的像素变成白色（transformers convert_to_rgb），"
+               "在 qwen-vl-utils 缩放之后或其自身缩放之前"),
+    "md_alpha": ("{mode} alpha is dropped by both loaders (only RGBA is composited on white)",
+                 "{mode} 的 alpha 被两种加载方式都丢弃（只有 RGBA 会合成到白底上）"),
+    "md_clip": ("{mode}: values above 255 are clipped to 255 by Pillow's convert (the references do the same)",
+                "{mode}：高于 255 的值被 Pillow 的 convert 截断为 255（参考实现相同）"),
+    "tr_exif_applied": ("EXIF orientation {o}: applied (transformers load_image does exif_transpose)",
+                        "EXIF 方向 {o}：已应用（transformers load_image 执行 exif_transpose）"),
+    "tr_exif_not": ("EXIF orientation {o}: NOT applied (qwen-vl-utils fetch_image opens the stored pixels: the model "
+                    "sees them as stored)",
+                    "EXIF 方向 {o}：未应用（qwen-vl-utils fetch_image 打开存储的像素：模型看到的就是存储的样子）"),
+    "pm_video_only": ("{name} applies to videos only; ignored for this image", "{name} 只用于视频；此图像忽略它"),
+    "pm_pipeline_only": ("{name} is read by the {only} pipeline only; the {pipeline} pipeline ignores it",
+                         "{name} 只由 {only} 流程读取；{pipeline} 流程忽略它"),
+    "pr_outer_note": ("+2 tokens per video ({n} here): transformers 5.12 .. 5.23 keep the outer {start} ... {end} "
+                      "around the timestamped blocks, the release replaced them; this prompt follows the {follows}: "
+                      "{tokens} tokens (other: {alt})",
+                      "每个视频多 2 个 token（此处共 {n} 个）：transformers 5.12 .. 5.23 在带时间戳的块外保留 {start} ... "
+                      "{end}，release 版本则把它们替换掉；本提示采用{follows}：{tokens} 个 token（另一种：{alt}）"),
+    "pr_follows_new": ("transformers 5.12+ text", " transformers 5.12+ 的文本"),
+    "pr_follows_release": ("release text (transformers 4.57 / 5.0)", " release 文本（transformers 4.57 / 5.0）"),
+    "dd_fails": ("{b} fails where {a} reads: {error}", "{b} 读取失败，而 {a} 可以读取：{error}"),
+    "dd_pair": ("{a} and {b}: ", "{a} 与 {b}："),
+    "dd_rounding": (" (float rounding only)", "（仅浮点舍入）"),
+    "dd_frames": ("frame count", "帧数"),
+    "dd_fps": ("fps", "帧率"),
+    "dd_rotation": ("rotation applied", "应用的旋转"),
+    "dd_resized": ("resized size", "缩放后尺寸"),
+    "dd_tokens": ("vision tokens", "视觉 token 数"),
+    "dd_pictures": ("{a} and {b} give different pictures for {n} of {total} sampled frames",
+                    "{a} 与 {b} 在 {total} 个采样帧中有 {n} 帧画面不同"),
+    "dd_counts": ("{a} samples {na} frames, {b} samples {nb}", "{a} 采样 {na} 帧，{b} 采样 {nb} 帧"),
+    "dd_not_emulated": ("{a} and {b}: which picture a seek returns is not emulated on this file; the pictures may "
+                        "differ further (see the notes)",
+                        "{a} 与 {b}：此文件上未模拟 seek 返回哪一帧画面；画面可能还有更多差异（见说明）"),
+})

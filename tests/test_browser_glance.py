@@ -103,7 +103,7 @@ def test_the_five_cells_fit_the_first_screen_with_the_live_numbers(browser, size
 
     # Qwen3-VL: the timestamp strings beside their frame pairs
     q3 = explain(CLIP, model="qwen3-vl", fps=2.0)
-    page.locator("#model label", has_text="Qwen3-VL").click()
+    page.locator("#model label", has_text=re.compile(r"^\s*Qwen3-VL\s*$")).click()
     wait_text(page, "#glance-timestamps", re.escape(q3.prompt.timestamp_strings[-1]))
     got = page.locator("#glance-timestamps code.glance-ts").all_inner_texts()
     assert got == list(q3.prompt.timestamp_strings)
@@ -161,7 +161,7 @@ def test_lesson_steps_forward_and_back_with_buttons_and_arrow_keys(browser):
     page.locator("#lesson-prev").click()
     wait_text(page, "#lesson-text", r"Step 5 / 7")
     # the live controls still work inside a step: Qwen3 puts its timestamps into the prompt step
-    page.locator("#model label", has_text="Qwen3-VL").click()
+    page.locator("#model label", has_text=re.compile(r"^\s*Qwen3-VL\s*$")).click()
     wait_text(page, "#lesson-text", re.escape("<8.0 seconds>"))
     page.locator("#lang label", has_text="中文").click()
     wait_text(page, "#lesson-text", r"第 5 / 7 步")

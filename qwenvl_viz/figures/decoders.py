@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from ..decoders import DecodersReport
 from ..profiles import Decoder
-from ..words import tr
+from ..words import local, tr
 from .pictures import label_font
 
 __all__ = ["decoders_html", "decoders_sheet", "sheet_positions", "MAX_SHEET_TILES", "SHEET_TILE"]
@@ -118,7 +118,7 @@ def decoders_html(report: DecodersReport | None, lang: str, sheet_uri: str | Non
         out.append(f'<figure class="dec-sheet"><img id="decoders-sheet" src="{sheet_uri}" alt="{escape(cap)}">'
                    f"<figcaption>{escape(cap)}</figcaption></figure>")
     if report.differences:
-        out.append("<ul class='dec-diffs'>" + "".join(f"<li>{escape(d)}</li>" for d in report.differences) + "</ul>")
+        out.append("<ul class='dec-diffs'>" + "".join(f"<li>{escape(local(d, lang))}</li>" for d in report.differences) + "</ul>")
     else:
         out.append(f"<p>{escape(tr('dec_same', lang))}</p>")
     late = [(k, ref, real) for k, ref, real in report.playback if real is not None and abs(real - ref) > 1e-3]

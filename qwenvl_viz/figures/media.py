@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from ..trace import Trace
-from ..words import tr
+from ..words import local, tr
 
 __all__ = ["media_html"]
 
@@ -41,6 +41,6 @@ def media_html(trace: Trace, lang: str) -> str:
     notes = list(m.notes) + list(trace.notes)
     details = ""
     if notes:
-        items = "".join(f"<li>{escape(n)}</li>" for n in notes)
+        items = "".join(f"<li>{escape(local(n, lang))}</li>" for n in notes)
         details = f'<div class="notes"><b>{escape(tr("details", lang))}</b><ul>{items}</ul></div>'
     return f'<div class="badges" id="media-badges">{"".join(b)}</div>{details}'

@@ -2,7 +2,8 @@
 ``assets/make_gallery.py``) with the settings that show its case; the page then shows, live, what the
 reference does with it (error, upscale, padding, collision), and the case's note says why.
 
-A case is data: its file, the controls it sets, and the word keys of its title and note.
+A case is data: its file, the controls it sets, and the word keys of its title and note; the note's
+numbers come from the case's own Trace (:func:`case_facts`), never from the prose.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import VizError
+from ..media import open_media
+from ..profiles import FRAME_FACTOR, MAX_RATIO, default_profile
 from ..words import tr
 
-__all__ = ["Case", "CASES", "GALLERY_DIR", "case_settings", "case_note_html"]
+__all__ = ["Case", "CASES", "GALLERY_DIR", "case_settings", "case_facts", "case_note_html"]
 
 GALLERY_DIR = Path(__file__).resolve().parents[2] / "assets" / "gallery"
 
@@ -39,7 +43,7 @@ CASES: tuple[Case, ...] = (
 )
 
 # what a case does not set goes back to the page defaults, so that one case never leaks into the next
-DEFAULTS = {"model": "qwen2.5-vl", "pipeline": "official", "sample_by": "fps", "fps": 2.0, "nframes": None}
+DEFAULTS = {"model": default_profile().family.value, "pipeline": "official", "sample_by": "fps", "fps": 2.0, "nframes": None}
 
 
 def case_settings(index: int) -> dict:
@@ -48,7 +52,35 @@ def case_settings(index: int) -> dict:
     return {"media": case.path, **DEFAULTS, **case.settings}
 
 
+def case_facts(index: int) -> dict:
+    """The numbers case ``index``'s note quotes, read from its Trace (its media alone when the Trace is the
+    reference's error)."""
+    from .state import Request, get_trace
+
+    info = open_media(CASES[index].path)
+    facts = dict(w=info.width, h=info.height, frames=info.frames, mode=info.mode, ratio=MAX_RATIO,
+                 ff=FRAME_FACTOR, orientation=info.exif_orientation, video_fps=info.fps or 0.0)
+    try:
+        _, trace = get_trace(Request(**case_settings(index)))
+    except VizError:
+        return facts  # the case IS the error (a one-frame clip)
+    r, p = trace.resize, trace.profile
+    _, gh, gw = trace.patchify.grid_thw
+    facts.update(w=trace.input_width, h=trace.input_height, rw=r.width, rh=r.height, factor=p.factor,
+                 tokens=trace.num_vision_tokens, rows=gh // p.merge_size, cols=gw // p.merge_size)
+    if trace.sampling is not None:
+        s = trace.sampling
+        facts.update(fps=trace.params.fps or 0.0, n=s.nframes, total=info.frames, skipped=info.frames - s.nframes,
+                     tp=p.temporal_patch_size, sfps=round(s.sample_fps, 4),
+                     spg=round(p.temporal_patch_size / s.sample_fps, 4))
+        if p.tokens_per_second is not None:
+            facts.update(tps=p.tokens_per_second, step=round(trace.rope.time_interval[0] or 0.0, 4),
+                         ids=", ".join(str(g.time_id) for g in trace.rope.runs[0].groups))
+    return facts
+
+
 def case_note_html(index: int, lang: str) -> str:
     case = CASES[index]
+    why = tr("gal_" + case.key + "_why", lang, **case_facts(index))
     return (f'<div class="gallery-note" data-case="{case.key}"><b>{tr("gal_" + case.key, lang)}</b> · '
-            f'<code>{case.file}</code><br>{tr("gal_" + case.key + "_why", lang)}</div>')
+            f'<code>{case.file}</code><br>{why}</div>')

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 
 from ..trace import Trace
-from ..words import tr
+from ..words import local, tr
 
 __all__ = ["media_text", "timeline_text", "resize_text", "patch_text", "rope_text", "prompt_text", "budget_text",
            "banner_text"]
@@ -52,8 +52,8 @@ def resize_text(trace: Trace, lang: str) -> str:
     rz, pf = trace.resize, trace.profile
     step = rz.deciding_step
     return tr("n_resize", lang, src_w=trace.input_width, src_h=trace.input_height, w=rz.width, h=rz.height,
-              f=rz.factor, p=pf.patch_size, m=pf.merge_size, branch=step.branch, budget=step.budget,
-              resizes=rz.resizes, resampler=rz.resampler, scale=rz.scale, aspect=rz.aspect_change,
+              f=rz.factor, p=pf.patch_size, m=pf.merge_size, branch=local(step.branch, lang), budget=step.budget,
+              resizes=rz.resizes, resampler=local(rz.resampler, lang), scale=rz.scale, aspect=rz.aspect_change,
               tpg=rz.tokens_per_group)
 
 

@@ -23,7 +23,7 @@ from ..figures.patch_grid import SELECT_COLOR
 from ..selection import Selection, select_relative
 from ..trace import Trace
 from ..versions import VersionDiff
-from ..words import WORDS, tr
+from ..words import WORDS, local, tr
 
 __all__ = ["encode_selection", "decode_selection", "resolve_selection", "selection_html", "selection_image",
            "versions_html", "version_note", "compare_html", "export_files", "VIEW_OF_DIFF", "regroup_selection"]
@@ -194,9 +194,9 @@ def versions_html(diffs: list[VersionDiff], lang: str) -> str:
         for v in d.variants:
             shown = ' class="ver-shown"' if v.shown else ""
             mark = " ✓" if v.shown else ""
-            out.append(f"<tr{shown}><td>{escape(v.label)}{mark}</td><td>{escape(v.versions)}</td>"
+            out.append(f"<tr{shown}><td>{escape(local(v.label, lang))}{mark}</td><td>{escape(local(v.versions, lang))}</td>"
                        f"<td><code>{escape(_compact(v.value))}</code></td></tr>")
-        out.append(f'</table><div class="ver-note">{escape(d.explanation)}</div></div>')
+        out.append(f'</table><div class="ver-note">{escape(local(d.explanation, lang))}</div></div>')
     out.append(f'<div class="ver-legend">✓ {escape(tr("ver_shown", lang))}</div></div>')
     return "".join(out)
 
@@ -208,8 +208,9 @@ def version_note(diffs: list[VersionDiff], view: str, lang: str) -> str:
         if VIEW_OF_DIFF.get(d.view) != view or not d.differs:
             continue
         shown = next((v for v in d.variants if v.shown), d.variants[0])
-        others = "; ".join(f"{v.label} ({v.versions}): `{_compact(v.value)}`" for v in d.variants if v is not shown)
-        lines.append(tr("ver_note", lang, title=tr("ver_" + d.key, lang), shown=shown.label,
+        others = "; ".join(f"{local(v.label, lang)} ({local(v.versions, lang)}): `{_compact(v.value)}`"
+                           for v in d.variants if v is not shown)
+        lines.append(tr("ver_note", lang, title=tr("ver_" + d.key, lang), shown=local(shown.label, lang),
                         value=_compact(shown.value), others=others))
     return "\n\n".join(lines)
 

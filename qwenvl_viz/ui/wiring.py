@@ -1,0 +1,139 @@
+"""The events: which widget change calls which handler (:mod:`.handlers`) with which inputs and outputs.
+
+- Page load: the glance first, then the details' top figures, then the rest (each drawn before the next).
+- A control change: the glance first (what the room looks at), then the details tab.
+- The language switch relabels every spec-built widget (:func:`.widgets.relabel`), then re-renders.
+- The encoder runs one at a time; when a run ends, the glance's heatmap cell fills in.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import gradio as gr
+
+from ..words import lang_of
+from . import handlers as h
+from .state import FIELDS
+from .views import GLANCE_PATCH_SIDE, PATCH_FRAME_SIDE, VIEW_NAMES
+from .widgets import relabel
+
+__all__ = ["wire", "named"]
+
+PAINT_NAMES = ["lang", *h.REQUEST_FIELDS, *h.VIEW_FIELDS, "sent"]
+
+
+def named(fn: Callable, names: list[str], progress: bool = False) -> Callable:
+    """Give a ``*values`` handler a real signature: gradio_client then shows named parameters, and a
+    ``gr.Progress`` default makes Gradio pass a progress tracker (as the last positional value)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(n, kind) for n in names]
+    if progress:
+        params.append(inspect.Parameter("progress", kind, default=gr.Progress()))
+    fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return fn
+
+
+def _bind(fn: Callable, cfg: h.AppConfig, names: list[str], progress: bool = False) -> Callable:
+    """``fn`` with the app's settings bound, named for gradio_client."""
+    def handler(*values):
+        return fn(cfg, *values)
+
+    handler.__name__ = fn.__name__
+    return named(handler, names, progress)
+
+
+def wire(demo: gr.Blocks, ui, cfg: h.AppConfig) -> None:
+    req_inputs = [ui.controls[n] for n in h.REQUEST_FIELDS]
+    view_inputs = [ui.view_opts[n] for n in h.VIEW_FIELDS]
+    inputs = [ui.lang, *req_inputs, *view_inputs, ui.last]
+    outputs = [ui.banner, *(ui.errors[f] for f in FIELDS), *(ui.views[n] for n in VIEW_NAMES), ui.view_opts["group"],
+               ui.encoder["tower"], ui.encoder["text"], ui.view_opts["selected"], ui.last]
+    update = _bind(h.update, cfg, PAINT_NAMES)
+    first_paint = _bind(h.first_paint, cfg, PAINT_NAMES)
+    first_paint_plots = _bind(h.first_paint_plots, cfg, PAINT_NAMES)
+    paint = dict(inputs=inputs, outputs=outputs, concurrency_id="preprocess", api_visibility="private")
+
+    demo.load(first_paint, api_name="first_paint", show_progress="minimal", **paint).then(
+        first_paint_plots, api_name="first_paint_plots", show_progress="hidden", **paint).then(
+        update, api_name="first_paint_rest", show_progress="hidden", **paint)
+    triggers = [ui.controls["media"].change]
+    triggers += [ui.controls[n].input for n in h.REQUEST_FIELDS if n != "media"]
+    triggers += [ui.view_opts[n].input for n in h.VIEW_FIELDS]
+    gr.on(triggers, first_paint, api_name="update_glance", trigger_mode="always_last",
+          concurrency_limit=cfg.concurrency, show_progress="minimal", **paint).then(
+        update, inputs=inputs, outputs=outputs, api_name="update", concurrency_limit=cfg.concurrency,
+        concurrency_id="preprocess", show_progress="hidden")
+
+    targets = list(ui.labelled.values())
+
+    def relabel_all(lang_value):
+        return tuple(relabel(ui.labelled, lang_of(lang_value)))
+
+    ui.lang.input(relabel_all, inputs=[ui.lang], outputs=targets, api_name="relabel", queue=False).then(
+        update, api_name="relabel_update", **paint)
+
+    enc_inputs, enc_outputs = _wire_encoder(ui, cfg, req_inputs)
+    ui.encoder["run_event"].then(first_paint, **paint)  # the glance's heatmap cell fills in
+    ui.encoder["glance_run"].click(ui.encoder["encode_run"], inputs=enc_inputs, outputs=enc_outputs,
+                                   concurrency_limit=1, concurrency_id="gpu", api_visibility="private").then(
+        first_paint, **paint)
+    _wire_teach(ui, cfg, req_inputs, update, first_paint, paint, enc_inputs, enc_outputs)
+
+
+def _wire_encoder(ui, cfg: h.AppConfig, req_inputs: list) -> tuple[list, list]:
+    e = ui.encoder
+    enc_inputs = [ui.lang, *req_inputs, e["checkpoint"], e["tower"], e["kind"], e["layer"], e["token"]]
+    enc_outputs = [e["banner"], e["stages"], e["text"], e["layer"], e["heatmap"], ui.errors["checkpoint"],
+                   ui.errors["token"]]
+    encode_run = _bind(h.encode_run, cfg, h.ENC_NAMES, progress=True)
+    e["encode_run"] = encode_run
+    e["run_event"] = e["run"].click(encode_run, inputs=enc_inputs, outputs=enc_outputs, api_name="run_encoder",
+                                    concurrency_limit=1, concurrency_id="gpu")
+    gr.on([e["kind"].input, e["layer"].input, e["token"].input], _bind(h.show_heatmap, cfg, h.ENC_NAMES),
+          inputs=enc_inputs, outputs=enc_outputs, api_name="heatmap", trigger_mode="always_last",
+          concurrency_limit=cfg.concurrency, concurrency_id="preprocess")
+    return enc_inputs, enc_outputs
+
+
+def _wire_teach(ui, cfg: h.AppConfig, req_inputs: list, update, first_paint, paint: dict, enc_inputs: list,
+                enc_outputs: list) -> None:
+    e, t = ui.encoder, ui.teach
+    # linked selection: a click on the frame -> the selection string -> every view -> the heatmap
+    sel_inputs = [ui.lang, *req_inputs, ui.view_opts["group"]]
+
+    def select_on(side: int):
+        def on_select(evt: gr.SelectData, *values):
+            return h.select_patch(values, evt.index, side)
+        return on_select
+
+    select_heatmap = _bind(h.select_heatmap, cfg, [*h.ENC_NAMES, "selected"])
+    for picture, side in ((ui.views["select_image"], PATCH_FRAME_SIDE), (ui.views["g_patches"], GLANCE_PATCH_SIDE)):
+        picture.select(select_on(side), inputs=sel_inputs, outputs=[ui.view_opts["selected"]],
+                       api_name="select" if side == PATCH_FRAME_SIDE else "select_glance",
+                       concurrency_id="preprocess").then(first_paint, **paint).then(update, **paint).then(
+            select_heatmap, inputs=[*enc_inputs, ui.view_opts["selected"]],
+            outputs=[*enc_outputs, e["token"], e["kind"]], api_visibility="private", concurrency_id="preprocess")
+
+    # compare: A = the page's settings, B = A with the changes of the compare panel
+    b_inputs = [t["b_model"], t["b_pipeline"], t["b_fps"], t["b_nframes"], t["b_max_pixels"]]
+    gr.on([t["compare_run"].click, *(w.input for w in b_inputs)], _bind(h.run_compare, cfg, h.COMPARE_NAMES),
+          inputs=[ui.lang, *req_inputs, *b_inputs],
+          outputs=[t["ledger_a"], t["ledger_b"], t["compare_table"], ui.errors["compare"]],
+          api_name="compare", trigger_mode="always_last", concurrency_id="preprocess")
+
+    t["export_run"].click(_bind(h.run_export, cfg, h.ENC_NAMES), inputs=enc_inputs,
+                          outputs=[t["export_files"], t["export_err"]], api_name="export", concurrency_limit=1,
+                          concurrency_id="export")
+
+    # gallery: a case sets its controls and opens the glance
+    case_outputs = [ui.controls[f] for f in h.CASE_FIELDS] + [t["case_note"], t["modes"]]
+    for k, button in enumerate(t["cases"]):
+        button.click(lambda lang, k=k: h.open_case(k, lang), inputs=[ui.lang], outputs=case_outputs, queue=False,
+                     api_visibility="private").then(first_paint, **paint).then(update, **paint)
+    ui.controls["media"].upload(lambda: "", outputs=[t["case_note"]], queue=False, api_visibility="private")
+
+    step = ui.view_opts["step"]
+    for button, fn in ((t["lesson_prev"], h.lesson_prev), (t["lesson_next"], h.lesson_next)):
+        button.click(fn, inputs=[step], outputs=[step], queue=False, api_name=fn.__name__).then(first_paint, **paint)

@@ -1,0 +1,70 @@
+"""The app's handlers called as plain functions (no server, no browser), and the widget specs they relabel."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from app_server import ROOT
+from qwenvl_viz import explain
+from qwenvl_viz.profiles import PROFILES, Decoder, default_profile
+from qwenvl_viz.ui import gallery, handlers as h, lesson, widgets
+from qwenvl_viz.ui.state import Request
+from qwenvl_viz.words import WORDS, Lang
+
+CLIP = str(ROOT / "assets" / "sample_clip.mp4")
+CFG = h.AppConfig()
+
+
+def _skipped(v) -> bool:
+    return isinstance(v, dict) and v.get("__type__") == "update" and len(v) == 1
+
+
+def test_update_sends_every_view_once_then_only_what_changed():
+    req = Request(media=CLIP)
+    out = h.outputs_by_name(h.update(CFG, *h.update_inputs(req)))
+    trace = explain(CLIP, fps=2.0)
+    assert f"{trace.num_vision_tokens:,}" in out["banner"] and out["ledger"] and out["g_time_ids"]
+    again = h.outputs_by_name(h.update(CFG, *h.update_inputs(req, sent=out["sent"])))
+    assert all(_skipped(again[n]) for n in ("ledger", "g_frames", "g_time_ids", "timeline"))
+    faster = h.outputs_by_name(h.update(CFG, *h.update_inputs(dataclasses.replace(req, fps=4.0), sent=out["sent"])))
+    assert not _skipped(faster["ledger"]) and not _skipped(faster["g_time_ids"])
+
+
+def test_first_paint_defers_the_details_tab():
+    out = h.outputs_by_name(h.first_paint(CFG, *h.update_inputs(Request(media=CLIP, fps=3.0))))
+    assert not _skipped(out["g_frames"]) and _skipped(out["timeline"]) and _skipped(out["rope"])
+
+
+def test_a_bad_setting_fills_its_error_slot_and_sends_no_view():
+    out = h.outputs_by_name(h.update(CFG, *h.update_inputs(Request(media=CLIP, max_pixels=-5))))
+    assert "max_pixels" in out["err:max_pixels"] and "banner-error" in out["banner"]
+    assert _skipped(out["ledger"])
+
+
+def test_lesson_steps_stop_at_both_ends():
+    assert h.lesson_prev(0) == 0 and h.lesson_next(0) == 1
+    assert h.lesson_next(lesson.N_STEPS - 1) == lesson.N_STEPS - 1
+
+
+def test_a_gallery_case_sets_its_controls_and_its_note_quotes_its_trace():
+    k = next(i for i, c in enumerate(gallery.CASES) if c.key == "tiny")
+    media, model, *_, note, _tabs = h.open_case(k, "English")
+    trace = explain(media, model=model)
+    assert f"{trace.resize.width}×{trace.resize.height}" in note and f"({trace.num_vision_tokens} tokens)" in note
+
+
+def test_compare_returns_both_ledgers_and_the_table():
+    values = (Lang.EN.value, *(getattr(Request(media=CLIP), n) for n in h.REQUEST_FIELDS), "qwen3-vl", "", 0, 0, 0)
+    a, b, table, err = h.run_compare(CFG, *values)
+    assert "A ·" in a and "B ·" in b and "compare-table" in table and err == ""
+
+
+def test_widget_choices_come_from_the_vocabulary_and_every_word_exists():
+    assert widgets.MODEL_CHOICES.values == tuple(p.family.value for p in PROFILES.values())
+    assert widgets.BY_NAME["model"].kwargs["value"] == default_profile().family.value
+    assert widgets.BY_NAME["decoder"].choices.values == tuple(d.value for d in Decoder)
+    for spec in widgets.SPECS:
+        assert all(key in WORDS for key in spec.words.values()), spec.name
+        zh = widgets.texts(spec, Lang.ZH)
+        assert zh != widgets.texts(spec, Lang.EN) or spec.name in {"lang", "dec_fps"} or all(
+            WORDS[k][0] == WORDS[k][1] for k in spec.words.values()), spec.name
