@@ -249,6 +249,7 @@ class Trace:
             "second_per_grid_ts": self.prompt.second_per_grid_ts,
             "timestamps": None if self.prompt.timestamps is None else list(self.prompt.timestamps),
             "num_tokens": int(len(self.prompt.input_ids)),
+            "special_ids": dict(self.profile.special_ids),  # Qwen3.5 / Qwen4-Exp ids differ from Qwen2's
             "rope_deltas": int(self.rope.rope_deltas),
             "decoder": None if self.decoder is None else {
                 "name": self.decoder.label,
