@@ -32,7 +32,16 @@ def add_preprocess_arguments(ap: argparse.ArgumentParser) -> None:
     vocab.add_budget_arguments(ap, figures=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
+ENCODER_COMMANDS = ("encode", "fetch-tower")  # their flags come from the encoder package (torch)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI, or, given the subcommand about to run, the parts it needs.
+
+    The encoder's flags are declared by ``encoder.cli``, whose import loads torch (seconds); a
+    ``command`` other than ``encode`` / ``fetch-tower`` keeps those subcommands' names and help but
+    not their flags, so ``explain`` starts without torch.
+    """
     ap = _Parser(prog="python -m qwenvl_viz", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     ex = sub.add_parser("explain", help="every preprocessing step for MEDIA")
@@ -42,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="checkpoint folder or Hub repo id whose tokenizer.json to use (Hub: small files only)")
     ex.add_argument("--save", metavar="OUT.npz", help="write pixel_values, grid_thw, input_ids, position_ids, frame_indices")
     en = sub.add_parser("encode", help="run the vision encoder on MEDIA")
+    fetch_help = "fetch only the vision tower of a Hub checkpoint"
+    if command is not None and command not in ENCODER_COMMANDS:
+        sub.add_parser("fetch-tower", help=fetch_help)
+        return ap
     add_preprocess_arguments(en)
     en.add_argument("--json", action="store_true")
     en.add_argument("--save", metavar="OUT.npz")
@@ -53,8 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         add_encode_arguments(en)
         from .encoder.cli import add_fetch_arguments
 
-        add_fetch_arguments(sub.add_parser("fetch-tower", help="fetch only the vision tower of a Hub checkpoint"))
+        add_fetch_arguments(sub.add_parser("fetch-tower", help=fetch_help))
     return ap
+
+
+def _command(argv: list[str]) -> str:
+    """The subcommand named in ``argv`` (its first non-option word), or "" when there is none."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 def trace_from_args(args: argparse.Namespace):
@@ -103,8 +121,9 @@ def walkthrough(trace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_command(argv)).parse_args(argv)
     except SystemExit as e:  # usage errors were printed as one "error: ..." line; --help exits 0
         return int(e.code or 0)
     try:

@@ -21,13 +21,14 @@ import io
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import torch
 
 from .errors import VizError
+from .merge_order import row_coords_array
 
 __all__ = ["to_json", "to_npz", "write_npz", "token_table", "to_csv", "TOKEN_COLUMNS", "JSON_FORMAT"]
 
@@ -40,13 +41,19 @@ TOKEN_COLUMNS = (
 
 # ---- JSON ---------------------------------------------------------------------------------------
 
+def _is_tensor(obj) -> bool:
+    # A tensor exists only where torch was loaded; checking so never loads it.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Tensor)
+
+
 def _jsonable(obj: Any) -> Any:
     """Plain JSON values: dataclasses -> dicts, arrays -> lists, enums -> values, non-finite floats -> str."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, enum.Enum):
         return obj.value
-    if isinstance(obj, (np.ndarray, torch.Tensor)):
+    if isinstance(obj, np.ndarray) or _is_tensor(obj):
         return _jsonable(obj.tolist())
     if isinstance(obj, np.generic):
         return _jsonable(obj.item())
@@ -107,7 +114,7 @@ def to_json(trace, enc=None, *, indent: int | None = None) -> str:
         "derived": {
             "pixel_values_shape": list(trace.patchify.shape),
             "pixel_values_dtype": "float32",
-            "grid_thw": _jsonable(trace.grid_thw),
+            "grid_thw": [list(trace.patchify.grid_thw)],
             "mm_token_type_ids": _jsonable(trace.prompt.mm_token_type_ids),
             "frame_indices": list(trace.frame_indices),
         },
@@ -120,14 +127,14 @@ def to_json(trace, enc=None, *, indent: int | None = None) -> str:
 
 def _arrays(trace, enc) -> dict[str, np.ndarray]:
     arrays = {
-        "pixel_values": trace.pixel_values.numpy(),
-        "grid_thw": trace.grid_thw.numpy().astype(np.int64),
+        "pixel_values": trace.pixel_array,
+        "grid_thw": np.asarray([trace.patchify.grid_thw], dtype=np.int64),
         "input_ids": np.asarray(trace.input_ids, dtype=np.int64),
         "position_ids": np.asarray(trace.position_ids, dtype=np.int64),
         "rope_deltas": np.asarray(trace.rope.rope_deltas, dtype=np.int64),
         "mm_token_type_ids": trace.prompt.mm_token_type_ids,
         "frame_indices": np.asarray(trace.frame_indices, dtype=np.int64),
-        "row_coords": trace.patchify.row_coords().numpy(),  # (rows, 3): patch-grid (t, h, w) of each row
+        "row_coords": row_coords_array(trace.patchify.grid_thw, trace.patchify.merge_size),  # (rows, 3): (t, h, w)
     }
     if enc is not None:
         arrays["embeddings"] = enc.embeddings.numpy()

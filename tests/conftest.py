@@ -5,13 +5,19 @@ and ``import torchvision`` fails on ``register_fake("torchvision::nms")``. Decla
 schemas first lets the pure-torch parts (transforms) import; see shared/reference/environment.md.
 """
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("FORCE_QWENVL_VIDEO_READER", "decord")
+if "QWENVL_VIZ_CACHE_DIR" not in os.environ:  # this session's own start-up cache (qwenvl_viz.disk_cache)
+    os.environ["QWENVL_VIZ_CACHE_DIR"] = tempfile.mkdtemp(prefix="qwenvl_viz_cache_")
+    atexit.register(shutil.rmtree, os.environ["QWENVL_VIZ_CACHE_DIR"], True)
 
 import torch  # noqa: E402
 

@@ -211,6 +211,6 @@ def test_resample_chw_holds_the_same_values_as_resample(method):
     frame.setflags(write=False)  # as cached frames are
     for size in [(112, 196), (252, 420), (28, 56), (181, 307)]:
         got = resample_chw(frame, size, method)
-        assert got.dtype == torch.float32 and got.shape == (3, *size)
+        assert got.dtype == np.float32 and got.shape == (3, *size) and got.flags.c_contiguous
         want = torch.from_numpy(resample(frame, size, method).copy()).permute(2, 0, 1).float()
-        assert torch.equal(got, want)
+        assert torch.equal(torch.from_numpy(got), want)
