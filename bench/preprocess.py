@@ -1,14 +1,27 @@
-"""Preprocessing speed and memory: ``explain()`` + ``pixel_values`` vs the reference stack, same run.
+"""Preprocessing speed and memory against the reference stack, both sides in the same run.
 
-Reference = qwen-vl-utils 0.0.14 ``process_vision_info`` (decord backend) + transformers 5.23
-``Qwen2VLVideoProcessor``, as ``tests/oracles.py`` runs it. Each measurement runs in its own
-subprocess, after imports, so peak memory (``ru_maxrss`` high-water mark minus the RSS before the
-call) is not polluted by the other side. The two sides alternate (ref, ours, ref, ours, ...) so
-that a load spike from other processes hits both alike; the best time of each side is compared and
-the spread (min-max) and CPU seconds are printed beside it. Prints numbers and ratios; asserts nothing.
+Reference = qwen-vl-utils 0.0.14 ``process_vision_info`` (decord backend) + transformers 5.23, as
+``tests/oracles.py`` runs it. Three measurements, each side in its own fresh process, the two sides
+alternating (ref, ours, ref, ours, ...) so that a load spike from other processes hits both alike; the
+best time of each side is compared and the spread (min-max) is printed beside it:
 
-    .venv/bin/python bench/preprocess.py              # sample clip + a generated 60 s 1080p clip
-    .venv/bin/python bench/preprocess.py --quick      # sample clip only
+1. whole process, sample clip: ``python -m qwenvl_viz explain CLIP --save OUT.npz`` against
+   ``python bench/preprocess.py --reference-cli CLIP OUT.npz``, which does the same work with the
+   reference (process_vision_info, ``Qwen2_5_VLProcessor`` with the same tokenizer.json, ``get_rope_index``,
+   ``np.savez`` of the same tensors); the two files are compared (they must be equal). Wall time from
+   spawn to exit, and each process's peak RSS (``wait4``).
+2. warm, in-process (imports and one-time loads done, outside the timing): ``explain()`` +
+   ``pixel_values`` against ``process_vision_info`` + the video processor, on the sample clip and on a
+   generated 60 s 1080p clip. Peak = ``ru_maxrss`` high-water mark (whole process, and above the RSS
+   before the call).
+3. peak RSS of a CLI process that handles only the 1080p clip (``explain CLIP --save OUT.npz``).
+
+Our start-up caches (``qwenvl_viz.disk_cache``: checked resampler taps, tokenizer answers) are filled
+by one untimed run first, as after a user's first run; that first ("cold") run's time is printed too.
+Prints numbers and ratios; asserts nothing.
+
+    .venv/bin/python bench/preprocess.py              # all three (makes the 1080p clip once, ~1 min)
+    .venv/bin/python bench/preprocess.py --quick      # sample clip only (1 and 2)
 """
 
 from __future__ import annotations
@@ -19,12 +32,16 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "assets" / "sample_clip.mp4"
 CACHE = Path(os.environ.get("QWENVL_VIZ_BENCH_DIR", "/tmp/qwenvl_viz_bench"))
+FPS = 2.0
+PROMPT = "Describe this video."  # explain()'s default video prompt, in the default chat template
+ENV = dict(os.environ, FORCE_QWENVL_VIDEO_READER="decord", HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
 
 
 def _rss_mb() -> float:
@@ -60,27 +77,104 @@ def make_long_clip(seconds: int = 60) -> Path:
     return path
 
 
+# ---- the reference, as a user's script would run it ---------------------------------------------
+
+def reference_cli(clip: str, out_path: str) -> None:
+    """What ``explain CLIP --save OUT.npz`` computes, with the reference stack: pixel_values, grid,
+    input_ids and MRoPE position ids of Qwen2.5-VL's default chat prompt, written with ``np.savez``."""
+    import types
+
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+    import conftest  # noqa: F401  (the torchvision shim this machine needs; offline env)
+    import numpy as np
+    from qwen_vl_utils import process_vision_info
+    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLProcessor, Qwen2TokenizerFast, Qwen2VLImageProcessor,
+                              Qwen2VLVideoProcessor)
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLModel
+
+    from qwenvl_viz.profiles import get_profile
+    from qwenvl_viz.tokens import _bundled_path
+
+    msgs = [{"role": "user", "content": [{"type": "video", "video": clip, "fps": FPS}, {"type": "text", "text": PROMPT}]}]
+    _, videos, kwargs = process_vision_info(msgs, return_video_kwargs=True, return_video_metadata=True,
+                                            image_patch_size=14)
+    video, meta = videos[0]
+    size = {"shortest_edge": 3136, "longest_edge": 12845056}  # the Hub preprocessor_config.json
+    proc = Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size, patch_size=14),
+        tokenizer=Qwen2TokenizerFast(tokenizer_file=str(_bundled_path(get_profile("qwen2.5-vl")))),
+        video_processor=Qwen2VLVideoProcessor(size=size, patch_size=14),
+    )
+    text = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|>"
+            f"<|video_pad|><|vision_end|>{PROMPT}<|im_end|>\n<|im_start|>assistant\n")
+    out = proc(text=[text], videos=[video], video_metadata=[meta], return_tensors="pt", return_mm_token_type_ids=True,
+               **kwargs)
+    holder = types.SimpleNamespace(config=Qwen2_5_VLConfig(vision_config={"tokens_per_second": 2}))  # Hub configs
+    holder.get_vision_position_ids = types.MethodType(Qwen2_5_VLModel.get_vision_position_ids, holder)
+    pos, _ = types.MethodType(Qwen2_5_VLModel.get_rope_index, holder)(
+        out["input_ids"], out["mm_token_type_ids"], video_grid_thw=out["video_grid_thw"],
+        second_per_grid_ts=out["second_per_grid_ts"])
+    np.savez(out_path, pixel_values=out["pixel_values_videos"].numpy(), grid_thw=out["video_grid_thw"].numpy(),
+             input_ids=out["input_ids"][0].numpy(), position_ids=pos[:, 0].numpy(),
+             frame_indices=np.asarray(meta["frames_indices"]))
+
+
+def run_process(argv: list[str]) -> dict:
+    """Wall time from spawn to exit and the child's own peak RSS."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=ENV, cwd=ROOT)
+        _, status, usage = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(argv)} failed:\n{err.read().decode()[-3000:]}")
+    return {"time": dt, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+
+
+def cli_argv(side: str, clip: Path, out: Path) -> list[str]:
+    if side == "ours":
+        return [sys.executable, "-m", "qwenvl_viz", "explain", str(clip), "--fps", str(FPS), "--save", str(out)]
+    return [sys.executable, str(Path(__file__).resolve()), "--reference-cli", str(clip), str(out)]
+
+
+def same_outputs(ours: Path, ref: Path) -> str:
+    import numpy as np
+
+    with np.load(ours) as a, np.load(ref) as b:
+        bad = [k for k in b.files if not (a[k].shape == b[k].shape and np.array_equal(a[k], b[k]))]
+    return "equal (" + ", ".join(b.files) + ")" if not bad else f"DIFFERENT: {bad}"
+
+
+# ---- warm, in-process ---------------------------------------------------------------------------
+
 def worker(side: str, clip: str, fps: float) -> dict:
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     if side == "ours":
         from PIL import Image
 
         import qwenvl_viz
-        import qwenvl_viz.trace  # noqa: F401  (torch, PyAV: imports stay outside the timing)
-        from qwenvl_viz import tv1_kernel
+        from qwenvl_viz import media, tv1_kernel
         from qwenvl_viz.prompt import load_tokenizer
 
-        load_tokenizer()  # a start-up cost, like the reference's imports
+        # One-time loads, like the reference's imports: the tokenizer's answers, the resampler's
+        # checked taps for this geometry (from the disk cache once a run has checked them).
         w0 = time.perf_counter()
-        tv1_kernel.available()  # loads (or, the first time ever, compiles) the numba resampler
+        load_tokenizer()
+        t = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps)
+        for step, method in zip(t.resize.steps, t.resize.methods):
+            if step.changed and method == "tv1":
+                tv1_kernel.ready(step.src, step.dst)
         warm_up = time.perf_counter() - w0
+        media.clear_cache()  # the timed call probes and decodes again
         Image.init()  # Pillow imports its format plugins on the first open: an import, not work
         rss0 = _rss_mb()
         t0, c0 = time.perf_counter(), time.process_time()
         t = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps)
         shape = tuple(t.pixel_values.shape)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-        peak = _peak_mb() - rss0
+        peak = _peak_mb()
         # Live controls on the opened clip: numbers only, no pixel tensor.
         t1 = time.perf_counter()
         t2 = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps * 1.5)
@@ -88,9 +182,9 @@ def worker(side: str, clip: str, fps: float) -> dict:
         t1 = time.perf_counter()
         qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps, max_pixels=200_000)
         dt_max = time.perf_counter() - t1
-        return {"time": dt, "cpu": cpu, "peak_mb": peak, "shape": shape, "live_fps_ms": dt_fps * 1e3,
-                "live_max_pixels_ms": dt_max * 1e3, "warm_up_s": warm_up, "nframes": t.sampling.nframes,
-                "nframes_fps2": t2.sampling.nframes}
+        return {"time": dt, "cpu": cpu, "peak_mb": peak, "delta_mb": peak - rss0, "shape": shape,
+                "live_fps_ms": dt_fps * 1e3, "live_max_pixels_ms": dt_max * 1e3, "warm_up_s": warm_up,
+                "torch_loaded": "torch" in sys.modules, "nframes": t.sampling.nframes, "nframes_fps2": t2.sampling.nframes}
     import conftest  # noqa: F401  (torchvision shim, offline env)
     import oracles
     from qwen_vl_utils import process_vision_info  # noqa: F401  (import outside the timing)
@@ -100,23 +194,79 @@ def worker(side: str, clip: str, fps: float) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     ref = oracles.official(clip, "video", "qwen2.5-vl", fps=fps)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"time": dt, "cpu": cpu, "peak_mb": _peak_mb() - rss0, "shape": tuple(ref["pixel_values"].shape)}
+    peak = _peak_mb()
+    return {"time": dt, "cpu": cpu, "peak_mb": peak, "delta_mb": peak - rss0, "shape": tuple(ref["pixel_values"].shape)}
 
 
 def run_side(side: str, clip: Path, fps: float) -> dict:
-    env = dict(os.environ, FORCE_QWENVL_VIDEO_READER="decord", HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
     r = subprocess.run([sys.executable, __file__, "--worker", side, "--clip", str(clip), "--fps", str(fps)],
-                       capture_output=True, text=True, env=env, timeout=1800)
+                       capture_output=True, text=True, env=ENV, timeout=1800)
     if r.returncode != 0:
         raise SystemExit(f"{side} worker failed:\n{r.stderr[-3000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def _best(rs: list[dict]) -> dict:
+    best = dict(min(rs, key=lambda r: r["time"]))
+    best["peak_mb"] = max(r["peak_mb"] for r in rs)
+    best["spread"] = f"{min(r['time'] for r in rs):.2f}-{max(r['time'] for r in rs):.2f}"
+    return best
+
+
+def bench_cli(clip: Path, repeat: int) -> None:
+    print(f"\n1. whole process, {clip.name}: `python -m qwenvl_viz explain CLIP --save OUT.npz` vs the reference script")
+    tmp = Path(tempfile.mkdtemp(prefix="qwenvl_viz_bench_"))
+    outs = {side: tmp / f"{side}.npz" for side in ("ref", "ours")}
+    runs: dict[str, list[dict]] = {"ref": [], "ours": []}
+    for _ in range(repeat):
+        for side in runs:
+            runs[side].append(run_process(cli_argv(side, clip, outs[side])))
+    res = {side: _best(rs) for side, rs in runs.items()}
+    print(f"   {'side':<6}{'best s':>8}{'min-max s':>14}{'cpu s':>8}{'peak RSS MB':>13}")
+    for side, b in res.items():
+        print(f"   {side:<6}{b['time']:>8.3f}{b['spread']:>14}{b['cpu']:>8.2f}{b['peak_mb']:>13.0f}")
+    o, r = res["ours"], res["ref"]
+    print(f"   -> speed-up {r['time'] / o['time']:.2f}x end to end (cpu {r['cpu'] / o['cpu']:.2f}x); "
+          f"outputs {same_outputs(outs['ours'], outs['ref'])}")
+    for f in outs.values():
+        f.unlink(missing_ok=True)
+    tmp.rmdir()
+
+
+def bench_warm(name: str, clip: Path, repeat: int) -> None:
+    print(f"\n2. warm, in-process: {name}")
+    runs: dict[str, list[dict]] = {"ref": [], "ours": []}
+    for _ in range(repeat):
+        for side in runs:
+            runs[side].append(run_side(side, clip, FPS))
+    res = {side: _best(rs) for side, rs in runs.items()}
+    print(f"   {'side':<6}{'best s':>8}{'min-max s':>14}{'cpu s':>8}{'peak RSS MB':>13}{'above start':>13}  shape")
+    for side, b in res.items():
+        print(f"   {side:<6}{b['time']:>8.3f}{b['spread']:>14}{b['cpu']:>8.2f}{b['peak_mb']:>13.0f}"
+              f"{max(r['delta_mb'] for r in runs[side]):>13.0f}  {tuple(b['shape'])}")
+    o, r = res["ours"], res["ref"]
+    print(f"   -> speed-up {r['time'] / o['time']:.2f}x (cpu {r['cpu'] / o['cpu']:.2f}x); live fps change "
+          f"{o['live_fps_ms']:.1f} ms, live max_pixels change {o['live_max_pixels_ms']:.1f} ms (no pixels); "
+          f"one-time loads {max(x['warm_up_s'] for x in runs['ours']):.2f} s, not timed; torch loaded in ours: "
+          f"{any(x['torch_loaded'] for x in runs['ours'])}")
+
+
+def bench_cli_rss(clip: Path, repeat: int) -> None:
+    print(f"\n3. peak RSS of a CLI process that handles only {clip.name} (explain --save)")
+    out = Path(tempfile.mkdtemp(prefix="qwenvl_viz_bench_")) / "ours.npz"
+    rs = [run_process(cli_argv("ours", clip, out)) for _ in range(repeat)]
+    print(f"   peak RSS {max(r['peak_mb'] for r in rs):.0f} MB (max of {repeat}; "
+          f"{', '.join(f'{r['peak_mb']:.0f}' for r in rs)}), wall {min(r['time'] for r in rs):.2f} s best")
+    out.unlink(missing_ok=True)
+    out.parent.rmdir()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", choices=["ours", "ref"])
+    ap.add_argument("--reference-cli", nargs=2, metavar=("CLIP", "OUT"), help="the reference side of measurement 1")
     ap.add_argument("--clip")
-    ap.add_argument("--fps", type=float, default=2.0)
+    ap.add_argument("--fps", type=float, default=FPS)
     ap.add_argument("--quick", action="store_true", help="sample clip only")
     ap.add_argument("--repeat", type=int, default=3, help="runs per side, alternating; the best time is compared")
     ap.add_argument("--long-only", action="store_true", help="the 1080p clip only")
@@ -124,31 +274,24 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.clip, args.fps)))
         return
-    clips = [] if args.long_only else [("sample clip 720x1280, 249 frames", CLIP)]
+    if args.reference_cli:
+        reference_cli(*args.reference_cli)
+        return
+    prime = Path(tempfile.mkdtemp(prefix="qwenvl_viz_bench_")) / "prime.npz"
+    cold = run_process(cli_argv("ours", CLIP, prime))
+    prime.unlink()
+    prime.parent.rmdir()
+    print(f"our start-up caches filled by one untimed run: {cold['time']:.2f} s (cold; "
+          f"a no-op when already filled)")
+    if not args.long_only:
+        bench_cli(CLIP, args.repeat)
+        bench_warm("sample clip 720x1280, 249 frames", CLIP, args.repeat)
     if not args.quick or args.long_only:
-        print("generating / reusing the 60 s 1080p clip ...", flush=True)
-        clips.append(("60 s 1920x1080 @ 30 fps, GOP 250", make_long_clip()))
-    print(f"{'clip':<36}{'side':<6}{'best s':>8}{'min-max s':>14}{'cpu s':>8}{'peak MB':>9}  shape")
-    for name, clip in clips:
-        runs: dict[str, list[dict]] = {"ref": [], "ours": []}
-        for _ in range(args.repeat):
-            for side in runs:
-                runs[side].append(run_side(side, clip, args.fps))
-        res = {}
-        for side, rs in runs.items():
-            best = dict(min(rs, key=lambda r: r["time"]))
-            best["peak_mb"] = max(r["peak_mb"] for r in rs)
-            times = [r["time"] for r in rs]
-            res[side] = best
-            print(f"{name:<36}{side:<6}{best['time']:>8.3f}{f'{min(times):.2f}-{max(times):.2f}':>14}"
-                  f"{best['cpu']:>8.2f}{best['peak_mb']:>9.0f}  {best['shape']}", flush=True)
-        o, r = res["ours"], res["ref"]
-        print(f"  -> speed-up {r['time'] / o['time']:.2f}x (cpu {r['cpu'] / o['cpu']:.2f}x), "
-              f"peak memory ours/ref {o['peak_mb'] / max(r['peak_mb'], 1):.2f}"
-              f" ({o['peak_mb']:.0f} MB vs {r['peak_mb']:.0f} MB); live fps change {o['live_fps_ms']:.1f} ms,"
-              f" live max_pixels change {o['live_max_pixels_ms']:.1f} ms (no pixels); start-up of the"
-              f" resampler (numba load + check against torch) {max(r['warm_up_s'] for r in runs['ours']):.2f} s,"
-              f" not timed")
+        print("\ngenerating / reusing the 60 s 1080p clip ...", flush=True)
+        long_clip = make_long_clip()
+        run_process(cli_argv("ours", long_clip, Path(os.devnull)))  # its geometry's checked taps
+        bench_warm("60 s 1920x1080 @ 30 fps, GOP 250", long_clip, args.repeat)
+        bench_cli_rss(long_clip, args.repeat)
 
 
 if __name__ == "__main__":

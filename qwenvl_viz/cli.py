@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(summary, allow_nan=False))
             return 0
+        from .media import set_frame_cache_limit
+
+        set_frame_cache_limit(0)  # one trace per process: each frame is decoded once, keeping it is only memory
         trace = trace_from_args(args)
         if args.command == "explain":
             if args.save:
