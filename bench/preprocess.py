@@ -255,8 +255,9 @@ def bench_cli_rss(clip: Path, repeat: int) -> None:
     print(f"\n3. peak RSS of a CLI process that handles only {clip.name} (explain --save)")
     out = Path(tempfile.mkdtemp(prefix="qwenvl_viz_bench_")) / "ours.npz"
     rs = [run_process(cli_argv("ours", clip, out)) for _ in range(repeat)]
-    print(f"   peak RSS {max(r['peak_mb'] for r in rs):.0f} MB (max of {repeat}; "
-          f"{', '.join(f'{r['peak_mb']:.0f}' for r in rs)}), wall {min(r['time'] for r in rs):.2f} s best")
+    each = ", ".join(f"{r['peak_mb']:.0f}" for r in rs)
+    print(f"   peak RSS {max(r['peak_mb'] for r in rs):.0f} MB (max of {repeat}: {each}), "
+          f"wall {min(r['time'] for r in rs):.2f} s best")
     out.unlink(missing_ok=True)
     out.parent.rmdir()
 
