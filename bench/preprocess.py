@@ -11,7 +11,7 @@ best time of each side is compared and the spread (min-max) is printed beside it
    ``np.savez`` of the same tensors); the two files are compared (they must be equal). Wall time from
    spawn to exit, and each process's peak RSS (``wait4``).
 2. warm, in-process (imports and one-time loads done, outside the timing): ``explain()`` +
-   ``pixel_values`` against ``process_vision_info`` + the video processor, on the sample clip and on a
+   ``pixel_array`` (``pixel_values`` is a torch view of it) against ``process_vision_info`` + the video processor, on the sample clip and on a
    generated 60 s 1080p clip. Peak = ``ru_maxrss`` high-water mark (whole process, and above the RSS
    before the call).
 3. peak RSS of a CLI process that handles only the 1080p clip (``explain CLIP --save OUT.npz``).
@@ -172,7 +172,7 @@ def worker(side: str, clip: str, fps: float) -> dict:
         rss0 = _rss_mb()
         t0, c0 = time.perf_counter(), time.process_time()
         t = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps)
-        shape = tuple(t.pixel_values.shape)
+        shape = tuple(t.pixel_array.shape)  # pixel_values is a torch view of it (no copy; torch not needed)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = _peak_mb()
         # Live controls on the opened clip: numbers only, no pixel tensor.

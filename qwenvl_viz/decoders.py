@@ -47,6 +47,9 @@ DECODER_VERSIONS = {Decoder.TORCHCODEC: "torchcodec 0.13.0", Decoder.DECORD: "de
 # FFmpeg decoders whose output decord 0.6.0 cannot copy (its NDArray copy checks W*H*3 bytes and the
 # frame has 4 bytes a pixel): "Check failed: from_size == to_size ... The size must exactly match".
 DECORD_COPY_FAILS = frozenset({"cinepak"})
+# Codecs (FFmpeg's codec names) that decord 0.6.0's bundled FFmpeg 4.1 has no decoder for (it ships
+# neither libdav1d nor libaom): av_find_best_stream finds no video stream it can open.
+DECORD_NO_DECODER = frozenset({"av1"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,14 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
     coded = (info.coded_width, info.coded_height)
     name = os.path.basename(info.path)
     if dec is Decoder.TORCHCODEC:
+        if index.begin_s is None:
+            # Measured on raw H.264 / HEVC / MPEG-4 elementary streams: their packets carry no timestamps
+            # and the raw demuxers cannot seek, so the scan's seek back to the start fails.
+            error = (f"torchcodec 0.13.0 cannot open {name!r} ({info.container}: no packet timestamps): "
+                     "RuntimeError: scanFileAndUpdateMetadataAndIndex: Could not seek file to pts=0: "
+                     "Operation not permitted")
+            return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", info.fps, True, *rotated, 0,
+                               error)
         span = index.span_s or 0.0
         fps = n / span if span > 0 else info.fps
         notes = []
@@ -129,6 +140,14 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         if index.codec in DECORD_COPY_FAILS:
             error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: Check failed: "
                      f"from_size == to_size ... DECORDArrayCopyFromTo: The size must exactly match")
+        elif index.codec_family in DECORD_NO_DECODER:
+            error = (f"decord 0.6.0 cannot read {name!r}: its bundled FFmpeg 4.1 has no {index.codec_family} "
+                     "decoder: DECORDError: Check failed: st_nb >= 0 ... ERROR cannot find video stream with "
+                     "wanted index: -1")
+        elif not info.frames_header and index.header_duration_s is None:
+            # Its count falls back to avg_frame_rate x the container's duration, which a raw stream lacks.
+            error = (f"decord 0.6.0 cannot read {name!r} ({info.container}: no frame count and no duration in "
+                     "the container): DECORDError: Failed to measure duration/frame-count due to broken metadata")
         notes, exact = [], True
         if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
             # Measured on MPEG-4 Part 2 AVIs with B-frames: sequential reads are right, but after a seek

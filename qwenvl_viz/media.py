@@ -135,6 +135,8 @@ class _VideoIndex:
     fmt: str = ""
     packed: bool = False  # MPEG-4 Part 2 with DivX-style packed B-frames
     lead_pts: int = 0  # first pts minus first dts (1 for MPEG-4 Part 2 with B-frames in AVI)
+    header_duration_s: float | None = None  # the container's stated duration; None in raw elementary streams
+    codec_family: str = ""  # FFmpeg's codec name ("av1"), whichever decoder ("libdav1d") PyAV picked
 
 
 # --- caches and counters -------------------------------------------------------------------------
@@ -458,6 +460,8 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         # already failed on the file, so if they cannot decode it either it is not media at all.
         still_guess = container.format.name == "image2" or container.format.name.endswith("_pipe")
         codec = stream.codec_context.name
+        codec_family = getattr(stream.codec_context.codec, "canonical_name", codec)
+        header_duration_s = container.duration / 1e6 if container.duration is not None else None  # AV_TIME_BASE
         frames_header = int(stream.frames or 0)
         stream_duration = stream.duration  # in time_base units; None when the container has none
         average_rate = stream.average_rate
@@ -579,6 +583,8 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         fmt=fmt,
         packed=packed,
         lead_pts=int(pts[0] - dts[0]) if pts and pts[0] is not None and dts[0] is not None else 0,
+        header_duration_s=header_duration_s,
+        codec_family=codec_family,
     )
     return info, index
 

@@ -44,6 +44,7 @@ __all__ = [
     "make_ffmpeg_video",
     "make_packed_avi",
     "CORPUS",
+    "CODEC_CORPUS",
     "make_bomb_png",
     "MediaFactory",
     "media_files",
@@ -292,6 +293,23 @@ CORPUS = {
                                           args=["-c:v", "msmpeg4", "-q:v", "2"])),
 }
 
+# More codecs and timestamp layouts, kept apart from CORPUS so tests that loop over CORPUS keep their set.
+# HEVC and AV1 as phones and web video store them; packet timestamps out of presentation order (H.264 with
+# B-frames in AVI: pts = dts in decode order; MPEG-2 program stream: pts out of order, some dts missing)
+# and missing altogether (a raw H.264 elementary stream).
+_X265 = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+         "bframes=3:keyint=250:pools=none:frame-threads=1:log-level=error"]
+CODEC_CORPUS = {
+    "hevc_bframes_mp4": ("mp4", dict(frames=40, fps=30, args=[*_X265, "-tag:v", "hvc1"])),
+    "av1_mp4": ("mp4", dict(frames=30, fps=30, args=["-c:v", "libaom-av1", "-cpu-used", "8", "-row-mt", "0",
+                                                     "-threads", "1", "-crf", "40", "-g", "250"])),
+    "h264_bframes_avi": ("avi", dict(frames=60, fps=30, args=["-c:v", "libx264", "-bf", "3", "-g", "250",
+                                                              "-threads", "1"])),
+    "mpeg2_bframes_mpg": ("mpg", dict(frames=45, fps=30, args=["-c:v", "mpeg2video", "-bf", "2", "-g", "15",
+                                                               "-q:v", "4"])),
+    "h264_raw": ("h264", dict(frames=60, fps=30, args=["-c:v", "libx264", "-bf", "3", "-g", "250", "-threads", "1"])),
+}
+
 
 def make_ffmpeg_video(path: str | Path, *, frames: int, fps: float = 15, width: int = 96, height: int = 64,
                       args: list[str] | tuple = (), vf: str | None = None, packed: bool = False,
@@ -327,7 +345,7 @@ def make_ffmpeg_video(path: str | Path, *, frames: int, fps: float = 15, width: 
     return path
 
 
-_FFMPEG_FORMAT = {".mkv": "matroska"}
+_FFMPEG_FORMAT = {".mkv": "matroska", ".ts": "mpegts", ".mpg": "mpeg", ".h264": "h264", ".hevc": "hevc"}
 _VOP = b"\x00\x00\x01\xb6"
 # The VOL user data by which DivX 5 marks a packed stream (the final "p"; FFmpeg's mpeg4 decoder reads it).
 _DIVX_USER_DATA = b"\x00\x00\x01\xb2DivX503b1393p"
@@ -460,10 +478,10 @@ class MediaFactory:
         return plain, path
 
     def corpus(self, name: str) -> Path:
-        """The ``CORPUS`` clip ``name`` (needs the ffmpeg CLI; the test is skipped without it)."""
+        """The ``CORPUS`` / ``CODEC_CORPUS`` clip ``name`` (needs the ffmpeg CLI; the test is skipped without it)."""
         if shutil.which("ffmpeg") is None:
             pytest.skip("the ffmpeg CLI writes the decoder corpus; not installed")
-        ext, kwargs = CORPUS[name]
+        ext, kwargs = CORPUS[name] if name in CORPUS else CODEC_CORPUS[name]
         path = self.root / f"corpus-{name}.{ext}"
         if not path.exists():
             tmp = path.with_suffix(".tmp." + ext)

@@ -1,0 +1,249 @@
+"""HEVC, AV1 and packet timestamps out of order or missing: each backend's count, fps, pictures and
+failures, against torchcodec 0.13.0, decord 0.6.0 and transformers' load_video(backend="pyav"), on
+the clips of ``media_factory.CODEC_CORPUS``.
+
+Both pipelines run the real reference in the same test, as tests/test_decoders.py does for the main
+corpus. Where a backend cannot read a clip, the real one is made to fail here too and the trace must
+carry that backend's own message (``FAILS``). Pixels are compared exactly: every decoder below gives
+the same bits in PyAV's FFmpeg, Debian's 5.1 and decord's 4.1 (``test_pixels_are_bit_exact_across_builds``).
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+
+from media_factory import CODEC_CORPUS, frame_index_of, media_files  # noqa: F401  (pytest fixture)
+from oracles import official, video_processor
+from qwenvl_viz import VizError, explain
+from qwenvl_viz import media as media_stage
+from qwenvl_viz.decoders import Decoder, decoder_view
+
+decord = pytest.importorskip("decord")
+torchcodec_decoders = pytest.importorskip("torchcodec.decoders")
+
+CLIPS = list(CODEC_CORPUS)
+MODELS = ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]
+BACKENDS = [d.value for d in Decoder]
+ENCODER = {"hevc_bframes_mp4": "libx265", "av1_mp4": "libaom-av1"}  # the others use encoders every build has
+
+# (clip, backend) -> what the real backend raises, which the trace's error must also say. Measured:
+# - decord 0.6.0 bundles FFmpeg 4.1 without libdav1d / libaom: no AV1 decoder, so no video stream;
+# - a raw elementary stream has no packet timestamps, no frame count and no duration: torchcodec's scan
+#   cannot seek back to the start, decord cannot size the video, load_video samples from 0 frames.
+FAILS = {
+    ("av1_mp4", "decord"): "cannot find video stream with wanted index: -1",
+    ("h264_raw", "torchcodec"): "Could not seek file to pts=0: Operation not permitted",
+    ("h264_raw", "decord"): "Failed to measure duration/frame-count due to broken metadata",
+    ("h264_raw", "pyav"): "total_num_frames=0",
+    ("mpeg2_bframes_mpg", "pyav"): "total_num_frames=0",  # MPEG-PS states no frame count either
+}
+
+
+@functools.cache
+def _ffmpeg_encoders() -> str:
+    return subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+
+
+def _clip(media_files, name):
+    encoder = ENCODER.get(name)
+    if encoder and f" {encoder} " not in _ffmpeg_encoders():
+        pytest.skip(f"this ffmpeg has no {encoder} encoder to write {name}")
+    return media_files.corpus(name)
+
+
+def _tc(path):
+    return torchcodec_decoders.VideoDecoder(str(path))
+
+
+def _pyav_header_frames(path) -> int:
+    import av
+
+    with av.open(str(path)) as c:
+        return c.streams.video[0].frames
+
+
+def _read_all(backend: str, path) -> np.ndarray:
+    """Every frame the real backend lists, in order, as uint8 ``[n, H, W, 3]`` (raises as it does)."""
+    if backend == "torchcodec":
+        dec = _tc(path)
+        return dec.get_frames_at(indices=list(range(dec.metadata.num_frames))).data.permute(0, 2, 3, 1).numpy()
+    if backend == "decord":
+        vr = decord.VideoReader(str(path))
+        return vr.get_batch(list(range(len(vr)))).asnumpy()
+    from transformers.video_utils import load_video
+
+    n = _pyav_header_frames(path)
+    video, _ = load_video(str(path), backend="pyav", sample_indices_fn=lambda metadata, **kw: np.arange(n))
+    return np.asarray(video)
+
+
+# --- which backend reads which clip --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", CLIPS)
+def test_each_backend_reads_or_fails_as_the_real_one(media_files, name, backend):
+    """A clip a backend cannot read fails here with that backend's message; every other one is read."""
+    path = _clip(media_files, name)
+    view = decoder_view(media_stage.open_media(path), backend)
+    expected = FAILS.get((name, backend))
+    if expected is None:
+        assert view.error is None
+        frames = _read_all(backend, path)
+        assert len(frames) == view.frames
+        return
+    assert view.error and expected in view.error
+    if backend == "pyav":  # load_video itself: its sampler gets total_num_frames=0
+        with pytest.raises(ValueError, match=expected):
+            explain_ref_processor(path, "qwen2.5-vl", backend)
+    else:
+        with pytest.raises(Exception, match=expected):
+            _read_all(backend, path)
+    with pytest.raises(VizError) as err:
+        explain(path, fps=2.0, decoder=backend).pixel_values
+    assert expected in str(err.value) and str(err.value).startswith(f"{backend}: ")
+
+
+def test_decoders_report_names_each_failing_backend(media_files):
+    """The decoders section of the JSON keeps each backend's failure beside the one that reads."""
+    path = _clip(media_files, "av1_mp4")
+    rows = {r["decoder"]: r for r in explain(path, fps=2.0, decoder="torchcodec").summary()["decoders"]["rows"]}
+    assert rows["torchcodec"]["error"] is None and rows["pyav"]["error"] is None
+    assert "no av1 decoder" in rows["decord"]["error"]
+
+
+# --- metadata and pictures of the clips that are read ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CLIPS)
+def test_metadata_equals_each_backend(media_files, name):
+    path = _clip(media_files, name)
+    info = media_stage.open_media(path)
+    if ("torchcodec" not in [b for (n, b) in FAILS if n == name]):
+        tc = _tc(path).metadata
+        view = decoder_view(info, "torchcodec")
+        assert (view.frames, view.fps, view.width, view.height) == (tc.num_frames, tc.average_fps, tc.width, tc.height)
+    if (name, "decord") not in FAILS:
+        vr = decord.VideoReader(str(path))
+        view = decoder_view(info, "decord")
+        assert (view.frames, view.fps, (view.height, view.width)) == (len(vr), vr.get_avg_fps(), vr[0].shape[:2])
+    import av
+
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        view = decoder_view(info, "pyav")
+        assert view.frames == s.frames and view.fps == float(s.average_rate)
+
+
+@pytest.mark.parametrize("name", [n for n in CLIPS if (n, "torchcodec") not in FAILS])
+def test_every_frame_is_the_picture_torchcodec_returns(media_files, name):
+    path = _clip(media_files, name)
+    info = media_stage.open_media(path)
+    view = decoder_view(info, "torchcodec")
+    idx = list(range(view.decodable))
+    ref = _tc(path).get_frames_at(indices=idx).data.permute(0, 2, 3, 1).numpy()
+    ours = media_stage.read_frames(info, [view.picture(k) for k in idx])
+    assert [frame_index_of(f) for f in ours] == [frame_index_of(f) for f in ref] == idx
+    assert np.array_equal(ours, ref)
+    if view.decodable < view.frames:  # H.264 with B-frames in AVI: the last frame is missing, as in MPEG-4
+        with pytest.raises(RuntimeError, match="no more frames left to decode"):
+            _tc(path).get_frame_at(view.frames - 1)
+
+
+def test_h264_bframes_in_avi_behaves_as_mpeg4_bframes_in_avi(media_files):
+    """Packet pts in decode order: both seeking backends are flagged (pictures after a seek not emulated)
+    and torchcodec loses the last frame; in-order reads are right."""
+    path = _clip(media_files, "h264_bframes_avi")
+    info = media_stage.open_media(path)
+    tc, de = decoder_view(info, "torchcodec"), decoder_view(info, "decord")
+    assert not tc.exact and not de.exact and tc.decodable == info.frames - 1 == 59
+    got = [frame_index_of(f) for f in decord.VideoReader(str(path)).get_batch([0, 30, 59]).asnumpy()]
+    assert got[0] == 0 and got[1:] != [30, 59]  # decord after a seek: other pictures (measured [0, 30, 27])
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "pyav"])
+@pytest.mark.parametrize("name", [n for n in CLIPS if n in ("hevc_bframes_mp4", "av1_mp4", "mpeg2_bframes_mpg")])
+def test_pixels_are_bit_exact_across_builds(media_files, name, backend):
+    """HEVC, AV1 (libdav1d in PyAV and Debian) and MPEG-2 decode to the same bits in every FFmpeg here."""
+    if (name, backend) in FAILS:
+        pytest.skip(f"{backend} cannot read {name}")
+    path = _clip(media_files, name)
+    info = media_stage.open_media(path)
+    ours = media_stage.read_frames(info, list(range(info.frames)))
+    assert np.array_equal(ours, _read_all(backend, path))
+
+
+# --- both pipelines, every family, each backend ------------------------------------------------------
+
+
+def _official_ref(monkeypatch, path, backend, model):
+    from qwen_vl_utils import vision_process
+
+    monkeypatch.setattr(vision_process, "get_video_reader_backend", lambda: backend)
+    return official(path, "video", model, fps=2.0)
+
+
+def explain_ref_processor(path, model, backend):
+    """load_video + the transformers video processor, as tests/test_decoders.py runs them."""
+    from transformers.video_utils import load_video
+
+    vp = video_processor(model)
+    video, meta = load_video(str(path), backend=backend, sample_indices_fn=partial(vp.sample_frames, fps=2.0))
+    video = torch.as_tensor(np.asarray(video))
+    if video.shape[-1] == 3:
+        video = video.permute(0, 3, 1, 2)
+    if len(video) != len(meta.frames_indices):
+        raise IndexError(f"{len(video)} frames for {len(meta.frames_indices)} indices")
+    out = vp(videos=[video], video_metadata=[meta], do_sample_frames=False, return_tensors="pt")
+    return out, meta
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("backend", ["torchcodec", "decord"])
+@pytest.mark.parametrize("name", CLIPS)
+def test_official_pipeline_equals_qwen_vl_utils_with_backend(media_files, monkeypatch, name, backend, model):
+    path = _clip(media_files, name)
+    try:
+        ref = _official_ref(monkeypatch, path, backend, model)
+    except Exception as e:  # the reference fails (after its torchvision retry): so must we, naming the backend
+        assert (name, backend) in FAILS, e
+        with pytest.raises(VizError) as ours_err:
+            explain(path, model=model, fps=2.0, decoder=backend).pixel_values
+        assert backend in str(ours_err.value) and FAILS[name, backend] in str(ours_err.value)
+        return
+    assert (name, backend) not in FAILS
+    ours = explain(path, model=model, fps=2.0, decoder=backend)
+    assert list(ours.sampling.indices) == ref["indices"]
+    assert ours.sampling.sample_fps == ref["sample_fps"]
+    assert tuple(ours.patchify.grid_thw) == tuple(ref["grid_thw"][0].tolist())
+    if not ours.decoder.exact:  # counts, indices and grid are exact; the pictures after a seek are not
+        pytest.xfail("; ".join(ours.decoder.notes))
+    assert torch.equal(ours.pixel_values, ref["pixel_values"].float())
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", CLIPS)
+def test_processor_pipeline_equals_load_video_and_processor(media_files, name, backend, model):
+    path = _clip(media_files, name)
+    try:
+        out, meta = explain_ref_processor(path, model, backend)
+    except Exception as e:
+        assert (name, backend) in FAILS, e
+        with pytest.raises(VizError) as ours_err:
+            explain(path, model=model, pipeline="processor", fps=2.0, decoder=backend).pixel_values
+        assert backend in str(ours_err.value), (e, ours_err.value)
+        return
+    assert (name, backend) not in FAILS
+    ours = explain(path, model=model, pipeline="processor", fps=2.0, decoder=backend)
+    assert list(ours.sampling.indices) == [int(i) for i in meta.frames_indices]
+    assert tuple(ours.patchify.grid_thw) == tuple(out["video_grid_thw"][0].tolist())
+    if not ours.decoder.exact:
+        pytest.xfail("; ".join(ours.decoder.notes))
+    assert torch.equal(ours.pixel_values, out["pixel_values_videos"].float())
