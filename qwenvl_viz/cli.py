@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
 
 from . import params as vocab
 from .errors import VizError
@@ -120,6 +121,20 @@ def walkthrough(trace) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def _no_frame_cache():
+    """One trace per command: each sampled frame is decoded once, so keeping decoded frames is only
+    memory (up to the cache's 128 MiB beside a large pixel tensor). The limit is restored after."""
+    from .media import decode_stats, set_frame_cache_limit
+
+    kept = decode_stats()["cache_limit_bytes"]
+    set_frame_cache_limit(0)
+    try:
+        yield
+    finally:
+        set_frame_cache_limit(kept)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -134,30 +149,28 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(summary, allow_nan=False))
             return 0
-        from .media import set_frame_cache_limit
-
-        set_frame_cache_limit(0)  # one trace per process: each frame is decoded once, keeping it is only memory
-        trace = trace_from_args(args)
-        if args.command == "explain":
-            if args.save:
-                from .export import to_npz
-
-                to_npz(trace, args.save)  # writes exactly args.save, or raises VizError
-            if args.json:
-                print(json.dumps(trace.summary(), allow_nan=False))
-            else:
-                print(walkthrough(trace))
+        with _no_frame_cache():
+            trace = trace_from_args(args)
+            if args.command == "explain":
                 if args.save:
-                    print(f"saved     {os.path.abspath(args.save)}")
+                    from .export import to_npz
+
+                    to_npz(trace, args.save)  # writes exactly args.save, or raises VizError
+                if args.json:
+                    print(json.dumps(trace.summary(), allow_nan=False))
+                else:
+                    print(walkthrough(trace))
+                    if args.save:
+                        print(f"saved     {os.path.abspath(args.save)}")
+                return 0
+            from .encoder.cli import run_encode
+
+            summary = run_encode(args, trace)
+            if args.json:
+                from .trace import json_safe
+
+                print(json.dumps({"trace": trace.summary(), "encoder": json_safe(summary)}, allow_nan=False))
             return 0
-        from .encoder.cli import run_encode
-
-        summary = run_encode(args, trace)
-        if args.json:
-            from .trace import json_safe
-
-            print(json.dumps({"trace": trace.summary(), "encoder": json_safe(summary)}, allow_nan=False))
-        return 0
     except VizError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -89,6 +89,16 @@ def parse_decoder(value) -> Decoder:
         ) from None
 
 
+def _bframes_in_decode_order(index) -> str:
+    """Where packets carry B-frames in decode order with dts-like timestamps (AVI; MPEG program streams),
+    the container's name for the notes; "" elsewhere. Measured on both (MPEG-4 Part 2 and H.264 in AVI,
+    MPEG-2 in .mpg): torchcodec and decord return neighbouring pictures after a seek, torchcodec loses the
+    last frame."""
+    if index.lead_pts > 0 and index.fmt in ("avi", "mpeg"):
+        return "AVI" if index.fmt == "avi" else "an MPEG program stream"
+    return ""
+
+
 def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> DecoderView:
     """The metadata ``decoder`` reports for the video ``info`` (images: not applicable)."""
     from .media import _index_for  # private: the probe's demux facts
@@ -118,21 +128,25 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         if fps is not None and info.fps and abs(fps - info.fps) > 1e-6 * info.fps:
             notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
         decodable, missing, exact = n, "", True
-        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
+        where = _bframes_in_decode_order(index) or ("AVI" if index.packed else "")
+        if where:
             # Measured on MPEG-4 Part 2 AVIs with B-frames: torchcodec matches frames by pts, which FFmpeg
             # 5.1 gives in storage order here; in-order reads are right, but after a seek indices
             # [0,7,15,22,30,37,45,52] gave pictures [0,6,14,24,29,36,44,51] (packed: [0,10,20] -> [0,9,19]).
             exact = False
-            notes.append("B-frames in AVI: after a seek torchcodec returns neighbouring pictures for some "
+            notes.append(f"B-frames in {where}: after a seek torchcodec returns neighbouring pictures for some "
                          "indices; shown here are the pictures the index names (its seeks not emulated)")
-        if index.fmt == "avi" and index.lead_pts > 0:
+        if _bframes_in_decode_order(index) and index.codec not in ("h264", "hevc"):
             # Measured (MPEG-4 Part 2 with B-frames in AVI, packed or not): get_frames_at(n - 1) raises.
+            # H.264 in AVI differs: every index is reached after a seek (index k gives picture k - 2 with
+            # x264's B-pyramid), only an in-order read stops two frames early.
             decodable = n - 1
-            missing = ("torchcodec 0.13.0 cannot decode the last frame of this AVI (B-frames: its pts run 1..n): "
+            missing = (f"torchcodec 0.13.0 cannot decode the last frame of this {where.split()[-1]} (B-frames, packets in "
+                       "decode order): "
                        "RuntimeError: Requested next frame while there are no more frames left to decode. "
                        "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has "
                        "no attribute 'read_video'")
-            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this AVI")
+            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {where.split()[-1]}")
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
                            None, tuple(notes), missing, exact)
     if dec is Decoder.DECORD:
@@ -149,12 +163,13 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             error = (f"decord 0.6.0 cannot read {name!r} ({info.container}: no frame count and no duration in "
                      "the container): DECORDError: Failed to measure duration/frame-count due to broken metadata")
         notes, exact = [], True
-        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
+        where = _bframes_in_decode_order(index) or ("AVI" if index.packed else "")
+        if where:
             # Measured on MPEG-4 Part 2 AVIs with B-frames: sequential reads are right, but after a seek
             # decord returns other pictures (indices [0,8,17,25,34,42,51,59] of a 60-frame AVI gave
             # pictures [0,8,7,15,24,32,53,59]; packed: [0,10,20,30,40,50,59] gave [0,10,20,1,11,21,0]).
             exact = False
-            notes.append("B-frames in AVI: after a seek decord 0.6.0 returns other pictures than the index "
+            notes.append(f"B-frames in {where}: after a seek decord 0.6.0 returns other pictures than the index "
                          "says; shown here are the pictures the index names (decord's seeks not emulated)")
         return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact)
     # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
@@ -163,8 +178,8 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
     error = None
     if header == 0:
         error = ("transformers load_video(backend='pyav'): the container header has no frame count "
-                 "(stream.frames = 0), so it samples from 0 frames: ValueError: the requested number of "
-                 "frames exceeds total_num_frames=0")
+                 "(stream.frames = 0), so its sampler gets total_num_frames=0 and fails (transformers 5.23, "
+                 "Qwen2-VL / Qwen2.5-VL sample_frames: ZeroDivisionError: division by zero)")
     elif header > n:
         notes.append(f"load_video trusts the header's {header} frames; only {n} decode: indices >= {n} "
                      f"come back as nothing (fewer frames than asked for)")

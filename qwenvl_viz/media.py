@@ -484,11 +484,17 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     has_pts = all(p is not None for p in pts)
     order_key = pts if has_pts else [d if d is not None else -(2**62) for d in dts]
     pts_arr = np.sort(np.asarray(order_key, dtype=np.int64))
-    seekable = has_pts and n == len(np.unique(pts_arr)) and not packed
+    # AVI stores no presentation times: FFmpeg numbers H.264 / HEVC packets in decode order (only MPEG-4
+    # Part 2 gets its pts from a parser), so with B-frames the pictures come out carrying shuffled pts.
+    decode_order_pts = fmt == "avi" and codec in ("h264", "hevc")
+    seekable = has_pts and n == len(np.unique(pts_arr)) and not packed and not decode_order_pts
     if packed:
         # DivX-style packed B-frames: a P-VOP and the B-VOP before it share a packet, an N-VOP fills the
         # next slot; the packet pts follow that storage order, not the display order the decoder outputs.
         notes.append("packed B-frames (DivX style): frame i is the i-th picture the decoder outputs")
+    elif decode_order_pts:
+        notes.append(f"{codec} in AVI: packet timestamps follow decode order; frame i is the i-th picture "
+                     "the decoder outputs")
     elif not seekable:
         notes.append("timestamps missing or repeated: frames are decoded in order, without seeking")
     key_idx = np.unique(np.searchsorted(pts_arr, np.asarray([k for k in key_pts if k is not None], dtype=np.int64)))
