@@ -11,6 +11,7 @@ the same bits in PyAV's FFmpeg, Debian's 5.1 and decord's 4.1 (``test_pixels_are
 from __future__ import annotations
 
 import functools
+import shutil
 import subprocess
 from functools import partial
 
@@ -260,3 +261,38 @@ def test_processor_pipeline_equals_load_video_and_processor(media_files, name, b
     if not ours.decoder.exact:
         pytest.xfail("; ".join(ours.decoder.notes))
     assert torch.equal(ours.pixel_values, out["pixel_values_videos"].float())
+
+
+# --- MPEG transport streams: read by every backend, not yet emulated -----------------------------------
+
+TS_CLIP = dict(frames=45, fps=30, args=["-c:v", "mpeg2video", "-bf", "2", "-g", "15", "-q:v", "4"])
+
+
+@pytest.fixture(scope="module")
+def mpeg2_ts(tmp_path_factory):
+    from media_factory import make_ffmpeg_video
+
+    if not shutil.which("ffmpeg"):
+        pytest.skip("the ffmpeg CLI writes the clip; not installed")
+    return make_ffmpeg_video(tmp_path_factory.mktemp("ts") / "mpeg2_bframes.ts", **TS_CLIP)
+
+
+def test_mpeg_ts_is_read_with_pts_in_presentation_order(mpeg2_ts):
+    """PyAV (ours) reads every picture in order; packet pts arrive out of order (B-frames), as in any TS."""
+    info = media_stage.open_media(mpeg2_ts)
+    assert info.frames == 45 and info.frames_header == 0
+    assert [frame_index_of(f) for f in media_stage.read_frames(info, [0, 1, 2, 22, 44])] == [0, 1, 2, 22, 44]
+
+
+@pytest.mark.xfail(strict=True, reason="not emulated: torchcodec's average_fps on this TS is 30.000000000000004 "
+                                       "(its scan's pts span), the view says 30.0")
+def test_mpeg_ts_torchcodec_fps(mpeg2_ts):
+    view = decoder_view(media_stage.open_media(mpeg2_ts), "torchcodec")
+    assert view.fps == _tc(mpeg2_ts).metadata.average_fps
+
+
+@pytest.mark.xfail(strict=True, reason="not emulated: decord 0.6.0 returns pictures 15, 16, ... for indices 0, 1, "
+                                       "... of this TS (it warns of 'frames corrupted and recovered')")
+def test_mpeg_ts_decord_pictures(mpeg2_ts):
+    vr = decord.VideoReader(str(mpeg2_ts))
+    assert [frame_index_of(f) for f in vr.get_batch([0, 1, 2]).asnumpy()] == [0, 1, 2]
