@@ -128,11 +128,12 @@ class Trace:
     def num_vision_tokens(self) -> int:
         return self.patchify.num_tokens
 
-    @cached_property
+    @property
     def pixel_values(self) -> "torch.Tensor":
         """float32 ``[rows, 3*Tp*p*p]``, rows in 2x2 merge order; computed once, on first access.
 
-        A torch view of :attr:`pixel_array` (the same memory).
+        A torch view of :attr:`pixel_array` (the same memory; only the array is kept on the trace, so
+        a cache that sizes traces counts the bytes once).
         """
         import torch
 
