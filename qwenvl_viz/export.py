@@ -21,7 +21,6 @@ import io
 import json
 import math
 import os
-import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,19 +40,13 @@ TOKEN_COLUMNS = (
 
 # ---- JSON ---------------------------------------------------------------------------------------
 
-def _is_tensor(obj) -> bool:
-    # A tensor exists only where torch was loaded; checking so never loads it.
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.Tensor)
-
-
 def _jsonable(obj: Any) -> Any:
     """Plain JSON values: dataclasses -> dicts, arrays -> lists, enums -> values, non-finite floats -> str."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, enum.Enum):
         return obj.value
-    if isinstance(obj, np.ndarray) or _is_tensor(obj):
+    if hasattr(obj, "tolist") and hasattr(obj, "shape"):  # numpy arrays and torch tensors, torch never imported
         return _jsonable(obj.tolist())
     if isinstance(obj, np.generic):
         return _jsonable(obj.item())

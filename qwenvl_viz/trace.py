@@ -8,7 +8,6 @@ the CLI render a Trace; they compute nothing themselves.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -297,12 +296,6 @@ class Trace:
         })
 
 
-def _is_tensor(obj) -> bool:
-    # A tensor exists only where torch was loaded; checking so never loads it.
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.Tensor)
-
-
 def json_safe(obj):
     """``obj`` with only JSON types: numpy scalars and arrays as Python values, a non-finite float as
     None (``json.dumps(..., allow_nan=False)`` accepts the result), bytes / complex / others as text."""
@@ -314,7 +307,7 @@ def json_safe(obj):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
         return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.ndarray) or _is_tensor(obj):
+    if hasattr(obj, "tolist") and hasattr(obj, "shape"):  # numpy arrays and torch tensors, torch never imported
         return json_safe(obj.tolist())
     if isinstance(obj, dict):
         return {str(json_safe(k)) if not isinstance(k, str) else k: json_safe(v) for k, v in obj.items()}
