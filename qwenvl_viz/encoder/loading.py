@@ -22,8 +22,8 @@ import torch
 from safetensors import safe_open
 
 from ..errors import VizError
-from ..profiles import Family, ModelProfile
-from .config import DEFAULT_PRESET, VisionConfig, config_from_checkpoint, get_preset
+from ..profiles import Family, ModelProfile, get_profile
+from .config import DEFAULT_PRESET, VisionConfig, config_from_checkpoint, get_preset, pixel_mismatch
 from .hub import Progress, resolve_checkpoint
 from .layers import VisionTower
 from .qwen2_5_vl import Qwen2_5VisionTower
@@ -238,10 +238,8 @@ def get_tower(
         if profile is not None:
             config = config.with_sizes(profile.patch_size, profile.merge_size, profile.temporal_patch_size)
         tower = random_tower(config, seed=seed, device=device)
-    if family is not None and tower.config.family is not Family(family):
-        raise VizError(
-            f"the {tower.config.family.value} tower ({tower.config.name}) cannot encode {Family(family).value} "
-            "input; pick a tower of the same family",
-            field="preset",
-        )
+    if family is not None:
+        err = pixel_mismatch(tower.config, profile or get_profile(family), sizes=False)
+        if err is not None:
+            raise err
     return tower
