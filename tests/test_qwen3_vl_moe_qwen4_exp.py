@@ -174,6 +174,10 @@ def test_pixels_and_grid_equal_qwen3_vl(media, family, kind):
     assert a.patchify.grid_thw == b.patchify.grid_thw
     assert torch.equal(a.pixel_values, b.pixel_values)
     assert a.profile.pixel_format == b.profile.pixel_format
+    from qwenvl_viz.compare import compare
+
+    row = next(r for r in compare(a, b).rows if r.key == "pixel_values")  # the compare's digest of the recipe
+    assert not row.differs
 
 
 @pytest.mark.parametrize("family", FAMILIES)
