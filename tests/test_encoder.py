@@ -295,6 +295,23 @@ HUB_VISION_CONFIGS = {
                                 "num_position_embeddings": 2304, "out_hidden_size": 5120, "patch_size": 16,
                                 "spatial_merge_size": 2, "temporal_patch_size": 2}),
     "qwen3-vl-30b-a3b": ("qwen3_vl_moe", {"out_hidden_size": 2048}),  # the rest: Qwen3VLMoeVisionConfig's defaults
+    # Qwen3.5's small and medium towers (public copies of the Qwen3.5-0.8B / 4B config.json blocks) and the
+    # MoE sizes' large one (35B-A3B's block; 122B-A10B: its shape as checked by a loader of that checkpoint).
+    "qwen3.5-0.8b": ("qwen3_5", {"deepstack_visual_indexes": [], "depth": 12, "hidden_act": "gelu_pytorch_tanh",
+                                 "hidden_size": 768, "in_channels": 3, "intermediate_size": 3072, "num_heads": 12,
+                                 "num_position_embeddings": 2304, "out_hidden_size": 1024, "patch_size": 16,
+                                 "spatial_merge_size": 2, "temporal_patch_size": 2}),
+    "qwen3.5-4b": ("qwen3_5", {"deepstack_visual_indexes": [], "depth": 24, "hidden_act": "gelu_pytorch_tanh",
+                               "hidden_size": 1024, "in_channels": 3, "intermediate_size": 4096, "num_heads": 16,
+                               "num_position_embeddings": 2304, "out_hidden_size": 2560, "patch_size": 16,
+                               "spatial_merge_size": 2, "temporal_patch_size": 2}),
+    "qwen3.5-35b-a3b": ("qwen3_5_moe", {"deepstack_visual_indexes": [], "depth": 27, "hidden_act": "gelu_pytorch_tanh",
+                                        "hidden_size": 1152, "in_channels": 3, "initializer_range": 0.02,
+                                        "intermediate_size": 4304, "model_type": "qwen3_5_moe_vision", "num_heads": 16,
+                                        "num_position_embeddings": 2304, "out_hidden_size": 2048, "patch_size": 16,
+                                        "spatial_merge_size": 2, "temporal_patch_size": 2}),
+    "qwen3.5-122b-a10b": ("qwen3_5_moe", {"depth": 27, "hidden_size": 1152, "num_heads": 16, "out_hidden_size": 3072,
+                                          "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2}),
 }  # fmt: skip
 
 

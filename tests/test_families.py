@@ -21,6 +21,38 @@ def test_stages_do_not_branch_on_family_identity():
         assert hits == [], (name, hits)
 
 
+def test_only_the_tower_registry_names_families_outside_the_profiles():
+    """Every other module reads profile fields; encoder/config.py's TOWER_KINDS rows map model_types to families."""
+    root = Path(__file__).resolve().parents[1] / "qwenvl_viz"
+    hits = {}
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        lines = [ln for ln in path.read_text().splitlines() if re.search(r"Family\.QWEN", ln)]
+        if lines and rel != "profiles.py":
+            hits[rel] = lines
+    assert list(hits) == ["encoder/config.py"], hits
+    assert all(re.match(r"_QWEN\w*_KIND = TowerKind\(Family\.QWEN", ln) for ln in hits["encoder/config.py"])
+
+
+def test_tower_sizes_are_profile_data_read_by_the_presets_and_the_picker():
+    from qwenvl_viz.encoder import DEFAULT_PRESET, PRESETS
+    from qwenvl_viz.ui.towers import HUB_TOWERS
+
+    names = [t.preset for p in PROFILES.values() for t in p.towers]
+    assert list(PRESETS) == names and len(set(names)) == len(names)
+    for p in PROFILES.values():
+        assert DEFAULT_PRESET[p.family] == p.default_tower in {t.preset for t in p.towers}
+        assert HUB_TOWERS[p.family] == p.checkpoints
+        for t in p.towers:
+            c = PRESETS[t.preset]
+            assert c.family is p.family and (c.depth, c.hidden_size, c.intermediate_size, c.num_heads,
+                                             c.out_hidden_size) == (t.depth, t.hidden_size, t.intermediate_size,
+                                                                    t.num_heads, t.out_hidden_size)
+            assert c.pixel_format == p.pixel_format  # a family's own towers read its pixels
+    repos = [r for p in PROFILES.values() for r, _ in p.checkpoints]
+    assert len(set(repos)) == len(repos) and all(r.startswith("Qwen/") for r in repos)
+
+
 def test_default_system_turn_is_the_profile_field():
     q25 = get_profile("qwen2.5-vl")
     custom = dataclasses.replace(q25, default_system="Be brief.")
