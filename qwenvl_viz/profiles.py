@@ -118,8 +118,8 @@ class TowerSize:
 # shared/reference/qwen-vl-pipeline.md section 4.2. Qwen3.5: three towers across the family (small for
 # 0.8B; medium for 2B and 4B; large, = Qwen3_5VisionConfig's defaults, for 9B and up), out_hidden_size = the
 # LLM width, from NVIDIA/Megatron-LM examples/multimodal_dev/models/qwen35_vl/configuration.py
-# (``_VISION_VARIANT_CONFIGS``, all eight sizes) and public copies of the Qwen3.5-0.8B / 4B / 27B / 35B-A3B /
-# 122B-A10B config.json vision_config blocks, which agree with it.
+# (``_VISION_VARIANT_CONFIGS``, all eight sizes); public copies of the Qwen3.5-0.8B and 4B config.json
+# vision_config blocks and of the 27B / 35B-A3B / 122B-A10B towers' shapes agree with it.
 _VIT_QWEN2 = dict(depth=32, hidden_size=1280, intermediate_size=5120, num_heads=16)  # mlp_ratio 4
 _VIT_QWEN2_5 = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16)
 _VIT_SMALL = dict(depth=12, hidden_size=768, intermediate_size=3072, num_heads=12)
@@ -195,7 +195,7 @@ class ModelProfile:
 
     @property
     def checkpoints(self) -> tuple[tuple[str, str], ...]:
-        """``(repo, preset)`` of each public checkpoint, smallest first."""
+        """``(repo, preset)`` of each public checkpoint, in the order of ``towers``."""
         return tuple((t.repo, t.preset) for t in self.towers if t.repo)
 
     @property
