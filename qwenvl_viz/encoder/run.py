@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from ..errors import VizError
 from ..profiles import Family
 from .config import VisionConfig, pixel_mismatch
 from .layers import Progress, VisionTower
