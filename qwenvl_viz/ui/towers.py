@@ -21,7 +21,7 @@ import torch
 
 from ..encoder import DEFAULT_PRESET, PRESETS, VisionConfig, build_tower, get_preset
 from ..encoder.hub import Progress, fetch_tower, is_repo_spec
-from ..profiles import PROFILES, Family
+from ..profiles import PROFILES, Family, get_profile
 
 __all__ = ["HUB", "HUB_TOWERS", "BF16_BYTES", "vision_bytes", "download_bytes", "picker_choices", "default_choice", "real_by_default",
            "hub_reachable", "precompute_choice", "hub_repo", "fetched", "fetched_folder", "PROBE_TIMEOUT_S"]
@@ -104,7 +104,8 @@ def picker_choices(family: Family | str) -> list[tuple[str, str]]:
         (f"{repo} · real weights 真实权重 · {download_bytes(preset) / 1e9:.2f} GB", HUB + repo)
         for repo, preset in HUB_TOWERS[fam]
     ]  # fmt: skip
-    presets = sorted((n for n, c in PRESETS.items() if c.family is fam), key=lambda n: (not n.endswith("-tiny"), n))
+    names = [t.preset for t in get_profile(fam).towers]  # the profile's order: smallest public size first
+    presets = sorted(names, key=lambda n: not n.endswith("-tiny"))  # stable: the tiny demo tower, then the sizes
     return hub + [(f"{n} · random weights 随机权重", n) for n in presets]
 
 
