@@ -149,7 +149,7 @@ def _pixel_recipe(t) -> str:
     return hashlib.blake2b(repr(recipe).encode(), digest_size=6).hexdigest()
 
 
-def _first_difference(key: str, x: np.ndarray, y: np.ndarray) -> str:
+def _first_difference(x: np.ndarray, y: np.ndarray) -> str:
     """Where two token arrays first differ, as a formula: ``token 0: 151644 ≠ 248045`` or, when one is a
     prefix of the other, ``tokens 0..5835 =; 5836 vs 5838``."""
     if x.ndim == 2:  # position ids (3, tokens): one (t, h, w) column per token
@@ -235,7 +235,7 @@ def compare(a, b) -> Comparison:
         differs = not same_media if key == "media" else not _equal(x, y)
         detail = ""
         if differs:
-            detail = _first_difference(key, _ARRAYS[key](a), _ARRAYS[key](b)) if key in _ARRAYS else _detail(key, x, y)
+            detail = _first_difference(_ARRAYS[key](a), _ARRAYS[key](b)) if key in _ARRAYS else _detail(key, x, y)
         rows.append(Row(key, LABELS[key], x, y, differs, detail))
     diffs = [r for r in rows if r.differs and r.key != "media"]
     lines = [f"a: {_label(a)}", f"b: {_label(b)}"]
