@@ -520,12 +520,13 @@ def test_in_place_activations_only_without_autograd(family):
     assert all(p.grad is not None for p in tower.blocks[0].mlp.parameters())
 
 
-def test_qwen3_5_checkpoint_loads_strictly_and_rejects_a_deepstack_tensor(tf, tmp_path):
-    model_type, prefix, cfg = tiny_hf_config(tf, Family.QWEN3_5)
-    hf = tf.models[Family.QWEN3_5]._from_config(cfg).eval()
+@pytest.mark.parametrize("family", [Family.QWEN3_5, Family.QWEN4_EXP], ids=lambda f: f.value)
+def test_towers_without_deepstack_load_strictly_and_reject_a_deepstack_tensor(tf, tmp_path, family):
+    model_type, prefix, cfg = tiny_hf_config(tf, family)
+    hf = tf.models[family]._from_config(cfg).eval()
     tensors = {prefix + k: v for k, v in hf.state_dict().items()}
     tower = load_tower(write_checkpoint(tmp_path / "ok", model_type, cfg.to_dict(), tensors), device="cpu")
-    assert tower.config.family is Family.QWEN3_5 and tower.config.deepstack_visual_indexes == ()
+    assert tower.config.family is family and tower.config.deepstack_visual_indexes == ()
     tensors["model.visual.deepstack_merger_list.0.norm.weight"] = torch.ones(4 * 32)
     with pytest.raises(VizError, match="unexpected 1 tensor"):
         load_tower(write_checkpoint(tmp_path / "bad", model_type, cfg.to_dict(), tensors))
