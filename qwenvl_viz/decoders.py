@@ -47,6 +47,9 @@ DECODER_VERSIONS = {Decoder.TORCHCODEC: "torchcodec 0.13.0", Decoder.DECORD: "de
 # FFmpeg decoders whose output decord 0.6.0 cannot copy (its NDArray copy checks W*H*3 bytes and the
 # frame has 4 bytes a pixel): "Check failed: from_size == to_size ... The size must exactly match".
 DECORD_COPY_FAILS = frozenset({"cinepak"})
+# Codecs whose streams decord 0.6.0 cannot count: its FFmpeg's GIF demuxer sets neither nb_frames nor a
+# frame rate, so VideoReader::GetFrameCount (video_reader.cc) estimates 0 frames and fails.
+DECORD_COUNT_FAILS = frozenset({"gif"})
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,9 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         if index.codec in DECORD_COPY_FAILS:
             error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: Check failed: "
                      f"from_size == to_size ... DECORDArrayCopyFromTo: The size must exactly match")
+        elif index.codec in DECORD_COUNT_FAILS:
+            error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: [{name}] Failed to measure "
+                     f"duration/frame-count due to broken metadata.")
         notes, exact = [], True
         if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
             # Measured on MPEG-4 Part 2 AVIs with B-frames: sequential reads are right, but after a seek

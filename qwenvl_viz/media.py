@@ -461,6 +461,9 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         frames_header = int(stream.frames or 0)
         stream_duration = stream.duration  # in time_base units; None when the container has none
         average_rate = stream.average_rate
+        # what libavformat's compute_frame_duration takes for a packet without a duration: the codec's
+        # frame rate (the H.264 SPS timing) where the codec has a parser, else r_frame_rate
+        frame_rate = stream.codec_context.framerate or stream.base_rate
         time_base = stream.time_base
         stream_index = stream.index
         pts, dts, durations, key_pts, last_end, packed = _demux_pass(container, stream, name)
@@ -489,7 +492,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         notes.append("timestamps missing or repeated: frames are decoded in order, without seeking")
     key_idx = np.unique(np.searchsorted(pts_arr, np.asarray([k for k in key_pts if k is not None], dtype=np.int64)))
     key_idx = key_idx[key_idx < n]
-    # torchcodec's scan (SingleStreamDecoder::scanFileAndUpdateMetadataStream): pts * av_q2d(time_base)
+    # torchcodec's scan (SingleStreamDecoder::scanFileAndUpdateMetadataStream): seconds = pts * num / den
     tb = float(time_base) if time_base else 0.0
     # Debian's FFmpeg 5.1 (torchcodec's) gives AVI packets pts = dts; newer builds (PyAV's) derive pts
     # from the MPEG-4 parser, one tick later with B-frames. Integer span first, as torchcodec does.
@@ -500,10 +503,15 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     span_s = None
     if known and tb:
         first, last = min(p for p, _ in known), max(p + d for p, d in known)
-        if fmt in ("mp4", "mov", "m4v") and stream_duration:
-            # FFmpeg 5.1 ends the last MP4 sample at the track duration; newer builds can run past it
-            last = min(last, first + stream_duration)
-        span_s = (last - first) * tb
+        if fmt in ("mp4", "mov", "m4v") and frame_rate and any(p != d for p, d in zip(pts, dts)):
+            # FFmpeg 5.1's mov demuxer (torchcodec's) leaves a packet with a composition offset (ctts:
+            # B-frames) without a duration, and libavformat fills in one frame period; newer builds
+            # (PyAV's) read the stts duration. Checked against Debian's ffprobe 5.1 and torchcodec on
+            # CFR, VFR and NTSC-rate clips.
+            period = (frame_rate.denominator * time_base.denominator) // (frame_rate.numerator * time_base.numerator)
+            last = max(p for p, _ in known) + period
+        # torchcodec's ptsToSeconds multiplies before it divides ("av_q2d is not used"): pts * num / den
+        span_s = (last - first) * time_base.numerator / time_base.denominator
 
     if fmt == "gif" or codec == "gif":
         # GIF has no frame rate, only per-frame delays: fps = frames / total delay.

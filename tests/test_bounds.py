@@ -216,6 +216,18 @@ def test_every_app_cache_has_a_byte_bound():
     assert sum(c.max_bytes for c in caches) <= 1 << 30
 
 
+def test_the_tower_cache_is_bounded_by_the_weights_it_holds():
+    from qwenvl_viz.encoder import get_tower
+    from qwenvl_viz.ui import encoder_view, state
+
+    tower = get_tower(preset="qwen2.5-vl-tiny")
+    weights = sum(t.numel() * t.element_size() for t in (*tower.parameters(), *tower.buffers()))
+    assert weights > 100_000 and state.approx_nbytes(tower) == weights
+    assert encoder_view.TOWERS.max_bytes == state.CACHE_BYTES["towers"][1]
+    small = state.LRU(2, max_bytes=weights - 1)  # a tower bigger than the cache is served, not kept
+    assert small.get_or("t", lambda: tower) is tower and len(small) == 0
+
+
 def test_sessions_stay_apart_when_the_shared_trace_cache_keeps_nothing(small, tmp_path, monkeypatch):
     import shutil
 

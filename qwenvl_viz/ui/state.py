@@ -9,7 +9,8 @@
 Every cache is bounded twice, by entries and by bytes (:func:`approx_nbytes` of each entry: numpy and torch
 buffers, strings, a figure's JSON, a picture's pixels); an entry larger than its whole cache is served but
 not kept. With the bounds of :data:`CACHE_BYTES` the caches hold at most about 1 GiB together, besides the
-media stage's decoded frames (``media.FRAME_CACHE_BYTES``, 128 MiB) and the two towers' weights.
+media stage's decoded frames (``media.FRAME_CACHE_BYTES``, 128 MiB) and the built towers (at most 6 GiB of
+weights, ``CACHE_BYTES["towers"]``).
 
 Nothing here computes a pipeline number: ``Request.params`` only turns widget values into the keyword
 arguments of :func:`qwenvl_viz.explain` (blank = reference default; tokens -> pixels via the library).
@@ -76,6 +77,8 @@ def approx_nbytes(obj: Any, _seen: set | None = None, _depth: int = 0) -> int:
     seen.add(id(obj))
     if isinstance(obj, np.ndarray):  # a view is charged its base, once
         return int(obj.nbytes) if obj.base is None else 64 + approx_nbytes(obj.base, seen, _depth + 1)
+    if isinstance(obj, torch.nn.Module):  # a tower: its weights (the Python objects around them are small)
+        return sum(approx_nbytes(t, seen, _depth + 1) for t in (*obj.parameters(), *obj.buffers()))
     if isinstance(obj, torch.Tensor):  # views of one storage share it
         storage = obj.untyped_storage()
         if ("storage", storage.data_ptr()) in seen:
@@ -173,6 +176,9 @@ CACHE_BYTES = {
     "previews": (1024, 128 << 20),  # decoded, fitted preview pictures (a 768 px frame is 1.3 MB)
     "views": (256, 96 << 20),  # rendered views: figure JSON, HTML, Markdown
     "encodings": (4, 512 << 20),  # encoder runs: hidden states of the kept layers and the run's pixel_values
+    # built towers, charged their parameters and buffers: two 7B-class towers in float32 (2.7 GB each);
+    # a bigger one is loaded for its run and not kept
+    "towers": (2, 6 << 30),
 }
 
 TRACES = LRU(*CACHE_BYTES["traces"])
