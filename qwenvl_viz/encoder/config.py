@@ -140,8 +140,8 @@ class VisionConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# The tower registry: which Hugging Face config builds which tower. Adding a family = a row here per
-# model_type (its tower sizes are data of its profile); nothing else branches on family identity.
+# The tower registry: which Hugging Face model_type builds which tower. The family of a model_type is the
+# profile that lists it (ModelProfile.model_types); its tower sizes are data of that profile too.
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,6 @@ class TowerKind:
     default, as ``from_pretrained`` would.
     """
 
-    family: Family
     tower: str  # key of loading.TOWERS
     defaults: dict[str, Any]
     width_key: str = "hidden_size"  # Qwen2-VL: "embed_dim"
@@ -172,45 +171,36 @@ _QWEN3_5 = dict(depth=27, hidden_size=1152, hidden_act="gelu_pytorch_tanh", inte
                 in_channels=3, patch_size=16, spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=3584,
                 num_position_embeddings=2304)  # Qwen3-VL's without deepstack_visual_indexes
 _QWEN3_VL = dict(_QWEN3_5, deepstack_visual_indexes=[8, 16, 24])
-_QWEN2_KIND = TowerKind(Family.QWEN2_VL, "qwen2_vl", _QWEN2_VL, width_key="embed_dim", out_key="hidden_size")
-_QWEN2_5_KIND = TowerKind(Family.QWEN2_5_VL, "qwen2_5_vl", _QWEN2_5_VL)
-_QWEN3_KIND = TowerKind(Family.QWEN3_VL, "qwen3_vl", _QWEN3_VL)
-_QWEN3_MOE_KIND = TowerKind(Family.QWEN3_VL_MOE, "qwen3_vl", _QWEN3_VL)  # Qwen3VLMoeVisionConfig = Qwen3-VL's
+_QWEN3_KIND = TowerKind("qwen3_vl", _QWEN3_VL)  # Qwen3VLMoeVisionConfig = Qwen3-VL's
 # Qwen3_5VisionModel(Qwen3VLVisionModel) deletes deepstack; Qwen3_5Moe and Qwen4Exp subclass it unchanged.
-_QWEN3_5_KIND = TowerKind(Family.QWEN3_5, "qwen3_vl", _QWEN3_5)
-_QWEN4_EXP_KIND = TowerKind(Family.QWEN4_EXP, "qwen3_vl", _QWEN3_5)
-
-# model_type of the full models and of the vision sub-configs (5.23 and older Hub spellings).
-TOWER_KINDS: dict[str, TowerKind] = {
-    "qwen2_vl": _QWEN2_KIND,
-    "qwen2_vl_vision": _QWEN2_KIND,
-    "qwen2_5_vl": _QWEN2_5_KIND,
-    "qwen2_5_vl_vision": _QWEN2_5_KIND,
+_QWEN3_5_KIND = TowerKind("qwen3_vl", _QWEN3_5)
+_KINDS: dict[str, TowerKind] = {
+    "qwen2_vl": TowerKind("qwen2_vl", _QWEN2_VL, width_key="embed_dim", out_key="hidden_size"),
+    "qwen2_5_vl": TowerKind("qwen2_5_vl", _QWEN2_5_VL),
     "qwen3_vl": _QWEN3_KIND,
-    "qwen3_vl_vision": _QWEN3_KIND,
-    "qwen3_vl_moe": _QWEN3_MOE_KIND,
-    "qwen3_vl_moe_vision": _QWEN3_MOE_KIND,
+    "qwen3_vl_moe": _QWEN3_KIND,
     "qwen3_5": _QWEN3_5_KIND,
-    "qwen3_5_vision": _QWEN3_5_KIND,
-    "qwen3_5_moe": _QWEN3_5_KIND,  # qwen3.5 covers the dense and MoE checkpoints
-    "qwen3_5_moe_vision": _QWEN3_5_KIND,
-    "qwen4_exp": _QWEN4_EXP_KIND,
-    "qwen4_exp_vision": _QWEN4_EXP_KIND,
+    "qwen3_5_moe": _QWEN3_5_KIND,
+    "qwen4_exp": _QWEN3_5_KIND,
 }
+# model_type of the full models and of the vision sub-configs (5.23 and older Hub spellings).
+TOWER_KINDS: dict[str, TowerKind] = {**_KINDS, **{f"{t}_vision": k for t, k in _KINDS.items()}}
+# model_type -> the family whose profile lists it
+FAMILY_OF_TYPE: dict[str, Family] = {t: p.family for p in PROFILES.values() for t in p.model_types}
 
 
 def tower_kind(family: Family) -> TowerKind:
-    """The registry row of a family (its first: full-model and vision model_types share one)."""
-    return next(k for k in TOWER_KINDS.values() if k.family is Family(family))
+    """The registry row of a family (its first model_type: the others read alike)."""
+    return TOWER_KINDS[get_profile(family).model_types[0]]
 
 
-def _kind_of(config: dict[str, Any]) -> TowerKind:
+def _kind_of(config: dict[str, Any]) -> tuple[str, TowerKind]:
     vision = config.get("vision_config") or {}
     # The full model's model_type first: old Qwen3.5 / Qwen4-Exp checkpoints spell the vision one as
     # the full model's, which transformers overrides in Qwen3_5Config.__post_init__.
     for model_type in (config.get("model_type"), vision.get("model_type")):
         if model_type in TOWER_KINDS:
-            return TOWER_KINDS[model_type]
+            return model_type.removesuffix("_vision"), TOWER_KINDS[model_type]
     raise VizError(
         f"config.json model_type {config.get('model_type')!r} is not a Qwen-VL model; "
         f"allowed: {', '.join(sorted(TOWER_KINDS))}",
@@ -224,7 +214,7 @@ def config_from_hf(config: dict[str, Any], name: str = "checkpoint") -> VisionCo
     Missing keys take the transformers 5.23 class defaults of the model_type's vision config
     (:data:`TOWER_KINDS`), as ``from_pretrained`` would; keys that class does not have are ignored.
     """
-    kind = _kind_of(config)
+    model_type, kind = _kind_of(config)
     v = config.get("vision_config")
     if v is None:
         if not str(config.get("model_type", "")).endswith("_vision"):
@@ -246,7 +236,7 @@ def config_from_hf(config: dict[str, Any], name: str = "checkpoint") -> VisionCo
     window, fullatt = optional("window_size"), optional("fullatt_block_indexes")
     table, deepstack = optional("num_position_embeddings"), optional("deepstack_visual_indexes")
     return VisionConfig(
-        family=kind.family,
+        family=FAMILY_OF_TYPE[model_type],
         tower=kind.tower,
         depth=int(get("depth")),
         hidden_size=dim,
@@ -280,8 +270,7 @@ def _preset(family: Family, size: TowerSize) -> VisionConfig:
     for key in ("deepstack_visual_indexes", "fullatt_block_indexes"):
         if getattr(size, key) is not None:
             v[key] = list(getattr(size, key))
-    model_type = next(t for t, k in TOWER_KINDS.items() if k is kind)
-    return config_from_hf({"model_type": model_type, "vision_config": v}, name=size.preset)
+    return config_from_hf({"model_type": get_profile(family).model_types[0], "vision_config": v}, name=size.preset)
 
 
 # Every tower size the profiles declare (profiles.TowerSize: the public checkpoints' and a tiny demo tower).
