@@ -184,9 +184,6 @@ def test_any_valid_unicode_prompt_is_accepted(small):
 
 def test_knobs_an_image_ignores_are_reported_not_echoed(small):
     t = explain(small["image"], fps=4.0, nframes=None, total_pixels=1e6, video_end=2.0)
-    if pt.rows * pt.row_len * 4 <= 32 << 20:  # small enough to build here: the tensor matches its metadata
-        pv = np.asarray(t.pixel_values)
-        assert pv.shape == (pt.rows, pt.row_len) and pv.dtype == np.float32 and np.isfinite(pv).all()
     s = _json(t.summary())
     assert set(s["ignored"]) == {"fps", "total_pixels", "video_end"}
     assert not {"fps", "total_pixels", "video_end"} & set(s["params"])
