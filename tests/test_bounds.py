@@ -6,6 +6,7 @@ Tiny generated media and tiny point limits stand in for heavy requests.
 
 from __future__ import annotations
 
+import os
 import json
 
 import numpy as np
@@ -259,3 +260,22 @@ def test_sampled_figures_are_valid_plotly(small):
     for fig in (rope_figure(t, "zh", max_points=30), timeline_figure(t, "en", max_points=5),
                 patch_grid_figure(t, frame, 0, "raster", True, "en", max_points=10)):
         go.Figure(fig.to_dict())  # the validating constructor: raises on any property plotly.js would not know
+
+
+def test_the_picture_and_export_folders_are_bounded_but_keep_what_a_cache_still_serves(tmp_path):
+    from qwenvl_viz.ui.state import SPILL_BYTES, SpillDir
+
+    live: set[str] = set()
+    d = SpillDir("qwenvl_viz_test_", max_bytes=3_000, live=lambda: live, young_s=0.0)
+    write = lambda name: d.write(name, lambda tmp: open(tmp, "wb").write(b"x" * 1_000))  # noqa: E731
+    first = write("a.jpg")
+    live.add(first)  # a cached view still names it
+    paths = [write(f"{i}/clip.json") for i in range(5)]
+    assert d.nbytes <= 3_000 and os.path.exists(first)  # the oldest unnamed files went, the named one stayed
+    assert [os.path.exists(p) for p in paths] == [False, False, False, True, True]
+    assert not os.path.exists(os.path.dirname(paths[0]))  # an emptied export folder goes too
+    assert write("a.jpg") == first and sorted(os.listdir(d.root)) == ["3", "4", "a.jpg"]
+    young = SpillDir("qwenvl_viz_test_", max_bytes=1, young_s=3600.0)
+    kept = [young.write(f"{i}.jpg", lambda tmp: open(tmp, "wb").write(b"y" * 10)) for i in range(3)]
+    assert all(os.path.exists(p) for p in kept)  # just written: a request may be returning them
+    assert SPILL_BYTES["pictures"] <= 256 << 20 and SPILL_BYTES["exports"] <= 1 << 30

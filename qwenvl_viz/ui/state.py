@@ -10,7 +10,8 @@ Every cache is bounded twice, by entries and by bytes (:func:`approx_nbytes` of 
 buffers, strings, a figure's JSON, a picture's pixels); an entry larger than its whole cache is served but
 not kept. With the bounds of :data:`CACHE_BYTES` the caches hold at most about 1 GiB together, besides the
 media stage's decoded frames (``media.FRAME_CACHE_BYTES``, 128 MiB) and the built towers (at most 6 GiB of
-weights, ``CACHE_BYTES["towers"]``).
+weights, ``CACHE_BYTES["towers"]``). On disk, the pictures and exports the pages link to are bounded by
+:data:`SPILL_BYTES` (:class:`SpillDir`).
 
 Nothing here computes a pipeline number: ``Request.params`` only turns widget values into the keyword
 arguments of :func:`qwenvl_viz.explain` (blank = reference default; tokens -> pixels via the library).
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 import dataclasses
@@ -52,6 +55,10 @@ __all__ = [
     "PREVIEWS",
     "VIEWS",
     "ENCODINGS",
+    "SpillDir",
+    "SPILL_BYTES",
+    "PICTURES",
+    "EXPORTS",
 ]
 
 T = TypeVar("T")
@@ -158,6 +165,10 @@ class LRU:
         self.put(key, value)
         return value
 
+    def values(self) -> list[Any]:
+        with self._lock:
+            return list(self._data.values())
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
@@ -166,6 +177,79 @@ class LRU:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+def _strings_under(obj: Any, root: str, out: set[str], depth: int = 0) -> set[str]:
+    """The file paths under ``root`` that ``obj`` (a cached view: tuples, dicts, strings) names."""
+    if isinstance(obj, str):
+        if obj.startswith(root):
+            out.add(obj)
+    elif isinstance(obj, dict) and depth < 6:
+        for v in obj.values():
+            _strings_under(v, root, out, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 6:
+        for v in obj:
+            _strings_under(v, root, out, depth + 1)
+    return out
+
+
+class SpillDir:
+    """A temporary folder of the files pages link to (pictures, exports), bounded in bytes.
+
+    When a write takes it past ``max_bytes``, the oldest files are deleted, except those ``live()`` still
+    names (the views cache serves them again) and those written in the last ``young_s`` seconds (a
+    request may be returning them; Gradio copies a served file into its own cache, which
+    ``Blocks(delete_cache=...)`` bounds). A name may hold one sub-folder (``"3f2a/clip.json"``).
+    """
+
+    def __init__(self, prefix: str, max_bytes: int, live: Callable[[], set[str]] = set, young_s: float = 120.0):
+        self.root = tempfile.mkdtemp(prefix=prefix)
+        self.max_bytes = max_bytes
+        self.young_s = young_s
+        self.nbytes = 0
+        self._live = live
+        self._files: OrderedDict[str, tuple[int, float]] = OrderedDict()  # path -> (bytes, written at)
+        self._lock = threading.Lock()
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.root, name)
+
+    def write(self, name: str, writer: Callable[[str], None]) -> str:
+        """``writer(tmp_path)`` writes the file once; the same name later is served as written."""
+        path = self.path(name)
+        with self._lock:
+            if path in self._files and os.path.exists(path):
+                self._files.move_to_end(path)
+                return path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{threading.get_ident()}.tmp"
+        writer(tmp)
+        os.replace(tmp, path)
+        size = os.path.getsize(path)
+        with self._lock:
+            old = self._files.pop(path, None)
+            self.nbytes += size - (old[0] if old else 0)
+            self._files[path] = (size, time.monotonic())
+            if self.nbytes > self.max_bytes:
+                self._prune()
+        return path
+
+    def _prune(self) -> None:
+        live = self._live()
+        now = time.monotonic()
+        for p, (size, at) in list(self._files.items()):
+            if self.nbytes <= self.max_bytes:
+                break
+            if p in live or now - at < self.young_s:
+                continue
+            try:
+                os.remove(p)
+                if os.path.dirname(p) != self.root:
+                    os.rmdir(os.path.dirname(p))  # an export's own folder, once empty
+            except OSError:
+                pass
+            del self._files[p]
+            self.nbytes -= size
 
 
 # entries, bytes per cache: a plateau for the whole server, whatever the sessions ask (the budget bounds
@@ -180,11 +264,16 @@ CACHE_BYTES = {
     # a bigger one is loaded for its run and not kept
     "towers": (2, 6 << 30),
 }
+# files on disk the pages link to: preview pictures (the views cache names the live ones) and exports
+SPILL_BYTES = {"pictures": 256 << 20, "exports": 1 << 30}
 
 TRACES = LRU(*CACHE_BYTES["traces"])
 PREVIEWS = LRU(*CACHE_BYTES["previews"])
 VIEWS = LRU(*CACHE_BYTES["views"])
 ENCODINGS = LRU(*CACHE_BYTES["encodings"])
+PICTURES = SpillDir("qwenvl_viz_views_", SPILL_BYTES["pictures"],
+                    live=lambda: _strings_under(VIEWS.values(), PICTURES.root, set()))
+EXPORTS = SpillDir("qwenvl_viz_export_", SPILL_BYTES["exports"])
 # (trace key, path) -> the cached Trace re-labelled with that session's file; charged in full (its arrays
 # are shared with the TRACES entry while both live, so the bound over-counts)
 SESSION_TRACES = LRU(*CACHE_BYTES["session_traces"])
