@@ -6,8 +6,8 @@ Tiny generated media and tiny point limits stand in for heavy requests.
 
 from __future__ import annotations
 
-import os
 import json
+import os
 
 import numpy as np
 import pytest
