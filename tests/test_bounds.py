@@ -279,3 +279,23 @@ def test_the_picture_and_export_folders_are_bounded_but_keep_what_a_cache_still_
     kept = [young.write(f"{i}.jpg", lambda tmp: open(tmp, "wb").write(b"y" * 10)) for i in range(3)]
     assert all(os.path.exists(p) for p in kept)  # just written: a request may be returning them
     assert SPILL_BYTES["pictures"] <= 256 << 20 and SPILL_BYTES["exports"] <= 1 << 30
+
+
+def test_background_work_waits_until_no_visitor_request_is_in_flight():
+    import threading
+    import time
+
+    from qwenvl_viz.ui.state import InFlight
+
+    busy = InFlight()
+    assert busy.wait_quiet(quiet_s=0.01)
+    done = threading.Event()
+    with busy:
+        t = threading.Thread(target=lambda: (busy.wait_quiet(quiet_s=0.01), done.set()))
+        t.start()
+        time.sleep(0.1)
+        assert not done.is_set() and busy.count == 1  # a visitor is being served: the warm-up waits
+    t.join(5)
+    assert done.is_set() and busy.count == 0
+    with busy:
+        assert not busy.wait_quiet(quiet_s=0.01, limit_s=0.05)  # bounded: never waits forever

@@ -59,6 +59,8 @@ __all__ = [
     "SPILL_BYTES",
     "PICTURES",
     "EXPORTS",
+    "InFlight",
+    "VISITORS",
 ]
 
 T = TypeVar("T")
@@ -250,6 +252,44 @@ class SpillDir:
                 pass
             del self._files[p]
             self.nbytes -= size
+
+
+class InFlight:
+    """How many visitor requests the server is working on; background work (the start-up warm-up) waits
+    for a quiet moment so that it never slows a visitor down."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> "InFlight":
+        with self._cond:
+            self._n += 1
+            self._cond.notify_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._n -= 1
+            self._cond.notify_all()
+
+    @property
+    def count(self) -> int:
+        return self._n
+
+    def wait_quiet(self, quiet_s: float = 0.5, limit_s: float = 600.0) -> bool:
+        """Block until no request has been in flight for ``quiet_s`` (True), or ``limit_s`` passed (False)."""
+        deadline = time.monotonic() + limit_s
+        with self._cond:
+            while (left := deadline - time.monotonic()) > 0:
+                if self._n:
+                    self._cond.wait(timeout=left)
+                elif not self._cond.wait(timeout=min(quiet_s, left)) and self._n == 0:
+                    return True  # nobody came or went for quiet_s
+            return False
+
+
+VISITORS = InFlight()
 
 
 # entries, bytes per cache: a plateau for the whole server, whatever the sessions ask (the budget bounds
