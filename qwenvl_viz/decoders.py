@@ -12,6 +12,8 @@ measured against the real library on clips the tests generate (tests/test_decode
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
+  In an AVI with B-frames (packed or not) its index is wrong and its seeks land elsewhere:
+  ``decord_seek`` replays its ``get_batch`` to tell which picture each sampled index returns.
 - ``pyav``: transformers ``load_video(backend="pyav")``, its default when called directly. The count
   is the container header's ``stream.frames`` (0 in Matroska / WebM), fps ``average_rate``; frame
   ``k`` is the k-th frame the decoder outputs; frames are not rotated. Indices past the decoded
@@ -21,10 +23,11 @@ measured against the real library on clips the tests generate (tests/test_decode
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from .errors import VizError
 from .words import say
+from .decord_seek import DecordIndex, decord_index, replay
 from .media import MediaInfo
 from .profiles import Decoder
 
@@ -64,15 +67,43 @@ class DecoderView:
     error: str | None  # the backend's own failure for this file; None when it reads it
     notes: tuple[str, ...] = ()
     missing_error: str = ""  # what the reference does when a sampled index is >= decodable
-    exact: bool = True  # False: which picture frame k returns is not emulated for this file (see notes)
+    exact: bool = True  # False: which picture frame k returns is not emulated for this request (see notes)
+    # decord on an AVI with B-frames: its index, to replay which picture a request returns
+    seeks: DecordIndex | None = field(default=None, repr=False, compare=False)
+    indices: tuple[int, ...] = ()  # the request ``sampled`` was given
+    returned: tuple[int, ...] = ()  # the pictures it returns for them (``seeks`` only)
 
     @property
     def label(self) -> str:
         return self.decoder.value
 
     def picture(self, k: int) -> int | None:
-        """Presentation index (``media`` numbering) of the picture frame ``k`` returns; None if missing."""
+        """Presentation index (``media`` numbering) of the picture frame ``k`` names; None if missing."""
         return k if 0 <= k < self.decodable else None
+
+    def pictures(self, indices) -> list[int | None]:
+        """The picture each index of one request returns: ``picture(k)``, unless seeks make it another."""
+        ks = tuple(int(k) for k in indices)
+        if self.seeks is None:
+            return [self.picture(k) for k in ks]
+        return list(self.returned if ks == self.indices else replay(self.seeks, ks).pictures)
+
+    def sampled(self, indices) -> DecoderView:
+        """This view for one request: the pictures it returns, and whether that is exact."""
+        if self.seeks is None:
+            return self
+        ks = tuple(int(k) for k in indices)
+        r = replay(self.seeks, ks)
+        notes = list(self.notes)
+        if r.error:
+            notes.append(f"{r.error}; shown here are the pictures the indices name")
+        elif r.unstable:
+            notes.append(
+                f"after its skips to indices {list(r.unstable)} decord's decoder thread may drop the next picture "
+                f"(it marks the pts of the frames it skips, which its wrong index gives to later pictures), so "
+                f"from there decord returns a later picture on some runs; shown: the run without a drop")
+        return replace(self, indices=ks, returned=r.pictures if not r.error else ks,
+                       exact=not (r.error or r.unstable), notes=tuple(notes))
 
 
 def parse_decoder(value) -> Decoder:
@@ -129,15 +160,13 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         if index.codec in DECORD_COPY_FAILS:
             error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: Check failed: "
                      f"from_size == to_size ... DECORDArrayCopyFromTo: The size must exactly match")
-        notes, exact = [], True
-        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
-            # Measured on MPEG-4 Part 2 AVIs with B-frames: sequential reads are right, but after a seek
-            # decord returns other pictures (indices [0,8,17,25,34,42,51,59] of a 60-frame AVI gave
-            # pictures [0,8,7,15,24,32,53,59]; packed: [0,10,20,30,40,50,59] gave [0,10,20,1,11,21,0]).
-            exact = False
-            notes.append("B-frames in AVI: after a seek decord 0.6.0 returns other pictures than the index "
-                         "says; shown here are the pictures the index names (decord's seeks not emulated)")
-        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact)
+        notes, seeks = [], None
+        if index.packets is not None:
+            seeks = decord_index(index.packets)
+            notes.append("B-frames in AVI: decord 0.6.0's FFmpeg gives the reference frames no pts, so its index "
+                         "is wrong and after a seek frame k is another picture (replayed here)")
+        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "",
+                           seeks=seeks)
     # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
     header = int(info.frames_header or 0)
     notes = []

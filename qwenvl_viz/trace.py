@@ -145,7 +145,7 @@ class Trace:
         view = self.decoder
         if view is None:
             return list(self.sampling.indices)
-        return [view.picture(k) for k in self.sampling.indices]
+        return view.pictures(self.sampling.indices)
 
     def _as_decoder_returns(self, frame: np.ndarray) -> np.ndarray:
         # media frames are display-rotated; a backend that ignores the display matrix returns them as stored
@@ -401,6 +401,7 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
                 f"{view.label}: sampled frames {missing[:6]} of the {view.frames} its metadata lists cannot be "
                 f"decoded (only {view.decodable} decode): {view.missing_error}. Try another decoder",
                 field="decoder")
+        view = view.sampled(sampling.indices)
         notes.extend(f"{view.label}: {n}" for n in view.notes)
         if info.rotation:
             notes.append(

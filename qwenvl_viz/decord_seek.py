@@ -1,0 +1,298 @@
+"""Which picture decord 0.6.0 returns for frame ``k`` of an AVI with B-frames: its get_batch, replayed.
+
+decord numbers frames by packet pts (``IndexKeyframes`` sorts ``frame_ts_`` by pts) but its
+bundled FFmpeg 4.1 gives the reference packets of an MPEG-4 Part 2 AVI with B-frames no pts at all
+(``AV_NOPTS_VALUE``; only B-VOP packets get pts = dts), and none to any packet of a packed-bitstream
+AVI. So its index is wrong in a way that can be worked out exactly (measured with
+``VideoReader.get_frame_timestamp``): the no-pts entries sort first, ``FrameToPTS(pos)`` of such an
+entry is ``INT64_MIN``, and ``key_indices_`` are packet positions in decode order. Reading in order
+is right; every seek lands elsewhere. ``get_batch`` then does, per index (src/video/video_reader.cc):
+
+- ``SeekAccurate(pos)``: if ``pos`` is behind, or its keyframe (``LocateKeyframe``: the last entry of
+  ``key_indices_`` <= pos) differs from the current one: ``Seek(0)``, ``Seek(key_pos)``, then
+  ``CheckKeyFrame``; else skip ``pos - curr_frame_`` decoded frames (``SkipFramesImpl``).
+- ``Seek(pos)``: ``av_seek_frame(ts = FrameToPTS(pos))``, forward when moving forward; on failure
+  backward, then backward with ``AVSEEK_FLAG_FRAME`` and ``pos`` as the timestamp. The AVI demuxer
+  seeks to the keyframe whose index timestamp (its dts) is the first >= ts (forward) or the last
+  <= ts (backward). ``curr_frame_ = pos`` whatever keyframe the demuxer chose.
+- ``CheckKeyFrame``: decodes one frame and looks its ``best_effort_timestamp`` up in the pts index.
+  For a reference picture that is the dts of the packet whose decoding released it (its own pts is
+  unset), which is no B-frame's pts, so the check passes and ``curr_frame_`` stays wrong. decord
+  keeps the frame's pts in an ``int`` (NDArray::pts), so ``AV_NOPTS_VALUE`` reads as 0.
+- ``SkipFramesImpl(n)`` counts ``n`` decoded frames; ``NextFrameImpl`` returns the next one; at the
+  end of the stream the decoder worker queues 128 markers, each of which counts as a skipped frame,
+  and ``NextFrameImpl`` then returns its cached frame or rewinds (``SeekAccurate(curr - r)``).
+
+After a seek to a keyframe the FFmpeg MPEG-4 decoder drops the B-frames that need the previous
+GOP, so it outputs the pictures from the keyframe's on, in presentation order.
+
+One thing is not deterministic in decord itself: ``SkipFramesImpl`` asks its worker thread to drop
+the frames whose pts are those of the frames it means to skip (``SuggestDiscardPTS``), clearing the
+list after the skip. With the wrong index those pts belong to later pictures, and one that the
+worker decodes ahead of the reader before the list is cleared is dropped: the reader then returns
+the picture after it. Measured: results for the same request differ from run to run exactly there.
+``replay`` returns the result without such a drop and names the indices where one can happen.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+__all__ = ["PacketOrder", "DecordIndex", "Replay", "decord_index", "replay"]
+
+NOPTS = -(2**63)  # AV_NOPTS_VALUE
+DRAIN_MARKERS = 128  # FFMPEGThreadedDecoder::WorkerThreadImpl: end-of-stream markers queued per drain
+READ_AHEAD = 2
+REWIND_RETRY_MAX = 16  # DECORD_REWIND_RETRY_MAX default
+# Packet kinds, in decode order: a reference VOP (I/P/S), a B-VOP, a reference with the B-VOP shown
+# before it packed behind it (DivX 5), and the placeholder after such a packet (FFmpeg decodes the
+# stored B-VOP in its place).
+REF, B_VOP, REF_PACKED_B, SLOT = "ref", "b", "ref+b", "slot"
+
+
+@dataclass(frozen=True)
+class PacketOrder:
+    """The video packets of an AVI in decode order: what the replay needs from the demuxer."""
+
+    dts: tuple[int, ...]  # the AVI chunk number (also the index timestamp av_seek_frame searches)
+    kinds: tuple[str, ...]  # REF, B_VOP, REF_PACKED_B or SLOT
+    key: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class DecordIndex:
+    """decord's index of one file, and what the decoder outputs after a seek (see ``decord_index``)."""
+
+    frames: int  # len(vr): packets
+    pts: tuple[int, ...]  # frame_ts_[i].pts as decord's FFmpeg gives them, sorted (NOPTS first)
+    key_packets: tuple[int, ...]  # key_indices_: decode positions of keyframe packets
+    key_dts: tuple[int, ...]  # their AVI index timestamps
+    key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to each
+    best_effort: tuple[int, ...]  # per picture (presentation order): its best_effort_timestamp
+
+
+@dataclass(frozen=True)
+class Replay:
+    pictures: tuple[int, ...]  # per requested index: the picture (presentation order) decord returns
+    unstable: tuple[int, ...]  # requested indices after which decord's worker may drop a picture
+    error: str | None = None  # the replay left what it models (a failed seek, a starved decoder)
+
+
+def decord_index(order: PacketOrder) -> DecordIndex:
+    """decord's view of the packets, and the pictures a full in-order decode outputs.
+
+    Pictures are numbered by output rank of the in-order decode (= presentation order). The
+    decoder holds one reference back (B-frames), so a reference is output when the next one is
+    decoded, stamped with that packet's dts, or at the drain with no timestamp; a B-VOP is output
+    when decoded, with its own dts, unless fewer than two references were decoded since the last
+    seek (the B-frames that need the previous GOP), and then it is dropped.
+    """
+    n = len(order.dts)
+    rank: dict[tuple[int, int], int] = {}
+    best: list[int] = []
+    pending: tuple[int, int] | None = None
+    stored: tuple[int, int] | None = None
+    refs = 0
+
+    def out(vop: tuple[int, int], ts: int) -> None:
+        rank[vop] = len(best)
+        best.append(ts)
+
+    for q, (dts, kind) in enumerate(zip(order.dts, order.kinds)):
+        if stored is not None:  # this packet's slot decodes the B-VOP packed before it
+            if refs >= 2:
+                out(stored, dts)
+            stored = None
+        elif kind in (REF, REF_PACKED_B):
+            if pending is not None:
+                out(pending, dts)
+            pending = (q, 0)
+            refs += 1
+            if kind == REF_PACKED_B:
+                stored = (q, 1)
+        elif kind == B_VOP and refs >= 2:
+            out((q, 0), dts)
+    if pending is not None:
+        out(pending, NOPTS)
+    # decord's FFmpeg 4.1: B-VOP packets carry pts = dts, the others none.
+    pts = sorted(dts if kind == B_VOP else NOPTS for dts, kind in zip(order.dts, order.kinds))
+    keys = tuple(q for q in range(n) if order.key[q])
+    return DecordIndex(
+        frames=n,
+        pts=tuple(pts),
+        key_packets=keys,
+        key_dts=tuple(order.dts[q] for q in keys),
+        key_picture=tuple(rank[(q, 0)] for q in keys),
+        best_effort=tuple(best),
+    )
+
+
+class _Unmodelled(Exception):
+    pass
+
+
+def _int32(v: int) -> int:
+    """NDArray::pts is an int: the frame's int64 timestamp, truncated."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+class _Reader:
+    """decord's VideoReader state (curr_frame_, the decoder's next output), method by method."""
+
+    def __init__(self, index: DecordIndex) -> None:
+        self.ix = index
+        self.n = index.frames
+        self.pts_map: dict[int, int] = {}  # pts_frame_map_: a std::map, the first insert wins
+        for i, p in enumerate(index.pts):
+            self.pts_map.setdefault(p, i)
+        self.curr = self.n  # IndexKeyframes ends with curr_frame_ = GetFrameCount(); Seek(0)
+        self.next_pic = 0
+        self.markers = DRAIN_MARKERS
+        self.cached: int | None = None
+        self.tmp_key: int | None = None
+        self.overrun = False
+        self.unstable = False
+        self.seek(0)
+
+    def locate(self, pos: int) -> int:  # LocateKeyframe
+        keys = self.ix.key_packets
+        if not keys or pos <= keys[0]:
+            return 0
+        if pos >= self.n:
+            return keys[-1]
+        return keys[bisect.bisect_right(keys, pos) - 1]
+
+    def av_seek(self, ts: int, backward: bool) -> int | None:
+        """avi_read_seek: the keyframe (its index in key_dts) the demuxer lands on; None: fails."""
+        kd = self.ix.key_dts
+        if backward:
+            j = bisect.bisect_right(kd, ts) - 1
+            return j if j >= 0 else None
+        j = bisect.bisect_left(kd, ts)
+        return j if j < len(kd) else None
+
+    def seek(self, pos: int) -> None:  # Seek
+        if self.curr == pos:
+            return
+        self.cached = None
+        ts = self.ix.pts[pos]
+        backward = self.curr > pos
+        j = self.av_seek(ts, backward)
+        if j is None and not backward:
+            j = self.av_seek(ts, True)
+        if j is None:
+            j = self.av_seek(pos, True)  # AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_FRAME: pos as a timestamp
+        if j is None:
+            raise _Unmodelled(f"its seek to frame {pos} fails")
+        self.next_pic, self.markers = self.ix.key_picture[j], DRAIN_MARKERS
+        self.curr = pos
+
+    def pop(self) -> tuple[int | None, int]:
+        """The decoder's next output: (picture, best-effort pts), or (None, -1) for a drain marker."""
+        if self.next_pic < len(self.ix.best_effort):
+            pic = self.next_pic
+            self.next_pic += 1
+            return pic, self.ix.best_effort[pic]
+        if self.markers > 0:
+            self.markers -= 1
+            return None, -1
+        raise _Unmodelled("its decoder runs dry at the end of the stream")
+
+    def check_keyframe(self) -> bool:  # CheckKeyFrame
+        pic, pts = self.pop()
+        if pic is None:  # eof_ and frame.pts == -1: jumped to the end
+            self.curr = self.n
+            return False
+        cf = self.pts_map.get(_int32(pts), self.curr)
+        if cf != self.curr:
+            self.curr = cf + 1
+            return False
+        self.curr += 1
+        self.tmp_key = pic
+        return True
+
+    def skip(self, num: int) -> None:  # SkipFramesImpl
+        num = min(self.n - self.curr, num)
+        if num < 1:
+            return
+        marked = set(self.ix.pts[self.curr:self.curr + num])  # SuggestDiscardPTS
+        for _ in range(num):
+            self.pop()
+        self.curr += num
+        ahead = self.ix.best_effort[self.next_pic:self.next_pic + READ_AHEAD]
+        if any(p in marked for p in ahead):
+            self.unstable = True
+
+    def seek_accurate(self, pos: int) -> None:  # SeekAccurate
+        if self.curr == pos:
+            return
+        key_pos, curr_key = self.locate(pos), self.locate(self.curr)
+        self.overrun = False
+        if key_pos != curr_key or pos < self.curr:
+            self.seek(0)
+            self.seek(key_pos)
+            if self.check_keyframe():
+                if pos > key_pos:
+                    self.skip(pos - self.curr)
+                else:
+                    self.overrun = True
+            elif self.curr < pos:
+                self.skip(pos - self.curr)
+            else:
+                key_pos = self.locate(pos)
+                self.seek(key_pos)
+                self.skip(pos - key_pos)
+        else:
+            self.skip(pos - self.curr)
+
+    def next_frame(self) -> int:  # NextFrameImpl
+        if self.overrun:
+            self.overrun = False
+            return self.tmp_key
+        rewind = 0
+        while True:
+            if self.curr >= self.n:
+                raise _Unmodelled("it returns an empty frame past the end")
+            pic, _ = self.pop()
+            if pic is not None:
+                break
+            if self.cached is not None:  # FetchCachedFrame: the last frame it returned
+                pic = self.cached
+                break
+            if rewind > REWIND_RETRY_MAX:
+                raise _Unmodelled("it gives up rewinding at the end of the stream")
+            self.seek_accurate(self.curr - rewind)
+            rewind += 1
+        self.curr += 1
+        self.cached = pic
+        return pic
+
+    def get_batch(self, indices) -> tuple[list[int], list[int]]:
+        out: list[int] = []
+        unstable: list[int] = []
+        first: dict[int, int] = {}
+        for i, pos in enumerate(indices):
+            if pos in first:  # a repeated index is copied from its first occurrence
+                out.append(out[first[pos]])
+                continue
+            first[pos] = i
+            self.unstable = False
+            if self.curr != pos:
+                self.seek_accurate(pos)
+            out.append(self.next_frame())
+            if self.unstable:
+                unstable.append(pos)
+        return out, unstable
+
+
+def replay(index: DecordIndex, indices) -> Replay:
+    """The pictures ``VideoReader(path).get_batch(indices)`` returns (a fresh reader, as qwen-vl-utils
+    and transformers' load_video use it), without the worker-thread drops; see ``Replay.unstable``."""
+    req = [int(k) for k in indices]
+    try:
+        pictures, unstable = _Reader(index).get_batch(req)
+    except _Unmodelled as e:
+        return Replay(tuple(req), (), f"decord 0.6.0 leaves the replayed path here: {e}")
+    return Replay(tuple(pictures), tuple(unstable))
