@@ -72,6 +72,7 @@ class DecoderView:
     seeks: DecordIndex | None = field(default=None, repr=False, compare=False)
     indices: tuple[int, ...] = ()  # the request ``sampled`` was given
     returned: tuple[int, ...] = ()  # the pictures it returns for them (``seeks`` only)
+    unstable: tuple[int, ...] = ()  # indices of the request from which decord may return later pictures
 
     @property
     def label(self) -> str:
@@ -102,7 +103,7 @@ class DecoderView:
                 f"after its skips to indices {list(r.unstable)} decord's decoder thread may drop the next picture "
                 f"(it marks the pts of the frames it skips, which its wrong index gives to later pictures), so "
                 f"from there decord returns a later picture on some runs; shown: the run without a drop")
-        return replace(self, indices=ks, returned=r.pictures if not r.error else ks,
+        return replace(self, indices=ks, returned=r.pictures if not r.error else ks, unstable=r.unstable,
                        exact=not (r.error or r.unstable), notes=tuple(notes))
 
 
