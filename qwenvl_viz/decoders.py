@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from .errors import VizError
 from .words import say
-from .decord_seek import DecordIndex, decord_index, replay
+from .seeks import DecordIndex, Replay, TorchcodecIndex, decord_index, replay, replay_torchcodec, torchcodec_index
 from .media import MediaInfo
 from .profiles import Decoder
 
@@ -68,8 +68,8 @@ class DecoderView:
     notes: tuple[str, ...] = ()
     missing_error: str = ""  # what the reference does when a sampled index is >= decodable
     exact: bool = True  # False: which picture frame k returns is not emulated for this request (see notes)
-    # decord on an AVI with B-frames: its index, to replay which picture a request returns
-    seeks: DecordIndex | None = field(default=None, repr=False, compare=False)
+    # an AVI with B-frames: the backend's index, to replay which picture a request returns
+    seeks: DecordIndex | TorchcodecIndex | None = field(default=None, repr=False, compare=False)
     indices: tuple[int, ...] = ()  # the request ``sampled`` was given
     returned: tuple[int, ...] = ()  # the pictures it returns for them (``seeks`` only)
     unstable: tuple[int, ...] = ()  # indices of the request from which decord may return later pictures
@@ -87,14 +87,21 @@ class DecoderView:
         ks = tuple(int(k) for k in indices)
         if self.seeks is None:
             return [self.picture(k) for k in ks]
-        return list(self.returned if ks == self.indices else replay(self.seeks, ks).pictures)
+        return list(self.returned if ks == self.indices else self._replay(ks).pictures)
+
+    def _replay(self, ks: tuple[int, ...]) -> Replay:
+        if isinstance(self.seeks, TorchcodecIndex):
+            return replay_torchcodec(self.seeks, ks)
+        return replay(self.seeks, ks)
 
     def sampled(self, indices) -> DecoderView:
-        """This view for one request: the pictures it returns, and whether that is exact."""
+        """This view for one request: the pictures it returns (None: it fails there), and whether that is exact."""
         if self.seeks is None:
             return self
         ks = tuple(int(k) for k in indices)
-        r = replay(self.seeks, ks)
+        r = self._replay(ks)
+        if isinstance(self.seeks, TorchcodecIndex):  # its failure is part of what is emulated
+            return replace(self, indices=ks, returned=r.pictures)
         notes = list(self.notes)
         if r.error:
             notes.append(f"{r.error}; shown here are the pictures the indices name")
@@ -138,24 +145,20 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             notes.append(f"header lists {info.frames_header} frames; torchcodec counts {n} from its scan")
         if fps is not None and info.fps and abs(fps - info.fps) > 1e-6 * info.fps:
             notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
-        decodable, missing, exact = n, "", True
-        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
-            # Measured on MPEG-4 Part 2 AVIs with B-frames: torchcodec matches frames by pts, which FFmpeg
-            # 5.1 gives in storage order here; in-order reads are right, but after a seek indices
-            # [0,7,15,22,30,37,45,52] gave pictures [0,6,14,24,29,36,44,51] (packed: [0,10,20] -> [0,9,19]).
-            exact = False
-            notes.append("B-frames in AVI: after a seek torchcodec returns neighbouring pictures for some "
-                         "indices; shown here are the pictures the index names (its seeks not emulated)")
-        if index.fmt == "avi" and index.lead_pts > 0:
-            # Measured (MPEG-4 Part 2 with B-frames in AVI, packed or not): get_frames_at(n - 1) raises.
+        decodable, missing, seeks = n, "", None
+        if index.packets is not None:
+            seeks = torchcodec_index(index.packets, index.pts)
+            notes.append("B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder the "
+                         "pictures' own pts, so after a seek frame k is often picture k - 1 (replayed here)")
+            # In order, frame n - 1 is the picture output at the drain, which has no pts.
             decodable = n - 1
-            missing = ("torchcodec 0.13.0 cannot decode the last frame of this AVI (B-frames: its pts run 1..n): "
-                       "RuntimeError: Requested next frame while there are no more frames left to decode. "
-                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has "
-                       "no attribute 'read_video'")
+            missing = ("torchcodec 0.13.0 never returns the last picture of this AVI (its decoder outputs it at "
+                       "the end of the stream without a pts): RuntimeError: Requested next frame while there are "
+                       "no more frames left to decode. qwen-vl-utils then retries with torchvision, which fails: "
+                       "module 'torchvision.io' has no attribute 'read_video'")
             notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this AVI")
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
-                           None, tuple(notes), missing, exact)
+                           None, tuple(notes), missing, seeks=seeks)
     if dec is Decoder.DECORD:
         error = None
         if index.codec in DECORD_COPY_FAILS:
@@ -203,6 +206,7 @@ class BackendRow:
     indices: tuple[int, ...]
     pictures: tuple[int, ...]  # media frame shown for each sampled index
     exact: bool = True
+    varies_from: int | None = None  # decord: the sampled index from which its pictures vary run to run
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,8 @@ class DecodersReport:
                 {"decoder": r.decoder.value, "error": r.error, "frames": r.frames, "fps": r.fps,
                  "rotation_applied": r.rotation_applied, "resized": None if r.resized is None else list(r.resized),
                  "grid_thw": None if r.grid_thw is None else list(r.grid_thw), "tokens": r.tokens,
-                 "indices": list(r.indices), "pictures": list(r.pictures), "pictures_emulated": r.exact}
+                 "indices": list(r.indices), "pictures": list(r.pictures), "pictures_emulated": r.exact,
+                 "pictures_vary_from": r.varies_from}
                 for r in self.rows
             ],
             "differences": list(self.differences),
@@ -249,7 +254,12 @@ def _row(trace, dec: Decoder) -> BackendRow:
     rotation = v.rotation_applied if t.media.rotation else None  # None: nothing to rotate
     return BackendRow(dec, None, v.frames, v.fps, rotation, (t.resize.height, t.resize.width),
                       tuple(t.patchify.grid_thw), t.num_vision_tokens, tuple(t.sampling.indices),
-                      tuple(t._pictures()), v.exact)
+                      tuple(t._pictures()), v.exact, v.unstable[0] if v.unstable else None)
+
+
+def _emulated(row: BackendRow) -> bool:
+    """Which pictures the row's backend returns is known (exactly, or as its run without a drop)."""
+    return row.exact or row.varies_from is not None
 
 
 def compare_decoders(trace) -> DecodersReport | None:
@@ -281,8 +291,10 @@ def compare_decoders(trace) -> DecodersReport | None:
                 diffs.append(say("dd_pictures", a=a, b=b, n=n, total=len(me.pictures)))
         else:
             diffs.append(say("dd_counts", a=a, b=b, na=len(me.pictures), nb=len(r.pictures)))
-        if not (me.exact and r.exact):
+        if not (_emulated(me) and _emulated(r)):
             diffs.append(say("dd_not_emulated", a=a, b=b))
+    diffs.extend(say("dd_varies", b=r.decoder.value, k=r.varies_from)
+                 for r in rows if not r.error and r.varies_from is not None)
     fps = trace.decoder.fps
     real = frame_times(trace.media, list(me.pictures))
     playback = tuple((k, k / fps, t) for k, t in zip(me.indices, real))

@@ -46,7 +46,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .decord_seek import B_VOP, REF, REF_PACKED_B, SLOT, PacketOrder
+from .seeks import B_VOP, REF, REF_PACKED_B, SLOT, PacketOrder
 from .errors import VizError
 from .words import say
 

@@ -395,13 +395,13 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
         past = [k for k in sampling.indices if k >= view.frames]
         if past:
             raise VizError(_reference_index_failure(sampling, view, past), field="fps" if p.fps else "min_frames")
-        missing = [k for k in sampling.indices if view.picture(k) is None]
+        view = view.sampled(sampling.indices)
+        missing = [k for k, pic in zip(sampling.indices, view.pictures(sampling.indices)) if pic is None]
         if missing:
             raise VizError(
                 f"{view.label}: sampled frames {missing[:6]} of the {view.frames} its metadata lists cannot be "
                 f"decoded (only {view.decodable} decode): {view.missing_error}. Try another decoder",
                 field="decoder")
-        view = view.sampled(sampling.indices)
         notes.extend(f"{view.label}: {n}" for n in view.notes)
         if info.rotation:
             notes.append(

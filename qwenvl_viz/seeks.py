@@ -1,4 +1,21 @@
-"""Which picture decord 0.6.0 returns for frame ``k`` of an AVI with B-frames: its get_batch, replayed.
+"""Which picture torchcodec 0.13.0 and decord 0.6.0 return for frame ``k`` of an AVI with B-frames.
+
+Both read such files (MPEG-4 Part 2 with B-frames, packed or not) right in order and return other
+pictures after a seek, each its own way; the two are replayed here on the packets' decode order.
+
+The decoder (FFmpeg's MPEG-4 Part 2, any build) holds one reference picture back: a reference is
+output when the next one is decoded, the last one at the drain; a B-VOP when decoded. After a seek
+to a keyframe it drops the B-frames that need the previous GOP, so it outputs the pictures from the
+keyframe's on, in presentation order (``decode_order``).
+
+torchcodec (Debian's FFmpeg 5.1) scans the packets with pts = dts, so frame ``k`` is the k-th dts,
+while the decoder stamps each picture with its presentation pts. ``get_frames_at`` sorts the
+indices; measured on 0.13.0 (``SingleStreamDecoder``): an index right after the previous one takes
+the decoder's next frame; any other sets the cursor to its scan pts and seeks, unless the cursor is
+past the last decoded pts and both share a keyframe (``canWeAvoidSeeking``), to the last keyframe
+whose scan pts is <= the cursor; it returns the first frame decoded whose pts is >= the cursor. The
+picture output at the drain carries no pts, so it is never returned: "Requested next frame while
+there are no more frames left to decode" (``replay_torchcodec``).
 
 decord numbers frames by packet pts (``IndexKeyframes`` sorts ``frame_ts_`` by pts) but its
 bundled FFmpeg 4.1 gives the reference packets of an MPEG-4 Part 2 AVI with B-frames no pts at all
@@ -23,9 +40,6 @@ is right; every seek lands elsewhere. ``get_batch`` then does, per index (src/vi
   end of the stream the decoder worker queues 128 markers, each of which counts as a skipped frame,
   and ``NextFrameImpl`` then returns its cached frame or rewinds (``SeekAccurate(curr - r)``).
 
-After a seek to a keyframe the FFmpeg MPEG-4 decoder drops the B-frames that need the previous
-GOP, so it outputs the pictures from the keyframe's on, in presentation order.
-
 One thing is not deterministic in decord itself: ``SkipFramesImpl`` asks its worker thread to drop
 the frames whose pts are those of the frames it means to skip (``SuggestDiscardPTS``), clearing the
 list after the skip. With the wrong index those pts belong to later pictures, and one that the
@@ -39,7 +53,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-__all__ = ["PacketOrder", "DecordIndex", "Replay", "decord_index", "replay"]
+__all__ = ["PacketOrder", "Decode", "decode_order", "DecordIndex", "decord_index", "replay", "Replay",
+           "TorchcodecIndex", "torchcodec_index", "replay_torchcodec"]
 
 NOPTS = -(2**63)  # AV_NOPTS_VALUE
 DRAIN_MARKERS = 128  # FFMPEGThreadedDecoder::WorkerThreadImpl: end-of-stream markers queued per drain
@@ -74,19 +89,26 @@ class DecordIndex:
 
 @dataclass(frozen=True)
 class Replay:
-    pictures: tuple[int, ...]  # per requested index: the picture (presentation order) decord returns
-    unstable: tuple[int, ...]  # requested indices after which decord's worker may drop a picture
-    error: str | None = None  # the replay left what it models (a failed seek, a starved decoder)
+    pictures: tuple[int | None, ...]  # per requested index: the picture (presentation order) returned
+    unstable: tuple[int, ...]  # decord: requested indices after which its worker may drop a picture
+    error: str | None = None  # decord: the replay left what it models; torchcodec: its failure
 
 
-def decord_index(order: PacketOrder) -> DecordIndex:
-    """decord's view of the packets, and the pictures a full in-order decode outputs.
+@dataclass(frozen=True)
+class Decode:
+    """The in-order decode: pictures numbered by output rank (= presentation order)."""
 
-    Pictures are numbered by output rank of the in-order decode (= presentation order). The
-    decoder holds one reference back (B-frames), so a reference is output when the next one is
-    decoded, stamped with that packet's dts, or at the drain with no timestamp; a B-VOP is output
-    when decoded, with its own dts, unless fewer than two references were decoded since the last
-    seek (the B-frames that need the previous GOP), and then it is dropped.
+    key_picture: tuple[int, ...]  # per keyframe packet: its picture, the first output after a seek there
+    released_by: tuple[int, ...]  # per picture: dts of the packet whose decoding outputs it; NOPTS: the drain
+
+
+def decode_order(order: PacketOrder) -> Decode:
+    """What the decoder outputs, packet by packet, reading from the start.
+
+    A reference is output when the next one is decoded, or at the drain; a B-VOP when decoded,
+    unless fewer than two references were decoded since the last seek (it needs the previous GOP),
+    and then it is dropped. After a seek to a keyframe the outputs are this run's from the
+    keyframe's picture on: the B-frames dropped there are the ones shown before it.
     """
     n = len(order.dts)
     rank: dict[tuple[int, int], int] = {}
@@ -115,16 +137,23 @@ def decord_index(order: PacketOrder) -> DecordIndex:
             out((q, 0), dts)
     if pending is not None:
         out(pending, NOPTS)
+    return Decode(tuple(rank[(q, 0)] for q in range(n) if order.key[q]), tuple(best))
+
+
+def decord_index(order: PacketOrder) -> DecordIndex:
+    """decord's view of the packets. A picture's ``best_effort_timestamp`` is the dts of the packet
+    that released it: its own pts is unset for a reference, equal to its dts for a B-VOP."""
+    decode = decode_order(order)
     # decord's FFmpeg 4.1: B-VOP packets carry pts = dts, the others none.
     pts = sorted(dts if kind == B_VOP else NOPTS for dts, kind in zip(order.dts, order.kinds))
-    keys = tuple(q for q in range(n) if order.key[q])
+    keys = tuple(q for q in range(len(order.dts)) if order.key[q])
     return DecordIndex(
-        frames=n,
+        frames=len(order.dts),
         pts=tuple(pts),
         key_packets=keys,
         key_dts=tuple(order.dts[q] for q in keys),
-        key_picture=tuple(rank[(q, 0)] for q in keys),
-        best_effort=tuple(best),
+        key_picture=decode.key_picture,
+        best_effort=decode.released_by,
     )
 
 
@@ -296,3 +325,59 @@ def replay(index: DecordIndex, indices) -> Replay:
     except _Unmodelled as e:
         return Replay(tuple(req), (), f"decord 0.6.0 leaves the replayed path here: {e}")
     return Replay(tuple(pictures), tuple(unstable))
+
+
+# --- torchcodec ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TorchcodecIndex:
+    """torchcodec's scan of one file, and the pts its decoder stamps on each picture."""
+
+    scan_pts: tuple[int, ...]  # allFrames[k].pts: the packets' dts, sorted
+    key_scan_pts: tuple[int, ...]  # keyFrames[j].pts, sorted
+    key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to keyframe j
+    picture_pts: tuple[int | None, ...]  # per picture: its pts; None for the one output at the drain
+
+
+def torchcodec_index(order: PacketOrder, presentation_pts) -> TorchcodecIndex:
+    """``presentation_pts``: the pictures' pts in presentation order (what the decoder stamps)."""
+    decode = decode_order(order)
+    pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
+    keys = sorted(d for d, k in zip(order.dts, order.key) if k)
+    return TorchcodecIndex(tuple(sorted(order.dts)), tuple(keys), decode.key_picture, pts)
+
+
+def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
+    """The pictures ``VideoDecoder(path).get_frames_at(indices)`` returns; where it runs out of
+    frames (it raises for the whole call) the pictures from that index on are None."""
+    req = [int(k) for k in indices]
+    out: list[int | None] = [None] * len(req)
+    n_pic = len(index.picture_pts)
+
+    def key_of(pts: int) -> int:  # getKeyFrameIndexForPtsUsingScannedIndex
+        return bisect.bisect_right(index.key_scan_pts, pts) - 1
+
+    nxt = 0  # the decoder's next output (a picture number)
+    last: int | None = None  # lastDecodedAvFramePts
+    cursor = 0
+    prev: tuple[int, int] | None = None  # (index, its position in req)
+    for i in sorted(range(len(req)), key=lambda i: req[i]):
+        k = req[i]
+        if prev is not None and k == prev[0]:  # a repeat is copied
+            out[i] = out[prev[1]]
+            continue
+        if prev is None or k != prev[0] + 1:
+            cursor = index.scan_pts[k]
+            avoid = last is not None and cursor > last and key_of(last) >= 0 and key_of(last) == key_of(cursor)
+            if not avoid:
+                nxt = index.key_picture[max(key_of(cursor), 0)]
+        while nxt < n_pic and (index.picture_pts[nxt] is None or index.picture_pts[nxt] < cursor):
+            nxt += 1
+        if nxt >= n_pic:
+            return Replay(tuple(out), (), "torchcodec 0.13.0: RuntimeError: Requested next frame while there are "
+                                          "no more frames left to decode")
+        out[i], last = nxt, index.picture_pts[nxt]
+        nxt += 1
+        prev = (k, i)
+    return Replay(tuple(out), ())
