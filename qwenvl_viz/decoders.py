@@ -8,12 +8,13 @@ measured against the real library on clips the tests generate (tests/test_decode
   transformers 5.23 video processor). ``num_frames`` is ``num_frames_from_content``: the packets
   of its scan; ``average_fps`` is that count over ``max(pts + duration) - min(pts)`` of the scan,
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
-  ``k`` is the k-th picture by pts; the display rotation is applied.
+  ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
+  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at``.
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
   In an AVI with B-frames (packed or not) its index is wrong and its seeks land elsewhere:
-  ``decord_seek`` replays its ``get_batch`` to tell which picture each sampled index returns.
+  ``seeks`` replays its ``get_batch`` to tell which picture each sampled index returns.
 - ``pyav``: transformers ``load_video(backend="pyav")``, its default when called directly. The count
   is the container header's ``stream.frames`` (0 in Matroska / WebM), fps ``average_rate``; frame
   ``k`` is the k-th frame the decoder outputs; frames are not rotated. Indices past the decoded
@@ -26,10 +27,11 @@ import os
 from dataclasses import dataclass, field, replace
 
 from .errors import VizError
-from .words import say
-from .seeks import DecordIndex, Replay, TorchcodecIndex, decord_index, replay, replay_torchcodec, torchcodec_index
 from .media import MediaInfo
 from .profiles import Decoder
+from .seeks import (DecordIndex, Replay, TorchcodecIndex, decord_index, replay_decord, replay_torchcodec,
+                    torchcodec_index)
+from .words import say
 
 __all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "compare_decoders", "DecodersReport", "BackendRow", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
 
@@ -92,7 +94,7 @@ class DecoderView:
     def _replay(self, ks: tuple[int, ...]) -> Replay:
         if isinstance(self.seeks, TorchcodecIndex):
             return replay_torchcodec(self.seeks, ks)
-        return replay(self.seeks, ks)
+        return replay_decord(self.seeks, ks)
 
     def sampled(self, indices) -> DecoderView:
         """This view for one request: the pictures it returns (None: it fails there), and whether that is exact."""
@@ -123,6 +125,15 @@ def parse_decoder(value) -> Decoder:
         raise VizError(
             f"decoder must be one of {', '.join(d.value for d in Decoder)}, got {value!r}", field="decoder"
         ) from None
+
+
+# An AVI with B-frames whose packet order could not be kept (packets without dts): nothing to replay.
+_NOT_REPLAYED = ("B-frames in AVI without usable packet timestamps: after a seek {name} returns other pictures "
+                 "than the index says; shown here are the pictures the index names (its seeks not replayed)")
+
+
+def _b_frame_avi(index) -> bool:
+    return index.packed or (index.fmt == "avi" and index.lead_pts > 0)
 
 
 def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> DecoderView:
@@ -157,8 +168,11 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
                        "no more frames left to decode. qwen-vl-utils then retries with torchvision, which fails: "
                        "module 'torchvision.io' has no attribute 'read_video'")
             notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this AVI")
+        exact = seeks is not None or not _b_frame_avi(index)
+        if not exact:
+            notes.append(_NOT_REPLAYED.format(name="torchcodec"))
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
-                           None, tuple(notes), missing, seeks=seeks)
+                           None, tuple(notes), missing, exact, seeks=seeks)
     if dec is Decoder.DECORD:
         error = None
         if index.codec in DECORD_COPY_FAILS:
@@ -169,7 +183,10 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             seeks = decord_index(index.packets)
             notes.append("B-frames in AVI: decord 0.6.0's FFmpeg gives the reference frames no pts, so its index "
                          "is wrong and after a seek frame k is another picture (replayed here)")
-        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "",
+        exact = seeks is not None or not _b_frame_avi(index)
+        if not exact:
+            notes.append(_NOT_REPLAYED.format(name="decord 0.6.0"))
+        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact,
                            seeks=seeks)
     # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
     header = int(info.frames_header or 0)
