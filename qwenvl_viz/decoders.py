@@ -158,7 +158,7 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
         decodable, missing, seeks = n, "", None
         if index.packets is not None:
-            seeks = torchcodec_index(index.packets, index.pts)
+            seeks = torchcodec_index(index.packets, tuple(index.pts.tolist()))
             notes.append("B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder the "
                          "pictures' own pts, so after a seek frame k is often picture k - 1 (replayed here)")
             # In order, frame n - 1 is the picture output at the drain, which has no pts.

@@ -51,6 +51,7 @@ the picture after it. Measured: results for the same request differ from run to 
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 
 __all__ = ["PacketOrder", "Decode", "decode_order", "DecordIndex", "decord_index", "replay_decord", "Replay",
@@ -104,6 +105,7 @@ class Decode:
     released_by: tuple[int, ...]  # per picture: dts of the packet whose decoding outputs it; NOPTS: the drain
 
 
+@functools.lru_cache(maxsize=8)
 def decode_order(order: PacketOrder) -> Decode:
     """What the decoder outputs, packet by packet, reading from the start.
 
@@ -142,6 +144,7 @@ def decode_order(order: PacketOrder) -> Decode:
     return Decode(tuple(rank[(q, 0)] for q in range(n) if order.key[q]), tuple(best))
 
 
+@functools.lru_cache(maxsize=8)
 def decord_index(order: PacketOrder) -> DecordIndex:
     """decord's view of the packets. A picture's ``best_effort_timestamp`` is the dts of the packet
     that released it: its own pts is unset for a reference, equal to its dts for a B-VOP."""
@@ -175,9 +178,6 @@ class _Reader:
     def __init__(self, index: DecordIndex) -> None:
         self.ix = index
         self.n = index.frames
-        self.pts_map: dict[int, int] = {}  # pts_frame_map_: a std::map, the first insert wins
-        for i, p in enumerate(index.pts):
-            self.pts_map.setdefault(p, i)
         self.curr = self.n  # IndexKeyframes ends with curr_frame_ = GetFrameCount(); Seek(0)
         self.next_pic = 0
         self.markers = DRAIN_MARKERS
@@ -186,6 +186,12 @@ class _Reader:
         self.overrun = False
         self.unstable = False
         self.seek(0)
+
+    def find(self, pts: int, lo: int = 0, hi: int | None = None) -> int | None:
+        """The first frame in [lo, hi) with this pts (pts_frame_map_: a std::map, the first insert wins)."""
+        hi = self.n if hi is None else hi
+        i = bisect.bisect_left(self.ix.pts, pts, lo, hi)
+        return i if i < hi and self.ix.pts[i] == pts else None
 
     def locate(self, pos: int) -> int:  # LocateKeyframe
         keys = self.ix.key_packets
@@ -226,17 +232,24 @@ class _Reader:
             pic = self.next_pic
             self.next_pic += 1
             return pic, self.ix.best_effort[pic]
-        if self.markers > 0:
-            self.markers -= 1
-            return None, -1
-        raise _Unmodelled("its decoder runs dry at the end of the stream")
+        self.drop(1)
+        return None, -1
+
+    def drop(self, num: int) -> None:
+        """Consume ``num`` outputs, pictures first, then drain markers."""
+        pictures = min(num, len(self.ix.best_effort) - self.next_pic)
+        self.next_pic += pictures
+        if num - pictures > self.markers:
+            raise _Unmodelled("its decoder runs dry at the end of the stream")
+        self.markers -= num - pictures
 
     def check_keyframe(self) -> bool:  # CheckKeyFrame
         pic, pts = self.pop()
         if pic is None:  # eof_ and frame.pts == -1: jumped to the end
             self.curr = self.n
             return False
-        cf = self.pts_map.get(_int32(pts), self.curr)
+        cf = self.find(_int32(pts))
+        cf = self.curr if cf is None else cf
         if cf != self.curr:
             self.curr = cf + 1
             return False
@@ -248,12 +261,11 @@ class _Reader:
         num = min(self.n - self.curr, num)
         if num < 1:
             return
-        marked = set(self.ix.pts[self.curr:self.curr + num])  # SuggestDiscardPTS
-        for _ in range(num):
-            self.pop()
+        marked = (self.curr, self.curr + num)  # SuggestDiscardPTS: the pts of these frames
+        self.drop(num)
         self.curr += num
         ahead = self.ix.best_effort[self.next_pic:self.next_pic + READ_AHEAD]
-        if any(p in marked for p in ahead):
+        if any(self.find(p, *marked) is not None for p in ahead):
             self.unstable = True
 
     def seek_accurate(self, pos: int) -> None:  # SeekAccurate
@@ -342,7 +354,8 @@ class TorchcodecIndex:
     picture_pts: tuple[int | None, ...]  # per picture: its pts; None for the one output at the drain
 
 
-def torchcodec_index(order: PacketOrder, presentation_pts) -> TorchcodecIndex:
+@functools.lru_cache(maxsize=8)
+def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> TorchcodecIndex:
     """``presentation_pts``: the pictures' pts in presentation order (what the decoder stamps)."""
     decode = decode_order(order)
     pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
