@@ -127,9 +127,9 @@ def parse_decoder(value) -> Decoder:
         ) from None
 
 
-# An AVI with B-frames whose packet order could not be kept (packets without dts): nothing to replay.
-_NOT_REPLAYED = ("B-frames in AVI without usable packet timestamps: after a seek {name} returns other pictures "
-                 "than the index says; shown here are the pictures the index names (its seeks not replayed)")
+# An AVI with B-frames whose seeks are not replayed (not MPEG-4 Part 2, or packets without dts).
+_NOT_REPLAYED = ("B-frames in AVI ({codec}): after a seek {name} may return other pictures than the index says; "
+                 "its seeks are replayed for MPEG-4 Part 2 only, so shown here are the pictures the index names")
 
 
 def _b_frame_avi(index) -> bool:
@@ -161,16 +161,18 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             seeks = torchcodec_index(index.packets, tuple(index.pts.tolist()))
             notes.append("B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder the "
                          "pictures' own pts, so after a seek frame k is often picture k - 1 (replayed here)")
-            # In order, frame n - 1 is the picture output at the drain, which has no pts.
+        if index.fmt == "avi" and index.lead_pts > 0:
+            # Measured (B-frames in AVI: MPEG-4 Part 2, packed or not, and H.264): read in order, frame
+            # n - 1 is the picture the decoder outputs at the drain, which has no pts.
             decodable = n - 1
-            missing = ("torchcodec 0.13.0 never returns the last picture of this AVI (its decoder outputs it at "
-                       "the end of the stream without a pts): RuntimeError: Requested next frame while there are "
-                       "no more frames left to decode. qwen-vl-utils then retries with torchvision, which fails: "
-                       "module 'torchvision.io' has no attribute 'read_video'")
+            missing = ("torchcodec 0.13.0 does not return the last picture of this AVI (B-frames: its decoder "
+                       "outputs it at the end of the stream without a pts): RuntimeError: Requested next frame "
+                       "while there are no more frames left to decode. qwen-vl-utils then retries with "
+                       "torchvision, which fails: module 'torchvision.io' has no attribute 'read_video'")
             notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this AVI")
         exact = seeks is not None or not _b_frame_avi(index)
         if not exact:
-            notes.append(_NOT_REPLAYED.format(name="torchcodec"))
+            notes.append(_NOT_REPLAYED.format(name="torchcodec", codec=index.codec))
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
                            None, tuple(notes), missing, exact, seeks=seeks)
     if dec is Decoder.DECORD:
@@ -185,7 +187,7 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
                          "is wrong and after a seek frame k is another picture (replayed here)")
         exact = seeks is not None or not _b_frame_avi(index)
         if not exact:
-            notes.append(_NOT_REPLAYED.format(name="decord 0.6.0"))
+            notes.append(_NOT_REPLAYED.format(name="decord 0.6.0", codec=index.codec))
         return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact,
                            seeks=seeks)
     # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
