@@ -13,7 +13,10 @@ Semantics follow the references the rest of the pipeline is compared with:
   (``len(vr)``, ``get_avg_fps()``) reports and qwen-vl-utils samples from. RGB comes from PyAV's
   ``to_ndarray(format="rgb24")``, bit-identical to decord's ``get_batch``. Frames are returned in
   the displayed orientation (the display matrix applied), as torchcodec >= 0.11 does; decord 0.6.0
-  mis-reads such files (it swaps the size, then its ``get_batch`` fails).
+  mis-reads such files (it swaps the size, then its ``get_batch`` fails). For MPEG-4 Part 2 AVIs
+  with B-frames the probe also keeps the packets' decode order (``_VideoIndex.packets``), from
+  which ``seeks`` replays which picture torchcodec and decord return after a seek; such pictures
+  can come in any order, so ``iter_frames`` takes indices in any order.
 
 Decoding is selective: per gap between wanted frames we either decode forward or seek to the
 keyframe before the target, whichever decodes fewer frames (keyframe positions come from the probe's
