@@ -160,6 +160,25 @@ def test_torchcodec_seeks_in_b_frame_avis_return_the_replayed_pictures(media_fil
     assert base.sampled(list(range(59))).returned == tuple(range(59))
 
 
+def test_b_frame_avi_of_another_codec_is_not_replayed_and_says_so(media_files):
+    """The replay's decoder model (one reference held back) is MPEG-4 Part 2's; an H.264 AVI with
+    B-pyramids reorders deeper, so its pictures after a seek stay stated, not emulated."""
+    import shutil
+
+    from media_factory import make_ffmpeg_video
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg CLI writes the clip")
+    path = media_files.root / "h264_pyramid.avi"
+    if not path.exists():
+        make_ffmpeg_video(path, frames=40, args=["-c:v", "libx264", "-bf", "3", "-g", "20", "-threads", "1"])
+    info = media_stage.open_media(path)
+    for backend in ("torchcodec", "decord"):
+        view = decoder_view(info, backend).sampled([0, 7, 15, 22, 30])
+        assert view.seeks is None and not view.exact
+        assert any("replayed for MPEG-4 Part 2 only" in n and "(h264)" in n for n in view.notes)
+
+
 # --- both pipelines, every family, each backend ------------------------------------------------------
 
 
