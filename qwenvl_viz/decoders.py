@@ -8,10 +8,13 @@ measured against the real library on clips the tests generate (tests/test_decode
   transformers 5.23 video processor). ``num_frames`` is ``num_frames_from_content``: the packets
   of its scan; ``average_fps`` is that count over ``max(pts + duration) - min(pts)`` of the scan,
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
-  ``k`` is the k-th picture by pts; the display rotation is applied.
+  ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
+  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at``.
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
+  In an AVI with B-frames (packed or not) its index is wrong and its seeks land elsewhere:
+  ``seeks`` replays its ``get_batch`` to tell which picture each sampled index returns.
 - ``pyav``: transformers ``load_video(backend="pyav")``, its default when called directly. The count
   is the container header's ``stream.frames`` (0 in Matroska / WebM), fps ``average_rate``; frame
   ``k`` is the k-th frame the decoder outputs; frames are not rotated. Indices past the decoded
@@ -21,12 +24,14 @@ measured against the real library on clips the tests generate (tests/test_decode
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from .errors import VizError
-from .words import say
 from .media import MediaInfo
 from .profiles import Decoder
+from .seeks import (DecordIndex, Replay, TorchcodecIndex, decord_index, replay_decord, replay_torchcodec,
+                    torchcodec_index)
+from .words import say
 
 __all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "compare_decoders", "DecodersReport", "BackendRow", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
 
@@ -67,15 +72,51 @@ class DecoderView:
     error: str | None  # the backend's own failure for this file; None when it reads it
     notes: tuple[str, ...] = ()
     missing_error: str = ""  # what the reference does when a sampled index is >= decodable
-    exact: bool = True  # False: which picture frame k returns is not emulated for this file (see notes)
+    exact: bool = True  # False: which picture frame k returns is not emulated for this request (see notes)
+    # an AVI with B-frames: the backend's index, to replay which picture a request returns
+    seeks: DecordIndex | TorchcodecIndex | None = field(default=None, repr=False, compare=False)
+    indices: tuple[int, ...] = ()  # the request ``sampled`` was given
+    returned: tuple[int, ...] = ()  # the pictures it returns for them (``seeks`` only)
+    unstable: tuple[int, ...] = ()  # indices of the request from which decord may return later pictures
 
     @property
     def label(self) -> str:
         return self.decoder.value
 
     def picture(self, k: int) -> int | None:
-        """Presentation index (``media`` numbering) of the picture frame ``k`` returns; None if missing."""
+        """Presentation index (``media`` numbering) of the picture frame ``k`` names; None if missing."""
         return k if 0 <= k < self.decodable else None
+
+    def pictures(self, indices) -> list[int | None]:
+        """The picture each index of one request returns: ``picture(k)``, unless seeks make it another."""
+        ks = tuple(int(k) for k in indices)
+        if self.seeks is None:
+            return [self.picture(k) for k in ks]
+        return list(self.returned if ks == self.indices else self._replay(ks).pictures)
+
+    def _replay(self, ks: tuple[int, ...]) -> Replay:
+        if isinstance(self.seeks, TorchcodecIndex):
+            return replay_torchcodec(self.seeks, ks)
+        return replay_decord(self.seeks, ks)
+
+    def sampled(self, indices) -> DecoderView:
+        """This view for one request: the pictures it returns (None: it fails there), and whether that is exact."""
+        if self.seeks is None:
+            return self
+        ks = tuple(int(k) for k in indices)
+        r = self._replay(ks)
+        if isinstance(self.seeks, TorchcodecIndex):  # its failure is part of what is emulated
+            return replace(self, indices=ks, returned=r.pictures)
+        notes = list(self.notes)
+        if r.error:
+            notes.append(f"{r.error}; shown here are the pictures the indices name")
+        elif r.unstable:
+            notes.append(
+                f"after its skips to indices {list(r.unstable)} decord's decoder thread may drop the next picture "
+                f"(it marks the pts of the frames it skips, which its wrong index gives to later pictures), so "
+                f"from there decord returns a later picture on some runs; shown: the run without a drop")
+        return replace(self, indices=ks, returned=r.pictures if not r.error else ks, unstable=r.unstable,
+                       exact=not (r.error or r.unstable), notes=tuple(notes))
 
 
 def parse_decoder(value) -> Decoder:
@@ -87,6 +128,15 @@ def parse_decoder(value) -> Decoder:
         raise VizError(
             f"decoder must be one of {', '.join(d.value for d in Decoder)}, got {value!r}", field="decoder"
         ) from None
+
+
+# An AVI with B-frames whose seeks are not replayed (not MPEG-4 Part 2, or packets without dts).
+_NOT_REPLAYED = ("B-frames in AVI ({codec}): after a seek {name} may return other pictures than the index says; "
+                 "its seeks are replayed for MPEG-4 Part 2 only, so shown here are the pictures the index names")
+
+
+def _b_frame_avi(index) -> bool:
+    return index.packed or (index.fmt == "avi" and index.lead_pts > 0)
 
 
 def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> DecoderView:
@@ -109,24 +159,25 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             notes.append(f"header lists {info.frames_header} frames; torchcodec counts {n} from its scan")
         if fps is not None and info.fps and abs(fps - info.fps) > 1e-6 * info.fps:
             notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
-        decodable, missing, exact = n, "", True
-        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
-            # Measured on MPEG-4 Part 2 AVIs with B-frames: torchcodec matches frames by pts, which FFmpeg
-            # 5.1 gives in storage order here; in-order reads are right, but after a seek indices
-            # [0,7,15,22,30,37,45,52] gave pictures [0,6,14,24,29,36,44,51] (packed: [0,10,20] -> [0,9,19]).
-            exact = False
-            notes.append("B-frames in AVI: after a seek torchcodec returns neighbouring pictures for some "
-                         "indices; shown here are the pictures the index names (its seeks not emulated)")
+        decodable, missing, seeks = n, "", None
+        if index.packets is not None:
+            seeks = torchcodec_index(index.packets, tuple(index.pts.tolist()))
+            notes.append("B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder the "
+                         "pictures' own pts, so after a seek frame k is often picture k - 1 (replayed here)")
         if index.fmt == "avi" and index.lead_pts > 0:
-            # Measured (MPEG-4 Part 2 with B-frames in AVI, packed or not): get_frames_at(n - 1) raises.
+            # Measured (B-frames in AVI: MPEG-4 Part 2, packed or not, and H.264): read in order, frame
+            # n - 1 is the picture the decoder outputs at the drain, which has no pts.
             decodable = n - 1
-            missing = ("torchcodec 0.13.0 cannot decode the last frame of this AVI (B-frames: its pts run 1..n): "
-                       "RuntimeError: Requested next frame while there are no more frames left to decode. "
-                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has "
-                       "no attribute 'read_video'")
+            missing = ("torchcodec 0.13.0 does not return the last picture of this AVI (B-frames: its decoder "
+                       "outputs it at the end of the stream without a pts): RuntimeError: Requested next frame "
+                       "while there are no more frames left to decode. qwen-vl-utils then retries with "
+                       "torchvision, which fails: module 'torchvision.io' has no attribute 'read_video'")
             notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this AVI")
+        exact = seeks is not None or not _b_frame_avi(index)
+        if not exact:
+            notes.append(_NOT_REPLAYED.format(name="torchcodec", codec=index.codec))
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
-                           None, tuple(notes), missing, exact)
+                           None, tuple(notes), missing, exact, seeks=seeks)
     if dec is Decoder.DECORD:
         error = None
         if index.codec in DECORD_COPY_FAILS:
@@ -135,15 +186,16 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         elif index.codec in DECORD_COUNT_FAILS:
             error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: [{name}] Failed to measure "
                      f"duration/frame-count due to broken metadata.")
-        notes, exact = [], True
-        if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
-            # Measured on MPEG-4 Part 2 AVIs with B-frames: sequential reads are right, but after a seek
-            # decord returns other pictures (indices [0,8,17,25,34,42,51,59] of a 60-frame AVI gave
-            # pictures [0,8,7,15,24,32,53,59]; packed: [0,10,20,30,40,50,59] gave [0,10,20,1,11,21,0]).
-            exact = False
-            notes.append("B-frames in AVI: after a seek decord 0.6.0 returns other pictures than the index "
-                         "says; shown here are the pictures the index names (decord's seeks not emulated)")
-        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact)
+        notes, seeks = [], None
+        if index.packets is not None:
+            seeks = decord_index(index.packets)
+            notes.append("B-frames in AVI: decord 0.6.0's FFmpeg gives the reference frames no pts, so its index "
+                         "is wrong and after a seek frame k is another picture (replayed here)")
+        exact = seeks is not None or not _b_frame_avi(index)
+        if not exact:
+            notes.append(_NOT_REPLAYED.format(name="decord 0.6.0", codec=index.codec))
+        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact,
+                           seeks=seeks)
     # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
     header = int(info.frames_header or 0)
     notes = []
@@ -179,6 +231,7 @@ class BackendRow:
     indices: tuple[int, ...]
     pictures: tuple[int, ...]  # media frame shown for each sampled index
     exact: bool = True
+    varies_from: int | None = None  # decord: the sampled index from which its pictures vary run to run
 
 
 @dataclass(frozen=True)
@@ -201,7 +254,8 @@ class DecodersReport:
                 {"decoder": r.decoder.value, "error": r.error, "frames": r.frames, "fps": r.fps,
                  "rotation_applied": r.rotation_applied, "resized": None if r.resized is None else list(r.resized),
                  "grid_thw": None if r.grid_thw is None else list(r.grid_thw), "tokens": r.tokens,
-                 "indices": list(r.indices), "pictures": list(r.pictures), "pictures_emulated": r.exact}
+                 "indices": list(r.indices), "pictures": list(r.pictures), "pictures_emulated": r.exact,
+                 "pictures_vary_from": r.varies_from}
                 for r in self.rows
             ],
             "differences": list(self.differences),
@@ -225,7 +279,12 @@ def _row(trace, dec: Decoder) -> BackendRow:
     rotation = v.rotation_applied if t.media.rotation else None  # None: nothing to rotate
     return BackendRow(dec, None, v.frames, v.fps, rotation, (t.resize.height, t.resize.width),
                       tuple(t.patchify.grid_thw), t.num_vision_tokens, tuple(t.sampling.indices),
-                      tuple(t._pictures()), v.exact)
+                      tuple(t._pictures()), v.exact, v.unstable[0] if v.unstable else None)
+
+
+def _emulated(row: BackendRow) -> bool:
+    """Which pictures the row's backend returns is known (exactly, or as its run without a drop)."""
+    return row.exact or row.varies_from is not None
 
 
 def compare_decoders(trace) -> DecodersReport | None:
@@ -257,8 +316,10 @@ def compare_decoders(trace) -> DecodersReport | None:
                 diffs.append(say("dd_pictures", a=a, b=b, n=n, total=len(me.pictures)))
         else:
             diffs.append(say("dd_counts", a=a, b=b, na=len(me.pictures), nb=len(r.pictures)))
-        if not (me.exact and r.exact):
+        if not (_emulated(me) and _emulated(r)):
             diffs.append(say("dd_not_emulated", a=a, b=b))
+    diffs.extend(say("dd_varies", b=r.decoder.value, k=r.varies_from)
+                 for r in rows if not r.error and r.varies_from is not None)
     fps = trace.decoder.fps
     real = frame_times(trace.media, list(me.pictures))
     playback = tuple((k, k / fps, t) for k, t in zip(me.indices, real))

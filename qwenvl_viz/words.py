@@ -802,4 +802,7 @@ WORDS.update({
     "dd_not_emulated": ("{a} and {b}: which picture a seek returns is not emulated on this file; the pictures may "
                         "differ further (see the notes)",
                         "{a} 与 {b}：此文件上未模拟 seek 返回哪一帧画面；画面可能还有更多差异（见说明）"),
+    "dd_varies": ("{b} may return later pictures from sampled index {k} on: its decoder thread drops a picture on "
+                  "some runs (shown: the run without a drop)",
+                  "{b} 从采样索引 {k} 起可能返回更靠后的画面：其解码线程在部分运行中会丢弃一帧（此处显示未丢帧的结果）"),
 })
