@@ -279,7 +279,7 @@ def _row(trace, dec: Decoder) -> BackendRow:
     rotation = v.rotation_applied if t.media.rotation else None  # None: nothing to rotate
     return BackendRow(dec, None, v.frames, v.fps, rotation, (t.resize.height, t.resize.width),
                       tuple(t.patchify.grid_thw), t.num_vision_tokens, tuple(t.sampling.indices),
-                      tuple(t._pictures()), v.exact, v.unstable[0] if v.unstable else None)
+                      t.pictures, v.exact, v.unstable[0] if v.unstable else None)
 
 
 def _emulated(row: BackendRow) -> bool:

@@ -140,6 +140,16 @@ class Trace:
             for frame in media_stage.iter_frames(self.media, self._pictures()):
                 yield self._as_decoder_returns(frame)
 
+    @property
+    def pictures(self) -> tuple[int, ...]:
+        """The media frames (presentation order) the decoder returns for the sampled indices: after a
+        seek in a B-frame AVI, decord and torchcodec return other pictures than the index names."""
+        return tuple(self._pictures()) if self.sampling else (0,)
+
+    def as_decoder_returns(self, frame: np.ndarray) -> np.ndarray:
+        """A decoded media frame (display-rotated) as the trace's decoder returns it."""
+        return self._as_decoder_returns(frame)
+
     def _pictures(self) -> list[int]:
         """The media frames (presentation order) that the decoder returns for the sampled indices."""
         view = self.decoder

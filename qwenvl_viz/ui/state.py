@@ -425,17 +425,21 @@ def previews(trace: Trace, positions: list[int], width: int, height: int) -> lis
     from ..figures.pictures import fit
     from ..media import iter_frames
 
-    raws = [trace.frame_indices[p] if trace.sampling else 0 for p in positions]
-    keys = [("preview", trace.media.content_hash, trace.exif_applied, r, width, height) for r in raws]
+    # the pictures the trace's decoder returns (after a seek in a B-frame AVI, not always the index's),
+    # as it returns them (a backend that ignores the display matrix gives them as stored)
+    pics = trace.pictures
+    raws = [pics[p] if trace.sampling else 0 for p in positions]
+    as_stored = bool(trace.decoder is not None and not trace.decoder.rotation_applied and trace.media.rotation)
+    keys = [("preview", trace.media.content_hash, trace.exif_applied, as_stored, r, width, height) for r in raws]
     got = {k: PREVIEWS.get(k) for k in keys}
     missing = sorted({r for r, k in zip(raws, keys) if got[k] is None})
     if missing:
         if trace.sampling is None:
             frames = [trace.source_frame(0)]
         else:
-            frames = iter_frames(trace.media, missing)
+            frames = (trace.as_decoder_returns(f) for f in iter_frames(trace.media, missing))
         for r, frame in zip(missing, frames):
-            k = ("preview", trace.media.content_hash, trace.exif_applied, r, width, height)
+            k = ("preview", trace.media.content_hash, trace.exif_applied, as_stored, r, width, height)
             got[k] = fit(frame, width, height)
             PREVIEWS.put(k, got[k])
     return [got[k] for k in keys]
