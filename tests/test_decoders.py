@@ -418,3 +418,16 @@ def test_decoders_view_marks_the_dropped_frame_avis_other_pictures(media_files):
     band = sheet.height // 3
     assert _red_pixels(sheet.crop((0, 0, sheet.width, band))) == 0  # the followed row is never red
     assert _red_pixels(sheet.crop((0, band, sheet.width, 2 * band))) > 0  # decord's other pictures are
+
+
+def test_the_app_previews_show_the_pictures_the_backend_returns(media_files, monkeypatch):
+    from qwenvl_viz.ui import state
+
+    trace = explain(media_files.corpus("packed_avi"), fps=2.0, decoder="decord")
+    assert list(trace.pictures) != list(trace.sampling.indices)  # decord's seeks land elsewhere here
+    asked: list[int] = []
+    real_iter = media_stage.iter_frames
+    monkeypatch.setattr(media_stage, "iter_frames", lambda info, idx, **kw: (asked.extend(idx), real_iter(info, idx, **kw))[1])
+    state.PREVIEWS.clear()
+    state.previews(trace, list(range(len(trace.sampling.indices))), 32, 24)
+    assert sorted(asked) == sorted(set(trace.pictures))
