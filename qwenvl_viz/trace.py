@@ -167,12 +167,22 @@ class Trace:
             for frame in media_stage.iter_frames(self.media, self._pictures()):
                 yield self._as_decoder_returns(frame)
 
+    @property
+    def pictures(self) -> tuple[int, ...]:
+        """The media frames (presentation order) the decoder returns for the sampled indices: after a
+        seek in a B-frame AVI, decord and torchcodec return other pictures than the index names."""
+        return tuple(self._pictures()) if self.sampling else (0,)
+
+    def as_decoder_returns(self, frame: np.ndarray) -> np.ndarray:
+        """A decoded media frame (display-rotated) as the trace's decoder returns it."""
+        return self._as_decoder_returns(frame)
+
     def _pictures(self) -> list[int]:
         """The media frames (presentation order) that the decoder returns for the sampled indices."""
         view = self.decoder
         if view is None:
             return list(self.sampling.indices)
-        return [view.picture(k) for k in self.sampling.indices]
+        return view.pictures(self.sampling.indices)
 
     def _as_decoder_returns(self, frame: np.ndarray) -> np.ndarray:
         # media frames are display-rotated; a backend that ignores the display matrix returns them as stored
@@ -422,7 +432,8 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
         past = [k for k in sampling.indices if k >= view.frames]
         if past:
             raise VizError(_reference_index_failure(sampling, view, past), field="fps" if p.fps else "min_frames")
-        missing = [k for k in sampling.indices if view.picture(k) is None]
+        view = view.sampled(sampling.indices)
+        missing = [k for k, pic in zip(sampling.indices, view.pictures(sampling.indices)) if pic is None]
         if missing:
             raise VizError(
                 f"{view.label}: sampled frames {missing[:6]} of the {view.frames} its metadata lists cannot be "

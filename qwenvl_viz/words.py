@@ -419,6 +419,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "cmp_pixel_budget": ("pixel budget [min, max]", "像素预算 [min, max]"),
     "cmp_grid_thw": ("grid_thw", "grid_thw"),
     "cmp_pixel_values_shape": ("pixel_values shape", "pixel_values 形状"),
+    "cmp_pixel_values": ("pixel_values (digest of media, frames, resizes, patch sizes, normalization)",
+                         "pixel_values（媒体、取帧、缩放、patch 尺寸与归一化的摘要）"),
+    "cmp_special_ids": ("vision_start / vision_end / image_pad / video_pad ids",
+                        "vision_start / vision_end / image_pad / video_pad 的 id"),
+    "cmp_input_ids": ("input_ids (digest)", "input_ids（摘要）"),
+    "cmp_position_ids": ("MRoPE position ids (digest)", "MRoPE 位置编号（摘要）"),
+    "cmp_rope_layout": ("how the LLM rotates by the position ids", "LLM 如何按位置编号旋转"),
     "cmp_vision_tokens": ("vision tokens", "视觉 token 数"),
     "cmp_tokens_per_group": ("tokens per temporal group", "每个时间组的 token 数"),
     "cmp_time_ids": ("time ids (T offset per group)", "时间编号（每组 T 偏移）"),
@@ -795,4 +802,7 @@ WORDS.update({
     "dd_not_emulated": ("{a} and {b}: which picture a seek returns is not emulated on this file; the pictures may "
                         "differ further (see the notes)",
                         "{a} 与 {b}：此文件上未模拟 seek 返回哪一帧画面；画面可能还有更多差异（见说明）"),
+    "dd_varies": ("{b} may return later pictures from sampled index {k} on: its decoder thread drops a picture on "
+                  "some runs (shown: the run without a drop)",
+                  "{b} 从采样索引 {k} 起可能返回更靠后的画面：其解码线程在部分运行中会丢弃一帧（此处显示未丢帧的结果）"),
 })

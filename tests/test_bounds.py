@@ -7,6 +7,7 @@ Tiny generated media and tiny point limits stand in for heavy requests.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -216,6 +217,18 @@ def test_every_app_cache_has_a_byte_bound():
     assert sum(c.max_bytes for c in caches) <= 1 << 30
 
 
+def test_the_tower_cache_is_bounded_by_the_weights_it_holds():
+    from qwenvl_viz.encoder import get_tower
+    from qwenvl_viz.ui import encoder_view, state
+
+    tower = get_tower(preset="qwen2.5-vl-tiny")
+    weights = sum(t.numel() * t.element_size() for t in (*tower.parameters(), *tower.buffers()))
+    assert weights > 100_000 and state.approx_nbytes(tower) == weights
+    assert encoder_view.TOWERS.max_bytes == state.CACHE_BYTES["towers"][1]
+    small = state.LRU(2, max_bytes=weights - 1)  # a tower bigger than the cache is served, not kept
+    assert small.get_or("t", lambda: tower) is tower and len(small) == 0
+
+
 def test_sessions_stay_apart_when_the_shared_trace_cache_keeps_nothing(small, tmp_path, monkeypatch):
     import shutil
 
@@ -247,3 +260,42 @@ def test_sampled_figures_are_valid_plotly(small):
     for fig in (rope_figure(t, "zh", max_points=30), timeline_figure(t, "en", max_points=5),
                 patch_grid_figure(t, frame, 0, "raster", True, "en", max_points=10)):
         go.Figure(fig.to_dict())  # the validating constructor: raises on any property plotly.js would not know
+
+
+def test_the_picture_and_export_folders_are_bounded_but_keep_what_a_cache_still_serves(tmp_path):
+    from qwenvl_viz.ui.state import SPILL_BYTES, SpillDir
+
+    live: set[str] = set()
+    d = SpillDir("qwenvl_viz_test_", max_bytes=3_000, live=lambda: live, young_s=0.0)
+    write = lambda name: d.write(name, lambda tmp: open(tmp, "wb").write(b"x" * 1_000))  # noqa: E731
+    first = write("a.jpg")
+    live.add(first)  # a cached view still names it
+    paths = [write(f"{i}/clip.json") for i in range(5)]
+    assert d.nbytes <= 3_000 and os.path.exists(first)  # the oldest unnamed files went, the named one stayed
+    assert [os.path.exists(p) for p in paths] == [False, False, False, True, True]
+    assert not os.path.exists(os.path.dirname(paths[0]))  # an emptied export folder goes too
+    assert write("a.jpg") == first and sorted(os.listdir(d.root)) == ["3", "4", "a.jpg"]
+    young = SpillDir("qwenvl_viz_test_", max_bytes=1, young_s=3600.0)
+    kept = [young.write(f"{i}.jpg", lambda tmp: open(tmp, "wb").write(b"y" * 10)) for i in range(3)]
+    assert all(os.path.exists(p) for p in kept)  # just written: a request may be returning them
+    assert SPILL_BYTES["pictures"] <= 256 << 20 and SPILL_BYTES["exports"] <= 1 << 30
+
+
+def test_background_work_waits_until_no_visitor_request_is_in_flight():
+    import threading
+    import time
+
+    from qwenvl_viz.ui.state import InFlight
+
+    busy = InFlight()
+    assert busy.wait_quiet(quiet_s=0.01)
+    done = threading.Event()
+    with busy:
+        t = threading.Thread(target=lambda: (busy.wait_quiet(quiet_s=0.01), done.set()))
+        t.start()
+        time.sleep(0.1)
+        assert not done.is_set() and busy.count == 1  # a visitor is being served: the warm-up waits
+    t.join(5)
+    assert done.is_set() and busy.count == 0
+    with busy:
+        assert not busy.wait_quiet(quiet_s=0.01, limit_s=0.05)  # bounded: never waits forever

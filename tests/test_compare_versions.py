@@ -52,10 +52,33 @@ def test_qwen25_vs_qwen3_lists_size_shape_and_time_differences(q25, q3):
     assert r["time_ids"].a == [0, 2, 4, 6, 8, 10, 12, 14] and r["time_ids"].b == [0] * 8
     assert r["timestamps"].a is None and r["timestamps"].b[0] == "<0.3 seconds>" and r["timestamps"].b[-1] == "<8.0 seconds>"
     assert r["second_per_grid_ts"].a == pytest.approx(1.0375) and r["second_per_grid_ts"].b is None
-    assert {d.key for d in c.differences} >= {"model", "resized_size", "pixel_values_shape", "time_ids", "timestamps"}
+    assert {d.key for d in c.differences} >= {"model", "resized_size", "pixel_values_shape", "pixel_values", "time_ids",
+                                              "timestamps"}
     assert not {"frame_indices", "nframes", "grid_thw", "media"} & {d.key for d in c.differences}
     assert c.same_media and "Qwen2.5-VL" in c.a_label and "Qwen3-VL" in c.b_label
     json.dumps(c.as_table())  # ready for a table widget
+
+
+def test_qwen3_vl_vs_qwen3_5_same_pixels_different_ids_and_positions(q3):
+    """Exactly the text side differs: ids, the prompt (Qwen3.5 opens a thinking block), positions, rotary."""
+    c = compare(q3, explain(CLIP, model="qwen3.5"))
+    r = rows(c)
+    assert {d.key for d in c.differences} == {"model", "special_ids", "prompt_tokens", "input_ids", "position_ids",
+                                              "rope_layout"}
+    assert r["pixel_values"].a == r["pixel_values"].b and r["grid_thw"].a == [8, 72, 40]
+    assert r["special_ids"].b == [248053, 248054, 248056, 248057]
+    assert r["input_ids"].detail == "token 0: 151644 ≠ 248045"  # <|im_start|> in each vocabulary
+    assert r["position_ids"].detail == "tokens 0..5835 =; 5836 vs 5838"  # + "<think>\n"
+    assert "[11, 11, 10]" in r["rope_layout"].b and "rotary 64/256" in r["rope_layout"].b
+    # the MoE sibling differs from Qwen3-VL in its model classes only
+    assert [d.key for d in compare(q3, explain(CLIP, model="qwen3-vl-moe")).differences] == ["model"]
+
+
+def test_pixel_row_differs_where_the_pixels_do(q25, q3):
+    r = rows(compare(q25, q3))
+    assert r["pixel_values"].differs  # 14 px CLIP-normalized rows vs 16 px rows at 0.5 / 0.5
+    assert not rows(compare(q25, explain(CLIP, model="qwen2-vl")))["pixel_values"].differs
+    assert rows(compare(q3, explain(CLIP, model="qwen3-vl", fps=4.0)))["pixel_values"].differs
 
 
 def test_same_settings_have_no_differences(q25):

@@ -39,8 +39,9 @@ from qwenvl_viz.errors import VizError
 from qwenvl_viz.profiles import Family, get_profile
 
 ATOL = RTOL = 1e-5
-FAMILIES = [Family.QWEN2_VL, Family.QWEN2_5_VL, Family.QWEN3_VL, Family.QWEN3_5]
-PATCH16 = {Family.QWEN3_VL, Family.QWEN3_5}  # the families here whose tower takes 16 px patches
+FAMILIES = [Family.QWEN2_VL, Family.QWEN2_5_VL, Family.QWEN3_VL, Family.QWEN3_VL_MOE, Family.QWEN3_5, Family.QWEN4_EXP]
+PATCH16 = {Family.QWEN3_VL, Family.QWEN3_VL_MOE, Family.QWEN3_5, Family.QWEN4_EXP}  # towers taking 16 px patches
+DEEPSTACK = {Family.QWEN3_VL, Family.QWEN3_VL_MOE}  # the tiny configs below give these two deepstack blocks
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +78,14 @@ def tiny_hf_config(tf, family: Family):
             depth=4, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48, fullatt_block_indexes=[1, 3]
         )
         return "qwen2_5_vl", "visual.", cfg
+    sizes = dict(depth=3, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48)
     if family is Family.QWEN3_5:
-        cfg = t.Qwen3_5VisionConfig(depth=3, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48)
-        return "qwen3_5", "model.visual.", cfg
-    cfg = t.Qwen3VLVisionConfig(
-        depth=3, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48, deepstack_visual_indexes=[0, 1]
-    )
-    return "qwen3_vl", "model.visual.", cfg
+        return "qwen3_5", "model.visual.", t.Qwen3_5VisionConfig(**sizes)
+    if family is Family.QWEN4_EXP:
+        return "qwen4_exp", "model.visual.", t.Qwen4ExpVisionConfig(**sizes)
+    if family is Family.QWEN3_VL_MOE:
+        return "qwen3_vl_moe", "model.visual.", t.Qwen3VLMoeVisionConfig(**sizes, deepstack_visual_indexes=[0, 1])
+    return "qwen3_vl", "model.visual.", t.Qwen3VLVisionConfig(**sizes, deepstack_visual_indexes=[0, 1])
 
 
 def write_checkpoint(folder: Path, model_type: str, vision_config: dict, tensors: dict, shards: int = 1) -> Path:
@@ -186,7 +188,7 @@ def test_tower_matches_transformers_on_same_weights(pair, tf, inputs):
     torch.testing.assert_close(enc.hidden[0], first, atol=ATOL, rtol=RTOL)
     torch.testing.assert_close(enc.patch_embeds, ref_patch, atol=ATOL, rtol=RTOL)
     ref_deep = getattr(ref, "deepstack_features", None) or []
-    assert len(enc.deepstack) == len(ref_deep) == (2 if family is Family.QWEN3_VL else 0)
+    assert len(enc.deepstack) == len(ref_deep) == (2 if family in DEEPSTACK else 0)
     for ours_d, ref_d in zip(enc.deepstack, ref_deep):
         torch.testing.assert_close(ours_d, ref_d, atol=ATOL, rtol=RTOL)
 
@@ -293,6 +295,23 @@ HUB_VISION_CONFIGS = {
                                 "num_position_embeddings": 2304, "out_hidden_size": 5120, "patch_size": 16,
                                 "spatial_merge_size": 2, "temporal_patch_size": 2}),
     "qwen3-vl-30b-a3b": ("qwen3_vl_moe", {"out_hidden_size": 2048}),  # the rest: Qwen3VLMoeVisionConfig's defaults
+    # Qwen3.5's small and medium towers (public copies of the Qwen3.5-0.8B / 4B config.json blocks) and the
+    # MoE sizes' large one (35B-A3B's block; 122B-A10B: its shape as checked by a loader of that checkpoint).
+    "qwen3.5-0.8b": ("qwen3_5", {"deepstack_visual_indexes": [], "depth": 12, "hidden_act": "gelu_pytorch_tanh",
+                                 "hidden_size": 768, "in_channels": 3, "intermediate_size": 3072, "num_heads": 12,
+                                 "num_position_embeddings": 2304, "out_hidden_size": 1024, "patch_size": 16,
+                                 "spatial_merge_size": 2, "temporal_patch_size": 2}),
+    "qwen3.5-4b": ("qwen3_5", {"deepstack_visual_indexes": [], "depth": 24, "hidden_act": "gelu_pytorch_tanh",
+                               "hidden_size": 1024, "in_channels": 3, "intermediate_size": 4096, "num_heads": 16,
+                               "num_position_embeddings": 2304, "out_hidden_size": 2560, "patch_size": 16,
+                               "spatial_merge_size": 2, "temporal_patch_size": 2}),
+    "qwen3.5-35b-a3b": ("qwen3_5_moe", {"deepstack_visual_indexes": [], "depth": 27, "hidden_act": "gelu_pytorch_tanh",
+                                        "hidden_size": 1152, "in_channels": 3, "initializer_range": 0.02,
+                                        "intermediate_size": 4304, "model_type": "qwen3_5_moe_vision", "num_heads": 16,
+                                        "num_position_embeddings": 2304, "out_hidden_size": 2048, "patch_size": 16,
+                                        "spatial_merge_size": 2, "temporal_patch_size": 2}),
+    "qwen3.5-122b-a10b": ("qwen3_5_moe", {"depth": 27, "hidden_size": 1152, "num_heads": 16, "out_hidden_size": 3072,
+                                          "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2}),
 }  # fmt: skip
 
 
@@ -411,10 +430,29 @@ def test_encode_records_stages_layers_and_progress():
     assert enc.embeddings.dtype == torch.float32 and enc.device == "cpu"
 
 
-def test_encode_rejects_a_tower_of_another_family_or_size():
+def test_a_tower_encodes_media_of_any_family_with_the_same_pixel_rows():
+    """Qwen3-VL, Qwen3-VL-MoE, Qwen3.5 and Qwen4-Exp make the same rows (as do Qwen2-VL and Qwen2.5-VL):
+    each tower encodes the others' media, exactly as it encodes the same rows of its own family's."""
+    for media, tower in [(Family.QWEN3_VL, "qwen3-vl-moe-tiny"), (Family.QWEN3_VL, "qwen3.5-tiny"),
+                         (Family.QWEN3_5, "qwen3-vl-tiny"), (Family.QWEN4_EXP, "qwen3.5-tiny"),
+                         (Family.QWEN2_5_VL, "qwen2-vl-tiny"), (Family.QWEN2_VL, "qwen2.5-vl-tiny")]:
+        trace = fake_trace(media, [2, 4, 8])
+        t = random_tower(get_preset(tower))
+        own = fake_trace(t.config.family, [2, 4, 8])
+        assert torch.equal(own.pixel_values, trace.pixel_values)  # same row length, same seed
+        torch.testing.assert_close(encode(trace, t).embeddings, encode(own, t).embeddings, atol=0, rtol=0)
+        tower_built = get_tower(preset=tower, profile=trace.profile, device="cpu")  # the picker's path
+        assert tower_built.config.family is t.config.family
+
+
+def test_encode_rejects_a_tower_that_reads_other_pixels_naming_the_normalization_and_the_fits():
     trace = fake_trace(Family.QWEN3_VL, [1, 4, 4])
-    with pytest.raises(VizError, match="pick a tower of the same family"):
+    with pytest.raises(VizError, match=r"qwen2-vl tower 'qwen2-vl-tiny' reads pixels normalized with mean "
+                                       r"\[0.48145466, 0.4578275, 0.40821073\].*normalized for qwen3-vl \(mean "
+                                       r"\[0.5, 0.5, 0.5\].*pick a tower of qwen3-vl / qwen3-vl-moe / qwen3.5 / qwen4-exp"):
         encode(trace, random_tower(get_preset("qwen2-vl-tiny")), layers=[-1])
+    with pytest.raises(VizError, match="normalized for qwen2.5-vl .*pick a tower of qwen2-vl / qwen2.5-vl$"):
+        get_tower(preset="qwen3.5-tiny", family="qwen2.5-vl", device="cpu")
     with pytest.raises(VizError, match="layer 7 out of range"):
         encode(trace, random_tower(get_preset("qwen3-vl-tiny")), layers=[7])
     small = get_profile(Family.QWEN3_VL).with_sizes(patch_size=8)
@@ -458,9 +496,9 @@ def test_cuda_bf16_run_agrees_with_cpu_float32():
         pytest.skip("needs CUDA")
     for family in FAMILIES:
         trace = fake_trace(family, [3, 16, 28])
-        name = {Family.QWEN2_VL: "qwen2-vl-tiny", Family.QWEN2_5_VL: "qwen2.5-vl-tiny", Family.QWEN3_VL: "qwen3-vl-tiny"}
-        cpu = encode(trace, random_tower(get_preset(name[family]), device="cpu"))
-        gpu = encode(trace, random_tower(get_preset(name[family]), device="cuda"))
+        name = f"{family.value}-tiny"
+        cpu = encode(trace, random_tower(get_preset(name), device="cpu"))
+        gpu = encode(trace, random_tower(get_preset(name), device="cuda"))
         assert gpu.dtype == "bfloat16" and gpu.device.startswith("cuda")
         cos = torch.nn.functional.cosine_similarity(cpu.embeddings, gpu.embeddings, dim=-1)
         assert cos.min() > 0.99, (family, cos.min())
@@ -482,12 +520,13 @@ def test_in_place_activations_only_without_autograd(family):
     assert all(p.grad is not None for p in tower.blocks[0].mlp.parameters())
 
 
-def test_qwen3_5_checkpoint_loads_strictly_and_rejects_a_deepstack_tensor(tf, tmp_path):
-    model_type, prefix, cfg = tiny_hf_config(tf, Family.QWEN3_5)
-    hf = tf.models[Family.QWEN3_5]._from_config(cfg).eval()
+@pytest.mark.parametrize("family", [Family.QWEN3_5, Family.QWEN4_EXP], ids=lambda f: f.value)
+def test_towers_without_deepstack_load_strictly_and_reject_a_deepstack_tensor(tf, tmp_path, family):
+    model_type, prefix, cfg = tiny_hf_config(tf, family)
+    hf = tf.models[family]._from_config(cfg).eval()
     tensors = {prefix + k: v for k, v in hf.state_dict().items()}
     tower = load_tower(write_checkpoint(tmp_path / "ok", model_type, cfg.to_dict(), tensors), device="cpu")
-    assert tower.config.family is Family.QWEN3_5 and tower.config.deepstack_visual_indexes == ()
+    assert tower.config.family is family and tower.config.deepstack_visual_indexes == ()
     tensors["model.visual.deepstack_merger_list.0.norm.weight"] = torch.ones(4 * 32)
     with pytest.raises(VizError, match="unexpected 1 tensor"):
         load_tower(write_checkpoint(tmp_path / "bad", model_type, cfg.to_dict(), tensors))

@@ -21,6 +21,49 @@ def test_stages_do_not_branch_on_family_identity():
         assert hits == [], (name, hits)
 
 
+def test_no_module_outside_the_profiles_names_a_family():
+    """Every module reads profile fields; the tower registry is keyed by model_type, whose family is the
+    profile that lists it (ModelProfile.model_types)."""
+    root = Path(__file__).resolve().parents[1] / "qwenvl_viz"
+    hits = {}
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        lines = [ln for ln in path.read_text().splitlines() if re.search(r"Family\.QWEN", ln)]
+        if lines and rel != "profiles.py":
+            hits[rel] = lines
+    assert hits == {}, hits
+
+
+def test_every_registry_model_type_belongs_to_one_family_and_every_family_has_a_tower():
+    from qwenvl_viz.encoder.config import FAMILY_OF_TYPE, TOWER_KINDS, tower_kind
+    from qwenvl_viz.profiles import PROFILES
+
+    types = [t for p in PROFILES.values() for t in p.model_types]
+    assert len(types) == len(set(types))  # one family per model_type
+    assert {t.removesuffix("_vision") for t in TOWER_KINDS} == set(types) == set(FAMILY_OF_TYPE)
+    for p in PROFILES.values():
+        assert tower_kind(p.family) is TOWER_KINDS[p.model_types[0]]
+
+
+def test_tower_sizes_are_profile_data_read_by_the_presets_and_the_picker():
+    from qwenvl_viz.encoder import DEFAULT_PRESET, PRESETS
+    from qwenvl_viz.ui.towers import HUB_TOWERS
+
+    names = [t.preset for p in PROFILES.values() for t in p.towers]
+    assert list(PRESETS) == names and len(set(names)) == len(names)
+    for p in PROFILES.values():
+        assert DEFAULT_PRESET[p.family] == p.default_tower in {t.preset for t in p.towers}
+        assert HUB_TOWERS[p.family] == p.checkpoints
+        for t in p.towers:
+            c = PRESETS[t.preset]
+            assert c.family is p.family and (c.depth, c.hidden_size, c.intermediate_size, c.num_heads,
+                                             c.out_hidden_size) == (t.depth, t.hidden_size, t.intermediate_size,
+                                                                    t.num_heads, t.out_hidden_size)
+            assert c.pixel_format == p.pixel_format  # a family's own towers read its pixels
+    repos = [r for p in PROFILES.values() for r, _ in p.checkpoints]
+    assert len(set(repos)) == len(repos) and all(r.startswith("Qwen/") for r in repos)
+
+
 def test_default_system_turn_is_the_profile_field():
     q25 = get_profile("qwen2.5-vl")
     custom = dataclasses.replace(q25, default_system="Be brief.")

@@ -21,7 +21,9 @@ from media_factory import media_files  # noqa: F401  (pytest fixture)
 from qwenvl_viz import VizError, explain
 from qwenvl_viz.cli import main
 from qwenvl_viz.params import BUDGETS, BY_NAME, DEFAULT_BUDGET, PARAMS, Budget
-from qwenvl_viz.profiles import IMAGE_PAD_ID, VIDEO_PAD_ID
+from qwenvl_viz.profiles import Family
+
+MODELS = [f.value for f in Family]  # every family, the new ones included
 
 # Examples per fuzz: bounded so the suite stays fast; QWENVL_FUZZ_EXAMPLES=2000 for a long hunt.
 FUZZ = int(os.environ.get("QWENVL_FUZZ_EXAMPLES", "0")) or None
@@ -53,11 +55,15 @@ def _check_invariants(t, budget: Budget) -> None:
     assert pt.rows == gt * gh * gw and pt.rows % pt.merge_size**2 == 0
     assert t.num_vision_tokens <= budget.max_vision_tokens
     assert pt.rows * pt.row_len * 4 <= budget.max_pixel_bytes
-    pad = VIDEO_PAD_ID if t.kind == "video" else IMAGE_PAD_ID
+    prof = t.profile  # the family's own pad ids (Qwen3.5's differ)
+    pad = prof.video_pad_id if t.kind == "video" else prof.image_pad_id
     assert int(np.count_nonzero(np.asarray(t.input_ids) == pad)) == t.num_vision_tokens
     assert np.asarray(t.position_ids).shape[-1] == len(t.input_ids)
     if t.sampling is not None:
         assert t.sampling.nframes == len(t.sampling.indices) <= budget.max_sampled_frames
+    if pt.rows * pt.row_len * 4 <= 32 << 20:  # small enough to build here: the tensor matches its metadata
+        pv = np.asarray(t.pixel_values)
+        assert pv.shape == (pt.rows, pt.row_len) and pv.dtype == np.float32 and np.isfinite(pv).all()
     s = _json(t.summary())
     for name in t.ignored:  # reported, not echoed
         assert name not in s["params"] and name in s["ignored"]
@@ -102,7 +108,7 @@ _typed = st.fixed_dictionaries({}, optional={p.name: _good(p) for p in PARAMS
 
 @settings(max_examples=FUZZ or 120, deadline=None, derandomize=FUZZ is None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "x"]),
+@given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from([*MODELS, "x"]),
        pipeline=st.sampled_from(["official", "processor", 3]), params=_params)
 def test_fuzzed_parameters_raise_only_deliberate_viz_errors_and_keep_the_invariants(small, kind, model, pipeline,
                                                                                       params):
@@ -119,7 +125,7 @@ def test_fuzzed_parameters_raise_only_deliberate_viz_errors_and_keep_the_invaria
 
 @settings(max_examples=FUZZ or 100, deadline=None, derandomize=FUZZ is None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]),
+@given(kind=st.sampled_from(["image", "video"]), model=st.sampled_from(MODELS),
        pipeline=st.sampled_from(["official", "processor"]), params=_typed)
 def test_fuzzed_well_typed_settings_are_explained_within_budget_or_refused(small, kind, model, pipeline, params):
     try:

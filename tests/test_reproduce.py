@@ -25,7 +25,6 @@ import pytest
 from media_factory import media_files  # noqa: F401  (fixture)
 from qwenvl_viz import explain
 from qwenvl_viz.cli import build_parser, trace_from_args
-from qwenvl_viz.profiles import IMAGE_PAD_ID, VIDEO_PAD_ID, Family
 from qwenvl_viz.reproduce import SNIPPET_KEYS, cli_command, collapse_pads, python_snippet
 from qwenvl_viz.versions import version_differences
 
@@ -47,6 +46,7 @@ LINE = re.compile(r"^(\w+)\s+(.*)$")
 CASE_NAMES = (
     "qwen2.5_official_video", "qwen3_official_video_trimmed", "qwen2_processor_video",
     "qwen3_processor_video_cap", "qwen2.5_official_image_rgba", "qwen3_processor_image_exif",
+    "qwen3.5_official_video", "qwen3_vl_moe_official_image", "qwen4_exp_processor_video",
 )
 
 
@@ -63,6 +63,10 @@ def make_cases(mf) -> dict:
                                         dict(model="qwen2.5-vl", max_pixels=60_000)),
         "qwen3_processor_image_exif": (mf.image("jpeg", width=300, height=200, exif_orientation=6),
                                        dict(model="qwen3-vl", pipeline="processor")),
+        # the newer families: their own tokenizer / config / model classes in the snippet
+        "qwen3.5_official_video": (clip, dict(model="qwen3.5", fps=3.0)),
+        "qwen3_vl_moe_official_image": (mf.image("png", width=401, height=233), dict(model="qwen3-vl-moe")),
+        "qwen4_exp_processor_video": (clip, dict(model="qwen4-exp", pipeline="processor", nframes=6)),
     }
 
 
@@ -92,7 +96,7 @@ def transformers_view(trace):
     """The same settings as transformers 5.23 computes them (what the snippet runs)."""
     return explain(trace.media.path, model=trace.model, pipeline=trace.pipeline,
                    **{**{k: v for k, v in trace.params.__dict__.items() if v is not None},
-                      "text_resume": "transformers", "qwen3_outer_wrapper": trace.model is Family.QWEN3_VL})
+                      "text_resume": "transformers", "qwen3_outer_wrapper": trace.profile.timestamps})
 
 
 def check_printed(got: dict, trace) -> None:
@@ -106,14 +110,15 @@ def check_printed(got: dict, trace) -> None:
     else:
         assert got["frame_indices"] == list(s.indices)
         assert got["sample_fps"] == pytest.approx(s.sample_fps, rel=1e-12)
-    spg = trace.prompt.second_per_grid_ts if trace.model is Family.QWEN2_5_VL else None
+    spg = trace.prompt.second_per_grid_ts if trace.profile.tokens_per_second else None
     assert got["second_per_grid_ts"] == (None if spg is None else pytest.approx(spg, rel=1e-6))  # float32 there
     assert got["timestamps"] == (None if trace.prompt.timestamp_strings is None else list(trace.prompt.timestamp_strings))
     assert got["vision_tokens"] == trace.num_vision_tokens
     assert got["input_ids"] == t5.prompt.num_tokens
     assert got["prompt"] == collapse_pads(t5.prompt.expanded_text)
     pos = t5.rope.position_ids
-    vision = [i for i, v in enumerate(t5.input_ids.tolist()) if v in (IMAGE_PAD_ID, VIDEO_PAD_ID)]
+    pads = (trace.profile.image_pad_id, trace.profile.video_pad_id)
+    vision = [i for i, v in enumerate(t5.input_ids.tolist()) if v in pads]
     assert got["position_ids_first"] == pos[:, 0].tolist()
     assert got["position_ids_first_vision"] == pos[:, vision[0]].tolist()
     assert got["position_ids_last_vision"] == pos[:, vision[-1]].tolist()

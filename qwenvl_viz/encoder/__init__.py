@@ -20,6 +20,7 @@ from .config import (
     config_from_checkpoint,
     config_from_hf,
     get_preset,
+    pixel_mismatch,
     tower_kind,
 )
 from .layers import TowerOutput, VisionTower
@@ -37,6 +38,7 @@ __all__ = [
     "PRESETS",
     "DEFAULT_PRESET",
     "get_preset",
+    "pixel_mismatch",
     "config_from_hf",
     "config_from_checkpoint",
     "VisionTower",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import VizError
-from ..profiles import Family
+from ..profiles import PROFILES, Family, ModelProfile, TowerSize, get_profile
 
 __all__ = [
     "VisionConfig",
@@ -29,6 +29,7 @@ __all__ = [
     "PRESETS",
     "DEFAULT_PRESET",
     "get_preset",
+    "pixel_mismatch",
     "config_from_hf",
     "config_from_checkpoint",
     "ACTIVATIONS",
@@ -114,6 +115,13 @@ class VisionConfig:
             return None
         return self.window_size // self.spatial_merge_size // self.patch_size
 
+    @property
+    def pixel_format(self) -> tuple:
+        """The pixel rows this tower reads (see ``ModelProfile.pixel_format``): its own patch / merge /
+        temporal sizes and its family's normalization."""
+        own = get_profile(self.family).with_sizes(self.patch_size, self.spatial_merge_size, self.temporal_patch_size)
+        return own.pixel_format
+
     def with_sizes(self, patch_size: int, merge_size: int, temporal_patch_size: int) -> "VisionConfig":
         """The same tower with other patch / merge / temporal sizes (random weights only)."""
         if (patch_size, merge_size, temporal_patch_size) == (
@@ -132,8 +140,8 @@ class VisionConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# The tower registry: which Hugging Face config builds which tower. Adding a family = rows here and
-# presets below; nothing else branches on family identity.
+# The tower registry: which Hugging Face model_type builds which tower. The family of a model_type is the
+# profile that lists it (ModelProfile.model_types); its tower sizes are data of that profile too.
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,6 @@ class TowerKind:
     default, as ``from_pretrained`` would.
     """
 
-    family: Family
     tower: str  # key of loading.TOWERS
     defaults: dict[str, Any]
     width_key: str = "hidden_size"  # Qwen2-VL: "embed_dim"
@@ -164,45 +171,36 @@ _QWEN3_5 = dict(depth=27, hidden_size=1152, hidden_act="gelu_pytorch_tanh", inte
                 in_channels=3, patch_size=16, spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=3584,
                 num_position_embeddings=2304)  # Qwen3-VL's without deepstack_visual_indexes
 _QWEN3_VL = dict(_QWEN3_5, deepstack_visual_indexes=[8, 16, 24])
-_QWEN2_KIND = TowerKind(Family.QWEN2_VL, "qwen2_vl", _QWEN2_VL, width_key="embed_dim", out_key="hidden_size")
-_QWEN2_5_KIND = TowerKind(Family.QWEN2_5_VL, "qwen2_5_vl", _QWEN2_5_VL)
-_QWEN3_KIND = TowerKind(Family.QWEN3_VL, "qwen3_vl", _QWEN3_VL)
-_QWEN3_MOE_KIND = TowerKind(Family.QWEN3_VL_MOE, "qwen3_vl", _QWEN3_VL)  # Qwen3VLMoeVisionConfig = Qwen3-VL's
+_QWEN3_KIND = TowerKind("qwen3_vl", _QWEN3_VL)  # Qwen3VLMoeVisionConfig = Qwen3-VL's
 # Qwen3_5VisionModel(Qwen3VLVisionModel) deletes deepstack; Qwen3_5Moe and Qwen4Exp subclass it unchanged.
-_QWEN3_5_KIND = TowerKind(Family.QWEN3_5, "qwen3_vl", _QWEN3_5)
-_QWEN4_EXP_KIND = TowerKind(Family.QWEN4_EXP, "qwen3_vl", _QWEN3_5)
-
-# model_type of the full models and of the vision sub-configs (5.23 and older Hub spellings).
-TOWER_KINDS: dict[str, TowerKind] = {
-    "qwen2_vl": _QWEN2_KIND,
-    "qwen2_vl_vision": _QWEN2_KIND,
-    "qwen2_5_vl": _QWEN2_5_KIND,
-    "qwen2_5_vl_vision": _QWEN2_5_KIND,
+_QWEN3_5_KIND = TowerKind("qwen3_vl", _QWEN3_5)
+_KINDS: dict[str, TowerKind] = {
+    "qwen2_vl": TowerKind("qwen2_vl", _QWEN2_VL, width_key="embed_dim", out_key="hidden_size"),
+    "qwen2_5_vl": TowerKind("qwen2_5_vl", _QWEN2_5_VL),
     "qwen3_vl": _QWEN3_KIND,
-    "qwen3_vl_vision": _QWEN3_KIND,
-    "qwen3_vl_moe": _QWEN3_MOE_KIND,
-    "qwen3_vl_moe_vision": _QWEN3_MOE_KIND,
+    "qwen3_vl_moe": _QWEN3_KIND,
     "qwen3_5": _QWEN3_5_KIND,
-    "qwen3_5_vision": _QWEN3_5_KIND,
-    "qwen3_5_moe": _QWEN3_5_KIND,  # qwen3.5 covers the dense and MoE checkpoints
-    "qwen3_5_moe_vision": _QWEN3_5_KIND,
-    "qwen4_exp": _QWEN4_EXP_KIND,
-    "qwen4_exp_vision": _QWEN4_EXP_KIND,
+    "qwen3_5_moe": _QWEN3_5_KIND,
+    "qwen4_exp": _QWEN3_5_KIND,
 }
+# model_type of the full models and of the vision sub-configs (5.23 and older Hub spellings).
+TOWER_KINDS: dict[str, TowerKind] = {**_KINDS, **{f"{t}_vision": k for t, k in _KINDS.items()}}
+# model_type -> the family whose profile lists it
+FAMILY_OF_TYPE: dict[str, Family] = {t: p.family for p in PROFILES.values() for t in p.model_types}
 
 
 def tower_kind(family: Family) -> TowerKind:
-    """The registry row of a family (its first: full-model and vision model_types share one)."""
-    return next(k for k in TOWER_KINDS.values() if k.family is Family(family))
+    """The registry row of a family (its first model_type: the others read alike)."""
+    return TOWER_KINDS[get_profile(family).model_types[0]]
 
 
-def _kind_of(config: dict[str, Any]) -> TowerKind:
+def _kind_of(config: dict[str, Any]) -> tuple[str, TowerKind]:
     vision = config.get("vision_config") or {}
     # The full model's model_type first: old Qwen3.5 / Qwen4-Exp checkpoints spell the vision one as
     # the full model's, which transformers overrides in Qwen3_5Config.__post_init__.
     for model_type in (config.get("model_type"), vision.get("model_type")):
         if model_type in TOWER_KINDS:
-            return TOWER_KINDS[model_type]
+            return model_type.removesuffix("_vision"), TOWER_KINDS[model_type]
     raise VizError(
         f"config.json model_type {config.get('model_type')!r} is not a Qwen-VL model; "
         f"allowed: {', '.join(sorted(TOWER_KINDS))}",
@@ -216,7 +214,7 @@ def config_from_hf(config: dict[str, Any], name: str = "checkpoint") -> VisionCo
     Missing keys take the transformers 5.23 class defaults of the model_type's vision config
     (:data:`TOWER_KINDS`), as ``from_pretrained`` would; keys that class does not have are ignored.
     """
-    kind = _kind_of(config)
+    model_type, kind = _kind_of(config)
     v = config.get("vision_config")
     if v is None:
         if not str(config.get("model_type", "")).endswith("_vision"):
@@ -238,7 +236,7 @@ def config_from_hf(config: dict[str, Any], name: str = "checkpoint") -> VisionCo
     window, fullatt = optional("window_size"), optional("fullatt_block_indexes")
     table, deepstack = optional("num_position_embeddings"), optional("deepstack_visual_indexes")
     return VisionConfig(
-        family=kind.family,
+        family=FAMILY_OF_TYPE[model_type],
         tower=kind.tower,
         depth=int(get("depth")),
         hidden_size=dim,
@@ -259,88 +257,58 @@ def config_from_hf(config: dict[str, Any], name: str = "checkpoint") -> VisionCo
     )
 
 
-def _tower(
-    family: Family, name: str, out: int, depth: int = 27, dim: int = 1152, inter: int = 4304, heads: int = 16, **kw: Any
-) -> VisionConfig:
-    """A preset: the family's class defaults with the public size's numbers."""
-    return config_from_hf(
-        {"model_type": next(t for t, k in TOWER_KINDS.items() if k.family is family),
-         "vision_config": {tower_kind(family).width_key: dim, "depth": depth, "num_heads": heads,
-                           "intermediate_size": inter, tower_kind(family).out_key: out, **kw}},
-        name=name,
-    )  # fmt: skip
+def _preset(family: Family, size: TowerSize) -> VisionConfig:
+    """A preset: one of the profile's tower sizes read as its ``config.json`` would be (missing keys take the
+    family's vision-config class defaults)."""
+    kind = tower_kind(family)
+    v: dict[str, Any] = {"depth": size.depth, kind.width_key: size.hidden_size, "num_heads": size.num_heads,
+                         kind.out_key: size.out_hidden_size}
+    if "intermediate_size" in kind.defaults:
+        v["intermediate_size"] = size.intermediate_size
+    else:  # Qwen2-VL's config gives the MLP as a ratio
+        v["mlp_ratio"] = size.intermediate_size // size.hidden_size
+    for key in ("deepstack_visual_indexes", "fullatt_block_indexes"):
+        if getattr(size, key) is not None:
+            v[key] = list(getattr(size, key))
+    return config_from_hf({"model_type": get_profile(family).model_types[0], "vision_config": v}, name=size.preset)
 
 
-def _qwen2(name: str, out: int) -> VisionConfig:
-    return _tower(Family.QWEN2_VL, name, out, depth=32, dim=1280, inter=5120)
-
-
-def _qwen2_5(name: str, out: int) -> VisionConfig:
-    return _tower(Family.QWEN2_5_VL, name, out, depth=32, dim=1280, inter=3420)
-
-
-def _qwen3(name: str, depth: int, dim: int, inter: int, out: int, deepstack: tuple[int, ...],
-           family: Family = Family.QWEN3_VL) -> VisionConfig:  # fmt: skip
-    return _tower(family, name, out, depth, dim, inter, deepstack_visual_indexes=list(deepstack))
-
-
-def _qwen3_5(name: str, out: int, family: Family = Family.QWEN3_5) -> VisionConfig:
-    return _tower(family, name, out)
-
-
-# Every public checkpoint's tower, plus a small "tiny" tower per family for quick CPU demos (same code
-# paths: window attention, position table and deepstack all present where the family has them).
-# Qwen2/2.5/3-VL: reference table 4.2. Qwen3.5: every size has the 27 x 1152 tower of
-# Qwen3_5VisionConfig's defaults (the Qwen3.5 / 3.6-27B config.json: depth 27, 1152, 4304, 16 heads,
-# deepstack []); out_hidden_size is the LLM width, from the model cards (0.8B 1024, 4B 2560, 9B 4096 =
-# Qwen3_5TextConfig's default, 27B 5120, 35B-A3B 2048 = Qwen3_5MoeTextConfig's default, 122B-A10B 3072,
-# 397B-A17B 4096). Qwen3.5-2B is left out: its LLM width is not confirmed offline.
-PRESETS: dict[str, VisionConfig] = {
-    c.name: c
-    for c in (
-        _qwen2("qwen2-vl-2b", 1536),
-        _qwen2("qwen2-vl-7b", 3584),
-        _qwen2("qwen2-vl-72b", 8192),
-        _qwen2_5("qwen2.5-vl-3b", 2048),
-        _qwen2_5("qwen2.5-vl-7b", 3584),
-        _qwen2_5("qwen2.5-vl-32b", 5120),
-        _qwen2_5("qwen2.5-vl-72b", 8192),
-        _qwen3("qwen3-vl-2b", 24, 1024, 4096, 2048, (5, 11, 17)),
-        _qwen3("qwen3-vl-4b", 24, 1024, 4096, 2560, (5, 11, 17)),
-        _qwen3("qwen3-vl-8b", 27, 1152, 4304, 4096, (8, 16, 24)),
-        _qwen3("qwen3-vl-32b", 27, 1152, 4304, 5120, (8, 16, 24)),
-        _qwen3("qwen3-vl-30b-a3b", 27, 1152, 4304, 2048, (8, 16, 24), Family.QWEN3_VL_MOE),
-        _qwen3("qwen3-vl-235b-a22b", 27, 1152, 4304, 4096, (8, 16, 24), Family.QWEN3_VL_MOE),
-        _qwen3_5("qwen3.5-0.8b", 1024),
-        _qwen3_5("qwen3.5-4b", 2560),
-        _qwen3_5("qwen3.5-9b", 4096),
-        _qwen3_5("qwen3.5-27b", 5120),
-        _qwen3_5("qwen3.5-35b-a3b", 2048),
-        _qwen3_5("qwen3.5-122b-a10b", 3072),
-        _qwen3_5("qwen3.5-397b-a17b", 4096),
-        # No public Qwen4-Exp size is confirmed offline: transformers 5.23 Qwen4ExpVisionConfig() as is.
-        _qwen3_5("qwen4-exp-default", 3584, Family.QWEN4_EXP),
-        _tower(Family.QWEN2_VL, "qwen2-vl-tiny", 256, depth=4, dim=128, inter=512, heads=4),
-        _tower(Family.QWEN2_5_VL, "qwen2.5-vl-tiny", 256, depth=4, dim=128, inter=256, heads=4,
-               fullatt_block_indexes=[1, 3]),
-        _tower(Family.QWEN3_VL, "qwen3-vl-tiny", 256, depth=4, dim=128, inter=512, heads=4,
-               deepstack_visual_indexes=[1, 2]),
-        _tower(Family.QWEN3_VL_MOE, "qwen3-vl-moe-tiny", 256, depth=4, dim=128, inter=512, heads=4,
-               deepstack_visual_indexes=[1, 2]),
-        _tower(Family.QWEN3_5, "qwen3.5-tiny", 256, depth=4, dim=128, inter=512, heads=4),
-        _tower(Family.QWEN4_EXP, "qwen4-exp-tiny", 256, depth=4, dim=128, inter=512, heads=4),
-    )  # fmt: skip
-}
+# Every tower size the profiles declare (profiles.TowerSize: the public checkpoints' and a tiny demo tower).
+PRESETS: dict[str, VisionConfig] = {s.preset: _preset(p.family, s) for p in PROFILES.values() for s in p.towers}
 
 # The tower used when no checkpoint and no preset is named: the family's most used size.
-DEFAULT_PRESET: dict[Family, str] = {
-    Family.QWEN2_VL: "qwen2-vl-7b",
-    Family.QWEN2_5_VL: "qwen2.5-vl-7b",
-    Family.QWEN3_VL: "qwen3-vl-8b",
-    Family.QWEN3_VL_MOE: "qwen3-vl-30b-a3b",
-    Family.QWEN3_5: "qwen3.5-9b",
-    Family.QWEN4_EXP: "qwen4-exp-default",
-}
+DEFAULT_PRESET: dict[Family, str] = {p.family: p.default_tower for p in PROFILES.values()}
+
+
+def pixel_mismatch(config: VisionConfig, profile: ModelProfile, sizes: bool = True) -> VizError | None:
+    """Why a tower cannot read the pixel rows made for ``profile``, or None when it can.
+
+    A tower reads another family's media when both make the same rows: the same normalization and the
+    same patch / merge / temporal sizes (``pixel_format``). The family itself does not matter: a
+    Qwen3-VL-MoE or Qwen3.5 tower encodes Qwen3-VL media, a Qwen2-VL tower Qwen2.5-VL media.
+    ``sizes=False`` checks the normalization only (a random tower is still to be sized).
+    """
+    tower = get_profile(config.family)
+    norm = (tower.image_mean, tower.image_std)
+    if norm != (profile.image_mean, profile.image_std):
+        fits = [p.family.value for p in PROFILES.values() if (p.image_mean, p.image_std) == (profile.image_mean,
+                                                                                              profile.image_std)]
+        return VizError(
+            f"the {config.family.value} tower '{config.name}' reads pixels normalized with mean {list(tower.image_mean)}"
+            f", std {list(tower.image_std)}, but the media was normalized for {profile.family.value} (mean "
+            f"{list(profile.image_mean)}, std {list(profile.image_std)}); pick a tower of {' / '.join(fits)}",
+            field="model",
+        )
+    want = (profile.patch_size, profile.merge_size, profile.temporal_patch_size)
+    have = (config.patch_size, config.spatial_merge_size, config.temporal_patch_size)
+    if sizes and want != have:
+        return VizError(
+            f"the tower takes patch {have[0]}, merge {have[1]}, temporal {have[2]} but the media was "
+            f"preprocessed with patch {want[0]}, merge {want[1]}, temporal {want[2]}; a checkpoint's sizes "
+            "are fixed, so reset the sizes (random-weight towers can be built for any sizes)",
+            field="patch_size",
+        )
+    return None
 
 
 def get_preset(name: str) -> VisionConfig:

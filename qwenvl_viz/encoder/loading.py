@@ -22,8 +22,8 @@ import torch
 from safetensors import safe_open
 
 from ..errors import VizError
-from ..profiles import Family, ModelProfile
-from .config import DEFAULT_PRESET, VisionConfig, config_from_checkpoint, get_preset
+from ..profiles import Family, ModelProfile, get_profile
+from .config import DEFAULT_PRESET, VisionConfig, config_from_checkpoint, get_preset, pixel_mismatch
 from .hub import Progress, resolve_checkpoint
 from .layers import VisionTower
 from .qwen2_5_vl import Qwen2_5VisionTower
@@ -225,23 +225,24 @@ def get_tower(
     """
     if checkpoint is not None and preset is not None:
         raise VizError("give either a checkpoint or a preset, not both", field="preset")
-    if family is None and profile is not None:
-        family = profile.family
+    if profile is None and family is not None:
+        profile = get_profile(family)
+
+    def check(config: VisionConfig) -> None:  # the normalization only: encode() checks the sizes
+        err = None if profile is None else pixel_mismatch(config, profile, sizes=False)
+        if err is not None:
+            raise err
+
     if checkpoint is not None:
         tower = load_tower(checkpoint, device=device, progress=progress, label=label)
-    else:
-        if preset is None:
-            if family is None:
-                raise VizError("no checkpoint, preset or model family given", field="preset")
-            preset = DEFAULT_PRESET[Family(family)]
-        config = get_preset(preset)
-        if profile is not None:
-            config = config.with_sizes(profile.patch_size, profile.merge_size, profile.temporal_patch_size)
-        tower = random_tower(config, seed=seed, device=device)
-    if family is not None and tower.config.family is not Family(family):
-        raise VizError(
-            f"the {tower.config.family.value} tower ({tower.config.name}) cannot encode {Family(family).value} "
-            "input; pick a tower of the same family",
-            field="preset",
-        )
-    return tower
+        check(tower.config)
+        return tower
+    if preset is None:
+        if profile is None:
+            raise VizError("no checkpoint, preset or model family given", field="preset")
+        preset = DEFAULT_PRESET[profile.family]
+    config = get_preset(preset)
+    check(config)
+    if profile is not None:
+        config = config.with_sizes(profile.patch_size, profile.merge_size, profile.temporal_patch_size)
+    return random_tower(config, seed=seed, device=device)

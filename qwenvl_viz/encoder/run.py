@@ -13,9 +13,8 @@ from typing import Any
 
 import torch
 
-from ..errors import VizError
 from ..profiles import Family
-from .config import VisionConfig
+from .config import VisionConfig, pixel_mismatch
 from .layers import Progress, VisionTower
 
 __all__ = ["EncoderTrace", "run_tower", "encode", "describe", "RANDOM_NOTE"]
@@ -128,23 +127,11 @@ def encode(
     layers: tuple[int, ...] | list[int] = (-1,),
     progress: Progress | None = None,
 ) -> EncoderTrace:
-    """Encode a preprocessing trace (anything with ``.profile``, ``.pixel_values``, ``.grid_thw``)."""
-    profile, c = trace.profile, tower.config
-    if Family(profile.family) is not c.family:
-        raise VizError(
-            f"the tower is {c.family.value} ({c.name}) but the media was preprocessed for "
-            f"{Family(profile.family).value}; pick a tower of the same family",
-            field="model",
-        )
-    want = (profile.patch_size, profile.merge_size, profile.temporal_patch_size)
-    have = (c.patch_size, c.spatial_merge_size, c.temporal_patch_size)
-    if want != have:
-        raise VizError(
-            f"the tower takes patch {have[0]}, merge {have[1]}, temporal {have[2]} but the media was "
-            f"preprocessed with patch {want[0]}, merge {want[1]}, temporal {want[2]}; a checkpoint's sizes "
-            "are fixed, so reset the sizes (random-weight towers can be built for any sizes)",
-            field="patch_size",
-        )
+    """Encode a preprocessing trace (anything with ``.profile``, ``.pixel_values``, ``.grid_thw``) with any
+    tower that reads its pixel rows (:func:`~qwenvl_viz.encoder.config.pixel_mismatch`)."""
+    err = pixel_mismatch(tower.config, trace.profile)
+    if err is not None:
+        raise err
     return run_tower(tower, trace.pixel_values, trace.grid_thw, layers=layers, progress=progress)
 
 

@@ -18,7 +18,7 @@ from ..heatmaps import Heatmap, heatmap
 from ..profiles import Family
 from ..trace import Trace
 from . import towers
-from .state import ENCODINGS, LRU, previews
+from .state import CACHE_BYTES, ENCODINGS, LRU, previews
 from .views import display_size
 
 __all__ = ["tower_choices", "default_tower", "weights_key", "kept_layers", "run_encoder", "cached_encoding",
@@ -26,7 +26,7 @@ __all__ = ["tower_choices", "default_tower", "weights_key", "kept_layers", "run_
 
 HEATMAP_SIDE = 320
 MERGED = "merged"  # layer choice: the merger output
-TOWERS = LRU(2)
+TOWERS = LRU(*CACHE_BYTES["towers"])
 
 try:  # Hugging Face ZeroGPU: only the tower run asks for the GPU
     import spaces  # type: ignore

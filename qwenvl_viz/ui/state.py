@@ -9,7 +9,9 @@
 Every cache is bounded twice, by entries and by bytes (:func:`approx_nbytes` of each entry: numpy and torch
 buffers, strings, a figure's JSON, a picture's pixels); an entry larger than its whole cache is served but
 not kept. With the bounds of :data:`CACHE_BYTES` the caches hold at most about 1 GiB together, besides the
-media stage's decoded frames (``media.FRAME_CACHE_BYTES``, 128 MiB) and the two towers' weights.
+media stage's decoded frames (``media.FRAME_CACHE_BYTES``, 128 MiB) and the built towers (at most 6 GiB of
+weights, ``CACHE_BYTES["towers"]``). On disk, the pictures and exports the pages link to are bounded by
+:data:`SPILL_BYTES` (:class:`SpillDir`).
 
 Nothing here computes a pipeline number: ``Request.params`` only turns widget values into the keyword
 arguments of :func:`qwenvl_viz.explain` (blank = reference default; tokens -> pixels via the library).
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 import dataclasses
@@ -51,6 +55,12 @@ __all__ = [
     "PREVIEWS",
     "VIEWS",
     "ENCODINGS",
+    "SpillDir",
+    "SPILL_BYTES",
+    "PICTURES",
+    "EXPORTS",
+    "InFlight",
+    "VISITORS",
 ]
 
 T = TypeVar("T")
@@ -76,6 +86,8 @@ def approx_nbytes(obj: Any, _seen: set | None = None, _depth: int = 0) -> int:
     seen.add(id(obj))
     if isinstance(obj, np.ndarray):  # a view is charged its base, once
         return int(obj.nbytes) if obj.base is None else 64 + approx_nbytes(obj.base, seen, _depth + 1)
+    if isinstance(obj, torch.nn.Module):  # a tower: its weights (the Python objects around them are small)
+        return sum(approx_nbytes(t, seen, _depth + 1) for t in (*obj.parameters(), *obj.buffers()))
     if isinstance(obj, torch.Tensor):  # views of one storage share it
         storage = obj.untyped_storage()
         if ("storage", storage.data_ptr()) in seen:
@@ -155,6 +167,10 @@ class LRU:
         self.put(key, value)
         return value
 
+    def values(self) -> list[Any]:
+        with self._lock:
+            return list(self._data.values())
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
@@ -165,6 +181,117 @@ class LRU:
         return len(self._data)
 
 
+def _strings_under(obj: Any, root: str, out: set[str], depth: int = 0) -> set[str]:
+    """The file paths under ``root`` that ``obj`` (a cached view: tuples, dicts, strings) names."""
+    if isinstance(obj, str):
+        if obj.startswith(root):
+            out.add(obj)
+    elif isinstance(obj, dict) and depth < 6:
+        for v in obj.values():
+            _strings_under(v, root, out, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 6:
+        for v in obj:
+            _strings_under(v, root, out, depth + 1)
+    return out
+
+
+class SpillDir:
+    """A temporary folder of the files pages link to (pictures, exports), bounded in bytes.
+
+    When a write takes it past ``max_bytes``, the oldest files are deleted, except those ``live()`` still
+    names (the views cache serves them again) and those written in the last ``young_s`` seconds (a
+    request may be returning them; Gradio copies a served file into its own cache, which
+    ``Blocks(delete_cache=...)`` bounds). A name may hold one sub-folder (``"3f2a/clip.json"``).
+    """
+
+    def __init__(self, prefix: str, max_bytes: int, live: Callable[[], set[str]] = set, young_s: float = 120.0):
+        self.root = tempfile.mkdtemp(prefix=prefix)
+        self.max_bytes = max_bytes
+        self.young_s = young_s
+        self.nbytes = 0
+        self._live = live
+        self._files: OrderedDict[str, tuple[int, float]] = OrderedDict()  # path -> (bytes, written at)
+        self._lock = threading.Lock()
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.root, name)
+
+    def write(self, name: str, writer: Callable[[str], None]) -> str:
+        """``writer(tmp_path)`` writes the file once; the same name later is served as written."""
+        path = self.path(name)
+        with self._lock:
+            if path in self._files and os.path.exists(path):
+                self._files.move_to_end(path)
+                return path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{threading.get_ident()}.tmp"
+        writer(tmp)
+        os.replace(tmp, path)
+        size = os.path.getsize(path)
+        with self._lock:
+            old = self._files.pop(path, None)
+            self.nbytes += size - (old[0] if old else 0)
+            self._files[path] = (size, time.monotonic())
+            if self.nbytes > self.max_bytes:
+                self._prune()
+        return path
+
+    def _prune(self) -> None:
+        live = self._live()
+        now = time.monotonic()
+        for p, (size, at) in list(self._files.items()):
+            if self.nbytes <= self.max_bytes:
+                break
+            if p in live or now - at < self.young_s:
+                continue
+            try:
+                os.remove(p)
+                if os.path.dirname(p) != self.root:
+                    os.rmdir(os.path.dirname(p))  # an export's own folder, once empty
+            except OSError:
+                pass
+            del self._files[p]
+            self.nbytes -= size
+
+
+class InFlight:
+    """How many visitor requests the server is working on; background work (the start-up warm-up) waits
+    for a quiet moment so that it never slows a visitor down."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> "InFlight":
+        with self._cond:
+            self._n += 1
+            self._cond.notify_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._n -= 1
+            self._cond.notify_all()
+
+    @property
+    def count(self) -> int:
+        return self._n
+
+    def wait_quiet(self, quiet_s: float = 0.5, limit_s: float = 600.0) -> bool:
+        """Block until no request has been in flight for ``quiet_s`` (True), or ``limit_s`` passed (False)."""
+        deadline = time.monotonic() + limit_s
+        with self._cond:
+            while (left := deadline - time.monotonic()) > 0:
+                if self._n:
+                    self._cond.wait(timeout=left)
+                elif not self._cond.wait(timeout=min(quiet_s, left)) and self._n == 0:
+                    return True  # nobody came or went for quiet_s
+            return False
+
+
+VISITORS = InFlight()
+
+
 # entries, bytes per cache: a plateau for the whole server, whatever the sessions ask (the budget bounds
 # one entry: a trace's metadata at 131k tokens is ~10 MB, a figure's JSON a few hundred kB)
 CACHE_BYTES = {
@@ -173,12 +300,20 @@ CACHE_BYTES = {
     "previews": (1024, 128 << 20),  # decoded, fitted preview pictures (a 768 px frame is 1.3 MB)
     "views": (256, 96 << 20),  # rendered views: figure JSON, HTML, Markdown
     "encodings": (4, 512 << 20),  # encoder runs: hidden states of the kept layers and the run's pixel_values
+    # built towers, charged their parameters and buffers: two 7B-class towers in float32 (2.7 GB each);
+    # a bigger one is loaded for its run and not kept
+    "towers": (2, 6 << 30),
 }
+# files on disk the pages link to: preview pictures (the views cache names the live ones) and exports
+SPILL_BYTES = {"pictures": 256 << 20, "exports": 1 << 30}
 
 TRACES = LRU(*CACHE_BYTES["traces"])
 PREVIEWS = LRU(*CACHE_BYTES["previews"])
 VIEWS = LRU(*CACHE_BYTES["views"])
 ENCODINGS = LRU(*CACHE_BYTES["encodings"])
+PICTURES = SpillDir("qwenvl_viz_views_", SPILL_BYTES["pictures"],
+                    live=lambda: _strings_under(VIEWS.values(), PICTURES.root, set()))
+EXPORTS = SpillDir("qwenvl_viz_export_", SPILL_BYTES["exports"])
 # (trace key, path) -> the cached Trace re-labelled with that session's file; charged in full (its arrays
 # are shared with the TRACES entry while both live, so the bound over-counts)
 SESSION_TRACES = LRU(*CACHE_BYTES["session_traces"])
@@ -290,17 +425,21 @@ def previews(trace: Trace, positions: list[int], width: int, height: int) -> lis
     from ..figures.pictures import fit
     from ..media import iter_frames
 
-    raws = [trace.frame_indices[p] if trace.sampling else 0 for p in positions]
-    keys = [("preview", trace.media.content_hash, trace.exif_applied, r, width, height) for r in raws]
+    # the pictures the trace's decoder returns (after a seek in a B-frame AVI, not always the index's),
+    # as it returns them (a backend that ignores the display matrix gives them as stored)
+    pics = trace.pictures
+    raws = [pics[p] if trace.sampling else 0 for p in positions]
+    as_stored = bool(trace.decoder is not None and not trace.decoder.rotation_applied and trace.media.rotation)
+    keys = [("preview", trace.media.content_hash, trace.exif_applied, as_stored, r, width, height) for r in raws]
     got = {k: PREVIEWS.get(k) for k in keys}
     missing = sorted({r for r, k in zip(raws, keys) if got[k] is None})
     if missing:
         if trace.sampling is None:
             frames = [trace.source_frame(0)]
         else:
-            frames = iter_frames(trace.media, missing)
+            frames = (trace.as_decoder_returns(f) for f in iter_frames(trace.media, missing))
         for r, frame in zip(missing, frames):
-            k = ("preview", trace.media.content_hash, trace.exif_applied, r, width, height)
+            k = ("preview", trace.media.content_hash, trace.exif_applied, as_stored, r, width, height)
             got[k] = fit(frame, width, height)
             PREVIEWS.put(k, got[k])
     return [got[k] for k in keys]

@@ -11,7 +11,7 @@ holding the same moment); :func:`qwenvl_viz.selection.select_relative` turns it 
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from html import escape
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..selection import Selection, select_relative
 from ..trace import Trace
 from ..versions import VersionDiff
 from ..words import WORDS, local, tr
+from .state import EXPORTS
 
 __all__ = ["encode_selection", "decode_selection", "resolve_selection", "selection_html", "selection_image",
            "versions_html", "version_note", "compare_html", "export_files", "VIEW_OF_DIFF", "regroup_selection"]
@@ -236,9 +237,6 @@ def compare_html(c: Comparison, lang: str) -> str:
 
 # ---- exports ----------------------------------------------------------------------------------------
 
-_EXPORT_DIR = tempfile.mkdtemp(prefix="qwenvl_viz_export_")
-
-
 def export_files(trace: Trace, enc=None) -> list[str]:
     """The trace as JSON, its tensors as NPZ (with the embeddings when the encoder has run) and the token
     table as CSV, written to a fresh folder; the file names say which media and model."""
@@ -246,10 +244,13 @@ def export_files(trace: Trace, enc=None) -> list[str]:
 
     stem = os.path.splitext(os.path.basename(trace.media.path))[0] or "media"
     name = f"{stem}_{trace.model.value}_{trace.pipeline.value}"
-    folder = tempfile.mkdtemp(dir=_EXPORT_DIR)
-    paths = [os.path.join(folder, f"{name}.{ext}") for ext in ("json", "npz", "csv")]
-    with open(paths[0], "w", encoding="utf-8") as f:
-        f.write(to_json(trace, enc, indent=1))
-    to_npz(trace, paths[1], enc, compressed=True)
-    to_csv(trace, paths[2])
-    return paths
+    folder = uuid.uuid4().hex  # one folder per export: the names stay the media's (a bounded SpillDir)
+
+    def json_file(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(to_json(trace, enc, indent=1))
+
+    return [EXPORTS.write(f"{folder}/{name}.json", json_file),
+            EXPORTS.write(f"{folder}/{name}.npz", lambda tmp: to_npz(trace, tmp, enc, compressed=True)),
+            EXPORTS.write(f"{folder}/{name}.csv", lambda tmp: to_csv(trace, tmp))]
+

@@ -21,7 +21,7 @@ import torch
 
 from ..encoder import DEFAULT_PRESET, PRESETS, VisionConfig, build_tower, get_preset
 from ..encoder.hub import Progress, fetch_tower, is_repo_spec
-from ..profiles import Family
+from ..profiles import PROFILES, Family, get_profile
 
 __all__ = ["HUB", "HUB_TOWERS", "BF16_BYTES", "vision_bytes", "download_bytes", "picker_choices", "default_choice", "real_by_default",
            "hub_reachable", "precompute_choice", "hub_repo", "fetched", "fetched_folder", "PROBE_TIMEOUT_S"]
@@ -29,42 +29,9 @@ __all__ = ["HUB", "HUB_TOWERS", "BF16_BYTES", "vision_bytes", "download_bytes", 
 HUB = "hub:"  # prefix of a picker value naming a Hub repo
 BF16_BYTES = 2  # the public checkpoints store the tower in bfloat16 (config.json "torch_dtype")
 
-# The public checkpoints of each family and the preset that is their tower (shared/reference table 4.2;
-# Qwen3.5: the Hub collection "Qwen3.5", post-trained repos without a suffix). Qwen3.5-2B waits for a
-# confirmed preset; no Qwen4-Exp checkpoint is confirmed, so it has random presets only.
-HUB_TOWERS: dict[Family, tuple[tuple[str, str], ...]] = {
-    Family.QWEN2_VL: (
-        ("Qwen/Qwen2-VL-2B-Instruct", "qwen2-vl-2b"),
-        ("Qwen/Qwen2-VL-7B-Instruct", "qwen2-vl-7b"),
-        ("Qwen/Qwen2-VL-72B-Instruct", "qwen2-vl-72b"),
-    ),
-    Family.QWEN2_5_VL: (
-        ("Qwen/Qwen2.5-VL-3B-Instruct", "qwen2.5-vl-3b"),
-        ("Qwen/Qwen2.5-VL-7B-Instruct", "qwen2.5-vl-7b"),
-        ("Qwen/Qwen2.5-VL-32B-Instruct", "qwen2.5-vl-32b"),
-        ("Qwen/Qwen2.5-VL-72B-Instruct", "qwen2.5-vl-72b"),
-    ),
-    Family.QWEN3_VL: (
-        ("Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"),
-        ("Qwen/Qwen3-VL-4B-Instruct", "qwen3-vl-4b"),
-        ("Qwen/Qwen3-VL-8B-Instruct", "qwen3-vl-8b"),
-        ("Qwen/Qwen3-VL-32B-Instruct", "qwen3-vl-32b"),
-    ),
-    Family.QWEN3_VL_MOE: (
-        ("Qwen/Qwen3-VL-30B-A3B-Instruct", "qwen3-vl-30b-a3b"),
-        ("Qwen/Qwen3-VL-235B-A22B-Instruct", "qwen3-vl-235b-a22b"),
-    ),
-    Family.QWEN3_5: (
-        ("Qwen/Qwen3.5-0.8B", "qwen3.5-0.8b"),
-        ("Qwen/Qwen3.5-4B", "qwen3.5-4b"),
-        ("Qwen/Qwen3.5-9B", "qwen3.5-9b"),
-        ("Qwen/Qwen3.5-27B", "qwen3.5-27b"),
-        ("Qwen/Qwen3.5-35B-A3B", "qwen3.5-35b-a3b"),
-        ("Qwen/Qwen3.5-122B-A10B", "qwen3.5-122b-a10b"),
-        ("Qwen/Qwen3.5-397B-A17B", "qwen3.5-397b-a17b"),
-    ),
-    Family.QWEN4_EXP: (),
-}
+# The public checkpoints of each family, ``(repo, preset)``, as its profile declares them (a family with
+# none, such as Qwen4-Exp, has random presets only).
+HUB_TOWERS: dict[Family, tuple[tuple[str, str], ...]] = {p.family: p.checkpoints for p in PROFILES.values()}
 _FETCHED: dict[str, tuple[Path, str]] = {}  # repo spec -> (folder, label), once per process
 _FETCH_LOCK = threading.Lock()  # two sessions picking the same tower download it once
 
@@ -137,7 +104,8 @@ def picker_choices(family: Family | str) -> list[tuple[str, str]]:
         (f"{repo} · real weights 真实权重 · {download_bytes(preset) / 1e9:.2f} GB", HUB + repo)
         for repo, preset in HUB_TOWERS[fam]
     ]  # fmt: skip
-    presets = sorted((n for n, c in PRESETS.items() if c.family is fam), key=lambda n: (not n.endswith("-tiny"), n))
+    names = [t.preset for t in get_profile(fam).towers]  # the profile's order: smallest public size first
+    presets = sorted(names, key=lambda n: not n.endswith("-tiny"))  # stable: the tiny demo tower, then the sizes
     return hub + [(f"{n} · random weights 随机权重", n) for n in presets]
 
 

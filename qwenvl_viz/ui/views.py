@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,7 @@ from ..trace import Trace
 from ..versions import version_differences
 from . import narration, teach
 from . import state
-from .state import VIEWS, previews
+from .state import PICTURES, VIEWS, previews
 
 __all__ = ["ViewOptions", "VIEW_NAMES", "GLANCE_VIEWS", "GLANCE_PATCH_SIDE", "glance_encoding", "render_views", "sel_key", "display_size", "save_jpeg", "PATCH_FRAME_SIDE",
            "THUMB_SIDE", "plot_data"]
@@ -57,8 +56,6 @@ VIEW_NAMES = GLANCE_VIEWS + LESSON_VIEWS + (
     "patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt", "prompt_text", "versions",
     "snippet", "cli", "summary", "decoders",
 )
-
-_IMAGE_DIR = tempfile.mkdtemp(prefix="qwenvl_viz_views_")
 
 
 @dataclass(frozen=True)
@@ -85,14 +82,13 @@ def plot_data(fig) -> PlotData:
 
 
 def save_jpeg(img, name: str) -> str:
-    """Write a preview image once; gr.Image serves the file (no pixels in the JSON payload)."""
-    path = os.path.join(_IMAGE_DIR, f"{name}.jpg")
-    if not os.path.exists(path):
-        tmp = path + ".tmp"
+    """Write a preview image once (a folder bounded in bytes); gr.Image serves the file (no pixels in the
+    JSON payload)."""
+    def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
             f.write(jpeg_bytes(img, quality=85))
-        os.replace(tmp, path)
-    return path
+
+    return PICTURES.write(f"{name}.jpg", write)
 
 
 def _frames_view(trace: Trace, lang: str, key_hash: str) -> str:

@@ -1,0 +1,398 @@
+"""Which picture torchcodec 0.13.0 and decord 0.6.0 return for frame ``k`` of an AVI with B-frames.
+
+Both read such files (MPEG-4 Part 2 with B-frames, packed or not) right in order and return other
+pictures after a seek, each its own way; the two are replayed here on the packets' decode order.
+
+The decoder (FFmpeg's MPEG-4 Part 2, any build) holds one reference picture back: a reference is
+output when the next one is decoded, the last one at the drain; a B-VOP when decoded. After a seek
+to a keyframe it drops the B-frames that need the previous GOP, so it outputs the pictures from the
+keyframe's on, in presentation order (``decode_order``).
+
+torchcodec (Debian's FFmpeg 5.1) scans the packets with pts = dts, so frame ``k`` is the k-th dts,
+while the decoder stamps each picture with its presentation pts. ``get_frames_at`` sorts the
+indices; measured on 0.13.0 (``SingleStreamDecoder``): an index right after the previous one takes
+the decoder's next frame; any other sets the cursor to its scan pts and seeks, unless the cursor is
+past the last decoded pts and both share a keyframe (``canWeAvoidSeeking``), to the last keyframe
+whose scan pts is <= the cursor; it returns the first frame decoded whose pts is >= the cursor. The
+picture output at the drain carries no pts, so it is never returned: "Requested next frame while
+there are no more frames left to decode" (``replay_torchcodec``).
+
+decord numbers frames by packet pts (``IndexKeyframes`` sorts ``frame_ts_`` by pts) but its
+bundled FFmpeg 4.1 gives the reference packets of an MPEG-4 Part 2 AVI with B-frames no pts at all
+(``AV_NOPTS_VALUE``; only B-VOP packets get pts = dts), and none to any packet of a packed-bitstream
+AVI. So its index is wrong in a way that can be worked out exactly (measured with
+``VideoReader.get_frame_timestamp``): the no-pts entries sort first, ``FrameToPTS(pos)`` of such an
+entry is ``INT64_MIN``, and ``key_indices_`` are packet positions in decode order. Reading in order
+is right; every seek lands elsewhere. ``get_batch`` then does, per index (src/video/video_reader.cc):
+
+- ``SeekAccurate(pos)``: if ``pos`` is behind, or its keyframe (``LocateKeyframe``: the last entry of
+  ``key_indices_`` <= pos) differs from the current one: ``Seek(0)``, ``Seek(key_pos)``, then
+  ``CheckKeyFrame``; else skip ``pos - curr_frame_`` decoded frames (``SkipFramesImpl``).
+- ``Seek(pos)``: ``av_seek_frame(ts = FrameToPTS(pos))``, forward when moving forward; on failure
+  backward, then backward with ``AVSEEK_FLAG_FRAME`` and ``pos`` as the timestamp. The AVI demuxer
+  seeks to the keyframe whose index timestamp (its dts) is the first >= ts (forward) or the last
+  <= ts (backward). ``curr_frame_ = pos`` whatever keyframe the demuxer chose.
+- ``CheckKeyFrame``: decodes one frame and looks its ``best_effort_timestamp`` up in the pts index.
+  For a reference picture that is the dts of the packet whose decoding released it (its own pts is
+  unset), which is no B-frame's pts, so the check passes and ``curr_frame_`` stays wrong. decord
+  keeps the frame's pts in an ``int`` (NDArray::pts), so ``AV_NOPTS_VALUE`` reads as 0.
+- ``SkipFramesImpl(n)`` counts ``n`` decoded frames; ``NextFrameImpl`` returns the next one; at the
+  end of the stream the decoder worker queues 128 markers, each of which counts as a skipped frame,
+  and ``NextFrameImpl`` then returns its cached frame or rewinds (``SeekAccurate(curr - r)``).
+
+One thing is not deterministic in decord itself: ``SkipFramesImpl`` asks its worker thread to drop
+the frames whose pts are those of the frames it means to skip (``SuggestDiscardPTS``), clearing the
+list after the skip. With the wrong index those pts belong to later pictures, and one that the
+worker decodes ahead of the reader before the list is cleared is dropped: the reader then returns
+the picture after it. Measured: results for the same request differ from run to run exactly there.
+``replay_decord`` returns the result without such a drop and names the indices where one can happen.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from dataclasses import dataclass
+
+__all__ = ["PacketOrder", "Decode", "decode_order", "DecordIndex", "decord_index", "replay_decord", "Replay",
+           "TorchcodecIndex", "torchcodec_index", "replay_torchcodec"]
+
+NOPTS = -(2**63)  # AV_NOPTS_VALUE
+DRAIN_MARKERS = 128  # FFMPEGThreadedDecoder::WorkerThreadImpl: end-of-stream markers queued per drain
+# Pictures decord's worker may have decoded past the end of a skip before the reader clears its drop
+# list. Measured over a few hundred requests: a drop only ever hit the first picture; two for margin.
+READ_AHEAD = 2
+REWIND_RETRY_MAX = 16  # DECORD_REWIND_RETRY_MAX default
+# Packet kinds, in decode order: a reference VOP (I/P/S), a B-VOP, a reference with the B-VOP shown
+# before it packed behind it (DivX 5), and the placeholder after such a packet (FFmpeg decodes the
+# stored B-VOP in its place).
+REF, B_VOP, REF_PACKED_B, SLOT = "ref", "b", "ref+b", "slot"
+
+
+@dataclass(frozen=True)
+class PacketOrder:
+    """The video packets of an AVI in decode order: what the replay needs from the demuxer."""
+
+    dts: tuple[int, ...]  # the AVI chunk number (also the index timestamp av_seek_frame searches)
+    kinds: tuple[str, ...]  # REF, B_VOP, REF_PACKED_B or SLOT
+    key: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class DecordIndex:
+    """decord's index of one file, and what the decoder outputs after a seek (see ``decord_index``)."""
+
+    frames: int  # len(vr): packets
+    pts: tuple[int, ...]  # frame_ts_[i].pts as decord's FFmpeg gives them, sorted (NOPTS first)
+    key_packets: tuple[int, ...]  # key_indices_: decode positions of keyframe packets
+    key_dts: tuple[int, ...]  # their AVI index timestamps
+    key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to each
+    best_effort: tuple[int, ...]  # per picture (presentation order): its best_effort_timestamp
+
+
+@dataclass(frozen=True)
+class Replay:
+    pictures: tuple[int | None, ...]  # per requested index: the picture (presentation order) returned
+    unstable: tuple[int, ...]  # decord: requested indices after which its worker may drop a picture
+    error: str | None = None  # decord: the replay left what it models; torchcodec: its failure
+
+
+@dataclass(frozen=True)
+class Decode:
+    """The in-order decode: pictures numbered by output rank (= presentation order)."""
+
+    key_picture: tuple[int, ...]  # per keyframe packet: its picture, the first output after a seek there
+    released_by: tuple[int, ...]  # per picture: dts of the packet whose decoding outputs it; NOPTS: the drain
+
+
+@functools.lru_cache(maxsize=8)
+def decode_order(order: PacketOrder) -> Decode:
+    """What the decoder outputs, packet by packet, reading from the start.
+
+    A reference is output when the next one is decoded, or at the drain; a B-VOP when decoded,
+    unless fewer than two references were decoded since the last seek (it needs the previous GOP),
+    and then it is dropped. After a seek to a keyframe the outputs are this run's from the
+    keyframe's picture on: the B-frames dropped there are the ones shown before it.
+    """
+    n = len(order.dts)
+    rank: dict[tuple[int, int], int] = {}
+    best: list[int] = []
+    pending: tuple[int, int] | None = None
+    stored: tuple[int, int] | None = None
+    refs = 0
+
+    def out(vop: tuple[int, int], ts: int) -> None:
+        rank[vop] = len(best)
+        best.append(ts)
+
+    for q, (dts, kind) in enumerate(zip(order.dts, order.kinds)):
+        if stored is not None:  # this packet's slot decodes the B-VOP packed before it
+            if refs >= 2:
+                out(stored, dts)
+            stored = None
+        elif kind in (REF, REF_PACKED_B):
+            if pending is not None:
+                out(pending, dts)
+            pending = (q, 0)
+            refs += 1
+            if kind == REF_PACKED_B:
+                stored = (q, 1)
+        elif kind == B_VOP and refs >= 2:
+            out((q, 0), dts)
+    if pending is not None:
+        out(pending, NOPTS)
+    return Decode(tuple(rank[(q, 0)] for q in range(n) if order.key[q]), tuple(best))
+
+
+@functools.lru_cache(maxsize=8)
+def decord_index(order: PacketOrder) -> DecordIndex:
+    """decord's view of the packets. A picture's ``best_effort_timestamp`` is the dts of the packet
+    that released it: its own pts is unset for a reference, equal to its dts for a B-VOP."""
+    decode = decode_order(order)
+    # decord's FFmpeg 4.1: B-VOP packets carry pts = dts, the others none.
+    pts = sorted(dts if kind == B_VOP else NOPTS for dts, kind in zip(order.dts, order.kinds))
+    keys = tuple(q for q in range(len(order.dts)) if order.key[q])
+    return DecordIndex(
+        frames=len(order.dts),
+        pts=tuple(pts),
+        key_packets=keys,
+        key_dts=tuple(order.dts[q] for q in keys),
+        key_picture=decode.key_picture,
+        best_effort=decode.released_by,
+    )
+
+
+class _Unmodelled(Exception):
+    pass
+
+
+def _int32(v: int) -> int:
+    """NDArray::pts is an int: the frame's int64 timestamp, truncated."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+class _Reader:
+    """decord's VideoReader state (curr_frame_, the decoder's next output), method by method."""
+
+    def __init__(self, index: DecordIndex) -> None:
+        self.ix = index
+        self.n = index.frames
+        self.curr = self.n  # IndexKeyframes ends with curr_frame_ = GetFrameCount(); Seek(0)
+        self.next_pic = 0
+        self.markers = DRAIN_MARKERS
+        self.cached: int | None = None
+        self.tmp_key: int | None = None
+        self.overrun = False
+        self.unstable = False
+        self.seek(0)
+
+    def find(self, pts: int, lo: int = 0, hi: int | None = None) -> int | None:
+        """The first frame in [lo, hi) with this pts (pts_frame_map_: a std::map, the first insert wins)."""
+        hi = self.n if hi is None else hi
+        i = bisect.bisect_left(self.ix.pts, pts, lo, hi)
+        return i if i < hi and self.ix.pts[i] == pts else None
+
+    def locate(self, pos: int) -> int:  # LocateKeyframe
+        keys = self.ix.key_packets
+        if not keys or pos <= keys[0]:
+            return 0
+        if pos >= self.n:
+            return keys[-1]
+        return keys[bisect.bisect_right(keys, pos) - 1]
+
+    def av_seek(self, ts: int, backward: bool) -> int | None:
+        """avi_read_seek: the keyframe (its index in key_dts) the demuxer lands on; None: fails."""
+        kd = self.ix.key_dts
+        if backward:
+            j = bisect.bisect_right(kd, ts) - 1
+            return j if j >= 0 else None
+        j = bisect.bisect_left(kd, ts)
+        return j if j < len(kd) else None
+
+    def seek(self, pos: int) -> None:  # Seek
+        if self.curr == pos:
+            return
+        self.cached = None
+        ts = self.ix.pts[pos]
+        backward = self.curr > pos
+        j = self.av_seek(ts, backward)
+        if j is None and not backward:
+            j = self.av_seek(ts, True)
+        if j is None:
+            j = self.av_seek(pos, True)  # AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_FRAME: pos as a timestamp
+        if j is None:
+            raise _Unmodelled(f"its seek to frame {pos} fails")
+        self.next_pic, self.markers = self.ix.key_picture[j], DRAIN_MARKERS
+        self.curr = pos
+
+    def pop(self) -> tuple[int | None, int]:
+        """The decoder's next output: (picture, best-effort pts), or (None, -1) for a drain marker."""
+        if self.next_pic < len(self.ix.best_effort):
+            pic = self.next_pic
+            self.next_pic += 1
+            return pic, self.ix.best_effort[pic]
+        self.drop(1)
+        return None, -1
+
+    def drop(self, num: int) -> None:
+        """Consume ``num`` outputs, pictures first, then drain markers."""
+        pictures = min(num, len(self.ix.best_effort) - self.next_pic)
+        self.next_pic += pictures
+        if num - pictures > self.markers:
+            raise _Unmodelled("its decoder runs dry at the end of the stream")
+        self.markers -= num - pictures
+
+    def check_keyframe(self) -> bool:  # CheckKeyFrame
+        pic, pts = self.pop()
+        if pic is None:  # eof_ and frame.pts == -1: jumped to the end
+            self.curr = self.n
+            return False
+        cf = self.find(_int32(pts))
+        cf = self.curr if cf is None else cf
+        if cf != self.curr:
+            self.curr = cf + 1
+            return False
+        self.curr += 1
+        self.tmp_key = pic
+        return True
+
+    def skip(self, num: int) -> None:  # SkipFramesImpl
+        num = min(self.n - self.curr, num)
+        if num < 1:
+            return
+        marked = (self.curr, self.curr + num)  # SuggestDiscardPTS: the pts of these frames
+        self.drop(num)
+        self.curr += num
+        ahead = self.ix.best_effort[self.next_pic:self.next_pic + READ_AHEAD]
+        if any(self.find(p, *marked) is not None for p in ahead):
+            self.unstable = True
+
+    def seek_accurate(self, pos: int) -> None:  # SeekAccurate
+        if self.curr == pos:
+            return
+        key_pos, curr_key = self.locate(pos), self.locate(self.curr)
+        self.overrun = False
+        if key_pos != curr_key or pos < self.curr:
+            self.seek(0)
+            self.seek(key_pos)
+            if self.check_keyframe():
+                if pos > key_pos:
+                    self.skip(pos - self.curr)
+                else:
+                    self.overrun = True
+            elif self.curr < pos:
+                self.skip(pos - self.curr)
+            else:
+                key_pos = self.locate(pos)
+                self.seek(key_pos)
+                self.skip(pos - key_pos)
+        else:
+            self.skip(pos - self.curr)
+
+    def next_frame(self) -> int:  # NextFrameImpl
+        if self.overrun:
+            self.overrun = False
+            return self.tmp_key
+        rewind = 0
+        while True:
+            if self.curr >= self.n:
+                raise _Unmodelled("it returns an empty frame past the end")
+            pic, _ = self.pop()
+            if pic is not None:
+                break
+            if self.cached is not None:  # FetchCachedFrame: the last frame it returned
+                pic = self.cached
+                break
+            if rewind > REWIND_RETRY_MAX:
+                raise _Unmodelled("it gives up rewinding at the end of the stream")
+            self.seek_accurate(self.curr - rewind)
+            rewind += 1
+        self.curr += 1
+        self.cached = pic
+        return pic
+
+    def get_batch(self, indices) -> tuple[list[int], list[int]]:
+        out: list[int] = []
+        unstable: list[int] = []
+        first: dict[int, int] = {}
+        for i, pos in enumerate(indices):
+            if pos in first:  # a repeated index is copied from its first occurrence
+                out.append(out[first[pos]])
+                continue
+            first[pos] = i
+            self.unstable = False
+            if self.curr != pos:
+                self.seek_accurate(pos)
+            out.append(self.next_frame())
+            if self.unstable:
+                unstable.append(pos)
+        return out, unstable
+
+
+def replay_decord(index: DecordIndex, indices) -> Replay:
+    """The pictures ``VideoReader(path).get_batch(indices)`` returns (a fresh reader, as qwen-vl-utils
+    and transformers' load_video use it), without the worker-thread drops; see ``Replay.unstable``."""
+    req = [int(k) for k in indices]
+    try:
+        pictures, unstable = _Reader(index).get_batch(req)
+    except _Unmodelled as e:
+        return Replay(tuple(req), (), f"decord 0.6.0 leaves the replayed path here: {e}")
+    return Replay(tuple(pictures), tuple(unstable))
+
+
+# --- torchcodec ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TorchcodecIndex:
+    """torchcodec's scan of one file, and the pts its decoder stamps on each picture."""
+
+    scan_pts: tuple[int, ...]  # allFrames[k].pts: the packets' dts, sorted
+    key_scan_pts: tuple[int, ...]  # keyFrames[j].pts, sorted
+    key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to keyframe j
+    picture_pts: tuple[int | None, ...]  # per picture: its pts; None for the one output at the drain
+
+
+@functools.lru_cache(maxsize=8)
+def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> TorchcodecIndex:
+    """``presentation_pts``: the pictures' pts in presentation order (what the decoder stamps)."""
+    decode = decode_order(order)
+    pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
+    keys = sorted(d for d, k in zip(order.dts, order.key) if k)
+    return TorchcodecIndex(tuple(sorted(order.dts)), tuple(keys), decode.key_picture, pts)
+
+
+def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
+    """The pictures ``VideoDecoder(path).get_frames_at(indices)`` returns; where it runs out of
+    frames (it raises for the whole call) the pictures from that index on are None."""
+    req = [int(k) for k in indices]
+    out: list[int | None] = [None] * len(req)
+    n_pic = len(index.picture_pts)
+
+    def key_of(pts: int) -> int:  # getKeyFrameIndexForPtsUsingScannedIndex
+        return bisect.bisect_right(index.key_scan_pts, pts) - 1
+
+    nxt = 0  # the decoder's next output (a picture number)
+    last: int | None = None  # lastDecodedAvFramePts
+    cursor = 0
+    prev: tuple[int, int] | None = None  # (index, its position in req)
+    for i in sorted(range(len(req)), key=lambda i: req[i]):
+        k = req[i]
+        if prev is not None and k == prev[0]:  # a repeat is copied
+            out[i] = out[prev[1]]
+            continue
+        if prev is None or k != prev[0] + 1:
+            cursor = index.scan_pts[k]
+            avoid = last is not None and cursor > last and key_of(last) >= 0 and key_of(last) == key_of(cursor)
+            if not avoid:
+                nxt = index.key_picture[max(key_of(cursor), 0)]
+        while nxt < n_pic and (index.picture_pts[nxt] is None or index.picture_pts[nxt] < cursor):
+            nxt += 1
+        if nxt >= n_pic:
+            return Replay(tuple(out), (), "torchcodec 0.13.0: RuntimeError: Requested next frame while there are "
+                                          "no more frames left to decode")
+        out[i], last = nxt, index.picture_pts[nxt]
+        nxt += 1
+        prev = (k, i)
+    return Replay(tuple(out), ())
