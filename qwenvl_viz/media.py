@@ -530,8 +530,12 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
             # CFR, VFR and NTSC-rate clips.
             period = (frame_rate.denominator * time_base.denominator) // (frame_rate.numerator * time_base.numerator)
             last = max(p for p, _ in known) + period
-        # torchcodec's ptsToSeconds multiplies before it divides ("av_q2d is not used"): pts * num / den
-        span_s = (last - first) * time_base.numerator / time_base.denominator
+        # torchcodec converts the end and the begin separately, and its ptsToSeconds multiplies before it
+        # divides ("av_q2d is not used"): pts * num / den. A stream that starts late (MPEG-TS) shows it.
+        def seconds(pts: int) -> float:
+            return pts * time_base.numerator / time_base.denominator
+
+        span_s = seconds(last) - seconds(first)
 
     if fmt == "gif" or codec == "gif":
         # GIF has no frame rate, only per-frame delays: fps = frames / total delay.
