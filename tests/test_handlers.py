@@ -30,9 +30,20 @@ def test_update_sends_every_view_once_then_only_what_changed():
     assert not _skipped(faster["ledger"]) and not _skipped(faster["g_time_ids"])
 
 
-def test_first_paint_defers_the_details_tab():
-    out = h.outputs_by_name(h.first_paint(CFG, *h.update_inputs(Request(media=CLIP, fps=3.0))))
-    assert not _skipped(out["g_frames"]) and _skipped(out["timeline"]) and _skipped(out["rope"])
+def test_the_glance_and_the_details_tab_paint_apart_each_with_its_own_record():
+    inputs = h.update_inputs(Request(media=CLIP, fps=3.0))
+    glance = h.outputs_by_name(h.glance(CFG, *inputs), h.GLANCE_OUTPUTS)
+    assert not _skipped(glance["g_frames"]) and "ledger" in glance and "timeline" not in glance
+    details = h.outputs_by_name(h.details(CFG, *inputs), h.DETAILS_OUTPUTS)
+    assert details["timeline"] and details["rope"] and "g_frames" not in details and "banner" not in details
+    again = h.outputs_by_name(h.details(CFG, *inputs[:-1], details["sent"]), h.DETAILS_OUTPUTS)
+    assert all(_skipped(again[n]) for n in ("timeline", "rope", "prompt"))
+    assert set(h.GLANCE_OUTPUTS) | set(h.DETAILS_OUTPUTS) == set(h.UPDATE_OUTPUTS)
+
+
+def test_a_bad_setting_leaves_the_details_tab_as_it_was():
+    out = h.outputs_by_name(h.details(CFG, *h.update_inputs(Request(media=CLIP, max_pixels=-5))), h.DETAILS_OUTPUTS)
+    assert all(_skipped(out[n]) for n in h.DETAILS_OUTPUTS)
 
 
 def test_a_bad_setting_fills_its_error_slot_and_sends_no_view():

@@ -6,6 +6,10 @@ outputs in the order of ``UPDATE_OUTPUTS`` / ``ENCODER_OUTPUTS``. Numbers come f
 (``get_trace``) and the views from ``render_views``; nothing here computes a pipeline number.
 ``update_inputs`` builds the positional values from a Request (tests use it).
 
+The page paints in two events: ``glance`` (the ledger, the five cells, the lesson, the banner and error slots)
+on every change, and ``details`` (the details tab) only while that tab is on screen (see ``style.HEAD``).
+``update`` renders both at once: the language switch and API clients use it.
+
 Named endpoints (gradio_client): ``/update``, ``/run_encoder``, ``/heatmap``, ``/relabel``, ``/compare``,
 ``/export``, ``/select``.
 """
@@ -36,7 +40,8 @@ from .state import FIELDS, Request, get_trace
 from .views import GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
 
 __all__ = ["AppConfig", "ASSETS", "EXAMPLES", "REQUEST_FIELDS", "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENC_NAMES",
-           "ENCODER_OUTPUTS", "CASE_FIELDS", "update", "first_paint", "first_paint_plots", "encode_run",
+           "ENCODER_OUTPUTS", "CASE_FIELDS", "GLANCE_OUTPUTS", "DETAILS_OUTPUTS", "update", "glance", "details",
+           "encode_run",
            "show_heatmap", "select_patch", "select_heatmap", "run_compare", "run_export", "open_case",
            "lesson_prev", "lesson_next", "update_inputs", "outputs_by_name", "warm_up"]
 
@@ -54,14 +59,17 @@ class AppConfig:
     concurrency: int = 4  # preprocessing events served at once
 
 
-GLANCE = frozenset({"ledger", "budget", *GLANCE_VIEWS, *LESSON_VIEWS})  # painted first; the rest waits for its turn
-DETAILS = frozenset(VIEW_NAMES) - GLANCE
-BELOW_FOLD = frozenset({"patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt",
-                        "prompt_text", "versions", "snippet", "cli", "summary"})
+GLANCE = ("ledger", "budget", *GLANCE_VIEWS, *LESSON_VIEWS)  # the first screen, repainted on every change
+DETAILS = tuple(n for n in VIEW_NAMES if n not in GLANCE)  # the details tab, painted while it is on screen
+ERRORS = tuple(f"err:{f}" for f in FIELDS)
 REQUEST_FIELDS = [f.name for f in fields(Request)]
 VIEW_FIELDS = [f.name for f in fields(ViewOptions)]
-# What /update returns, in order (the session gr.State is the last output, not part of the API).
-UPDATE_OUTPUTS = ["banner", *(f"err:{f}" for f in FIELDS), *VIEW_NAMES, "group", "tower", "encoder_text", "selected"]
+# What each paint returns, in order (the session gr.State is the last output, not part of the API).
+UPDATE_OUTPUTS = ["banner", *ERRORS, *VIEW_NAMES, "group", "tower", "encoder_text", "selected"]  # /update
+GLANCE_OUTPUTS = ["banner", *ERRORS, *GLANCE, "group", "tower", "selected"]
+DETAILS_OUTPUTS = [*DETAILS, "encoder_text"]
+# Always sent: a few hundred bytes, and a skipped output costs Gradio more (it rebuilds the component).
+ALWAYS_SENT = frozenset({"banner", *ERRORS})
 ENC_NAMES = ["lang", *REQUEST_FIELDS, "checkpoint", "tower", "heatmap_kind", "layer", "token"]  # their inputs
 ENCODER_OUTPUTS = ["encoder_banner", "stages", "encoder_text", "layer", "heatmap", "err:checkpoint", "err:token"]
 COMPARE_NAMES = ["lang", *REQUEST_FIELDS, "b_model", "b_pipeline", "b_fps", "b_nframes", "b_max_pixels"]
@@ -75,9 +83,9 @@ def update_inputs(req: Request, view: ViewOptions | None = None, lang: str = "En
     return (lang, *(getattr(req, n) for n in REQUEST_FIELDS), *(getattr(view, n) for n in VIEW_FIELDS), sent or {})
 
 
-def outputs_by_name(out: tuple) -> dict[str, Any]:
-    """``update``'s outputs by name, the session state under ``"sent"``."""
-    return {**dict(zip(UPDATE_OUTPUTS, out)), "sent": out[-1]}
+def outputs_by_name(out: tuple, names: list[str] = UPDATE_OUTPUTS) -> dict[str, Any]:
+    """A paint's outputs by name (``names``: its output list), the session state under ``"sent"``."""
+    return {**dict(zip(names, out)), "sent": out[-1]}
 
 
 # ---- small pieces ------------------------------------------------------------------------------
@@ -124,26 +132,27 @@ def _check_limits(trace: Trace, lang: Lang, max_duration_s: float) -> None:
 # ---- update: every control change and the page load ----------------------------------------------
 
 def update(cfg: AppConfig, *values) -> tuple:
-    """Every view, each sent only when this session does not have it yet."""
-    return _update(cfg, values, frozenset())
+    """Every view (UPDATE_OUTPUTS), each sent only when this session does not have it yet."""
+    return _update(cfg, values, UPDATE_OUTPUTS)
 
 
-def first_paint(cfg: AppConfig, *values) -> tuple:
-    """Step 1 of a paint: the ledger and the glance (pictures and small tables, the browser swaps them at once)."""
-    return _update(cfg, values, DETAILS)
+def glance(cfg: AppConfig, *values) -> tuple:
+    """The first screen (GLANCE_OUTPUTS): pictures and small tables, the browser swaps them at once."""
+    return _update(cfg, values, GLANCE_OUTPUTS)
 
 
-def first_paint_plots(cfg: AppConfig, *values) -> tuple:
-    """Step 2: the details tab above its fold (plotly draws figures one by one)."""
-    return _update(cfg, values, BELOW_FOLD)
+def details(cfg: AppConfig, *values) -> tuple:
+    """The details tab (DETAILS_OUTPUTS): its plotly figures cost the browser most, so the page asks for them
+    only while the tab is on screen. Errors are the glance's to show: on one, nothing here changes."""
+    return _update(cfg, values, DETAILS_OUTPUTS)
 
 
-def _update(cfg: AppConfig, values, defer: frozenset) -> tuple:
+def _update(cfg: AppConfig, values, names: list[str]) -> tuple:
     log.debug("update inputs %r", values[:-1])
     lang, req, view, last = _parse(list(values))
     out: dict[str, Any] = {}
     try:
-        return _render(cfg, lang, req, view, last, out, defer)
+        return _render(cfg, lang, req, view, last, out, names)
     except VizError as e:
         out.clear()  # a view may have rendered before the error: send none of a half-updated page
         field_name = e.field if e.field in FIELDS else "media"
@@ -152,16 +161,16 @@ def _update(cfg: AppConfig, values, defer: frozenset) -> tuple:
         out["banner"] = banner(tr("error_banner", lang, message=text) + stale, ok=False)
         for f in FIELDS:
             out[f"err:{f}"] = error_html(text) if f == field_name else ""
-        return _emit(out, last)
+        return _emit(out, last, names)
     except Exception as e:  # a bug, not a user mistake: log it, keep serving, no traceback in the page
         log.exception("update failed")
         out.clear()
         out["banner"] = banner(tr("internal_error", lang, kind=type(e).__name__), ok=False)
-        return _emit(out, last)
+        return _emit(out, last, names)
 
 
 def _render(cfg: AppConfig, lang: Lang, req: Request, view: ViewOptions, last: dict, out: dict,
-            defer: frozenset) -> tuple:
+            names: list[str]) -> tuple:
     key, trace = get_trace(req)
     _check_limits(trace, lang, cfg.max_duration_s)
     out["banner"] = banner(narration.banner_text(trace, lang), ok=True)
@@ -169,7 +178,7 @@ def _render(cfg: AppConfig, lang: Lang, req: Request, view: ViewOptions, last: d
         out[f"err:{f}"] = ""
     slider = view.group
     view, sel = _follow_selection(trace, key, view, last, out)
-    only = frozenset(VIEW_NAMES) - defer
+    only = frozenset(names) & frozenset(VIEW_NAMES)
     for name, (ck, value) in render_views(key, trace, view, lang, sel, cfg.checkpoint, only=only).items():
         out[name] = (ck, value)
     t = trace.patchify.grid_thw[0]
@@ -179,7 +188,7 @@ def _render(cfg: AppConfig, lang: Lang, req: Request, view: ViewOptions, last: d
     out["tower"] = (("tower", trace.model.value), gr.update(choices=tower_choices(trace.model),
                                                             value=default_tower(trace.model)))
     out["encoder_text"] = (("encoder_text", key, lang), tr("encoder_idle", lang, rows=f"{trace.patchify.rows:,}"))
-    return _emit(out, last, key)
+    return _emit(out, last, names, key)
 
 
 def _follow_selection(trace: Trace, key: tuple, view: ViewOptions, last: dict, out: dict):
@@ -201,8 +210,9 @@ def _follow_selection(trace: Trace, key: tuple, view: ViewOptions, last: dict, o
     return view, sel
 
 
-def _emit(out: dict, last: dict, key: tuple | None = None) -> tuple:
-    """The outputs in order; a value whose key this session already has is skipped."""
+def _emit(out: dict, last: dict, names: list[str], key: tuple | None = None) -> tuple:
+    """The outputs of ``names`` in order, then the new session state; a view whose key this session already
+    has is skipped."""
     values = []
     new_last = dict(last)
 
@@ -212,17 +222,19 @@ def _emit(out: dict, last: dict, key: tuple | None = None) -> tuple:
             return
         ck, value = item if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], tuple) \
             else ((name, item if isinstance(item, str) else repr(item)), item)
-        if new_last.get(name) == ck:
+        if new_last.get(name) == ck and name not in ALWAYS_SENT:
             values.append(gr.skip())
         else:
             new_last[name] = ck
             values.append(value)
 
-    for name in UPDATE_OUTPUTS[:-1]:
-        put(name, out.get(name))
-    # the selection field is also written by clicks (not through here): what this session holds is
-    # unknown, so a new value is always sent
-    values.append(out["selected"][1] if "selected" in out else gr.skip())
+    for name in names:
+        if name == "selected":
+            # also written by clicks (not through here): what this session holds is unknown, so a new
+            # value is always sent
+            values.append(out["selected"][1] if "selected" in out else gr.skip())
+        else:
+            put(name, out.get(name))
     if key is not None:
         new_last["trace"] = repr(key)
     values.append(new_last)

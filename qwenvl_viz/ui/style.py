@@ -26,7 +26,9 @@ CSS = """
 #modes .tabitem, #modes [role=tabpanel] { padding-top: 4px !important; }
 #banner .banner { padding: 4px 10px !important; font-size: 14px !important; }
 #main-row { gap: 8px; }
-#controls { max-height: calc(100vh - 64px); overflow-y: auto; flex-wrap: nowrap; }  /* scroll, never wrap into hidden columns */
+#controls { max-height: calc(100vh - 64px); overflow-y: auto; flex-wrap: nowrap;  /* scroll, never wrap into hidden columns */
+  position: sticky; top: 4px; align-self: flex-start; }  /* within reach while the details are read below */
+#details-fill { display: none !important; }
 #controls > * { flex-shrink: 0; }
 #ledger .ledger { flex-wrap: nowrap; gap: 2px; }
 #ledger .ledger-card { padding: 2px 5px; min-width: 0; }
@@ -126,6 +128,27 @@ document.addEventListener('keydown', (e) => {
   const id = e.key === 'ArrowRight' ? '#lesson-next' : e.key === 'ArrowLeft' ? '#lesson-prev' : null;
   if (id) { e.preventDefault(); document.querySelector(id)?.click(); }
 });
+// The details tab is painted only while it is on screen: its plotly figures take the browser 0.3-0.7 s to
+// redraw, which would hold up the glance's next change. A change marks it out of date (the glance event's
+// last step calls changed()); it is painted (the hidden #details-fill pressed) when on screen and out of date.
+window.qvDetails = (() => {
+  let stale = true;
+  const onScreen = () => {
+    const d = document.querySelector('#details');
+    if (!d || d.offsetParent === null) return false;  // another tab is open
+    const r = d.getBoundingClientRect();
+    return r.top < window.innerHeight - 40 && r.bottom > 40;
+  };
+  const check = () => {
+    const fill = document.querySelector('#details-fill');
+    if (stale && fill && onScreen()) { stale = false; fill.click(); }
+  };
+  // only while out of date: the position is read then (a layout), never on a timer
+  addEventListener('scroll', () => stale && check(), {passive: true, capture: true});
+  addEventListener('resize', () => stale && check());
+  addEventListener('click', () => stale && setTimeout(check, 100), {capture: true});  // a tab switch
+  return { changed() { stale = true; check(); } };
+})();
 </script>"""
 
 
@@ -139,6 +162,9 @@ def _head() -> str:
 
 def launch_kwargs() -> dict:
     """What Blocks.launch() needs besides host / port (Gradio 6 takes css and theme there)."""
-    return dict(css=CSS, head=_head(), theme=gr.themes.Default(font=["Noto Sans", "Noto Sans CJK SC", "sans-serif"]))
+    # run_history off: Gradio's browser-side run history re-reads and re-writes every call's inputs and outputs
+    # in localStorage (up to 100 calls, megabytes) on each event, a cost paid before the page updates
+    return dict(css=CSS, head=_head(), theme=gr.themes.Default(font=["Noto Sans", "Noto Sans CJK SC", "sans-serif"]),
+                run_history=False)
 
 
