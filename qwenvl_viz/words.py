@@ -395,6 +395,8 @@ WORDS: dict[str, tuple[str, str]] = {
                           "取哪些帧：qwen-vl-utils 与 processor"),
     "ver_video_backend": ("Which video decoder reads the file: torchcodec, decord or PyAV",
                           "由哪个视频解码器读取文件：torchcodec、decord 或 PyAV"),
+    "details_wait": ("The stage details are drawn when this tab comes on screen.",
+                     "此标签页进入屏幕时才绘制各阶段细节。"),
     # ---- compare -------------------------------------------------------------------------------
     "compare_view": ("Compare two settings on the same media", "同一媒体上对比两组设置"),
     "compare_info": ("A = the settings on the left; B = A with the changes below.",

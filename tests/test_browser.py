@@ -54,8 +54,10 @@ def page():
 
 
 def show_details(page) -> None:
-    """Scroll the details tab onto the screen: the page draws it only while it is seen."""
-    page.locator("#details").scroll_into_view_if_needed()
+    """Scroll the details tab onto the screen: the page draws it only while it is seen (built hidden, it
+    stands as a one-line note until then)."""
+    page.locator("#details, #details-wait").first.scroll_into_view_if_needed()
+    page.wait_for_selector("#details")
 
 
 def shot(page, name: str) -> None:

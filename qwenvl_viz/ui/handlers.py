@@ -67,7 +67,7 @@ VIEW_FIELDS = [f.name for f in fields(ViewOptions)]
 # What each paint returns, in order (the session gr.State is the last output, not part of the API).
 UPDATE_OUTPUTS = ["banner", *ERRORS, *VIEW_NAMES, "group", "tower", "encoder_text", "selected"]  # /update
 GLANCE_OUTPUTS = ["banner", *ERRORS, *GLANCE, "group", "tower", "selected"]
-DETAILS_OUTPUTS = [*DETAILS, "encoder_text"]
+DETAILS_OUTPUTS = ["details_shown", "details_wait", *DETAILS, "encoder_text"]  # the tab is built hidden
 # Always sent: a few hundred bytes, and a skipped output costs Gradio more (it rebuilds the component).
 ALWAYS_SENT = frozenset({"banner", *ERRORS})
 ENC_NAMES = ["lang", *REQUEST_FIELDS, "checkpoint", "tower", "heatmap_kind", "layer", "token"]  # their inputs
@@ -188,6 +188,8 @@ def _render(cfg: AppConfig, lang: Lang, req: Request, view: ViewOptions, last: d
     out["tower"] = (("tower", trace.model.value), gr.update(choices=tower_choices(trace.model),
                                                             value=default_tower(trace.model)))
     out["encoder_text"] = (("encoder_text", key, lang), tr("encoder_idle", lang, rows=f"{trace.patchify.rows:,}"))
+    out["details_shown"] = (("details_shown",), gr.update(visible=True))
+    out["details_wait"] = (("details_wait",), gr.update(visible=False))
     return _emit(out, last, names, key)
 
 

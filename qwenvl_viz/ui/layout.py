@@ -88,7 +88,11 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                         _gallery(ui)
                 with gr.Tabs(elem_id="detail-tabs"):
                     with ui.make("details_tab"):
-                        with gr.Column(elem_id="details"):  # the page watches whether this is on screen
+                        # built hidden: its ~80 widgets would slow the page's first paint by a third; the
+                        # details event shows it when the note above it comes on screen (style.HEAD)
+                        ui.teach["details_wait"] = ui.make("details_wait")
+                        with gr.Column(elem_id="details", visible=False) as details:
+                            ui.teach["details"] = details
                             _views(ui)
                             _encoder_section(ui, cfg)
                     with ui.make("compare_tab"):

@@ -133,11 +133,11 @@ document.addEventListener('keydown', (e) => {
 // last step calls changed()); it is painted (the hidden #details-fill pressed) when on screen and out of date.
 window.qvDetails = (() => {
   let stale = true;
-  const onScreen = () => {
-    const d = document.querySelector('#details');
-    if (!d || d.offsetParent === null) return false;  // another tab is open
+  const onScreen = () => {  // the tab, or the note that stands for it until it is first drawn
+    const d = [...document.querySelectorAll('#details, #details-wait')].find(e => e.offsetParent !== null);
+    if (!d) return false;  // another tab is open
     const r = d.getBoundingClientRect();
-    return r.top < window.innerHeight - 40 && r.bottom > 40;
+    return r.top < window.innerHeight - 20 && r.bottom > 20;
   };
   const check = () => {
     const fill = document.querySelector('#details-fill');

@@ -51,7 +51,8 @@ def _bind(fn: Callable, cfg: h.AppConfig, names: list[str], progress: bool = Fal
 def _outputs(ui, names: list[str]) -> list:
     """The widgets of a paint's output names (handlers.*_OUTPUTS), in order."""
     extra = {"banner": ui.banner, "group": ui.view_opts["group"], "tower": ui.encoder["tower"],
-             "encoder_text": ui.encoder["text"], "selected": ui.view_opts["selected"]}
+             "encoder_text": ui.encoder["text"], "selected": ui.view_opts["selected"],
+             "details_shown": ui.teach["details"], "details_wait": ui.teach["details_wait"]}
     return [ui.errors[n[4:]] if n.startswith("err:") else extra.get(n) or ui.views[n] for n in names]
 
 
