@@ -139,6 +139,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "embeddings_shape": ("[{n}, D_llm]", "[{n}, D_llm]"),
     "embeddings_formula": ("merger: {m}x{m} patches -> 1 token of the LLM width (run the encoder below)",
                            "merger：{m}x{m} 个补丁 -> 1 个 LLM 宽度的 token（在下方运行编码器）"),
+    "embeddings_gist": ("merger: {m}x{m} patches -> 1 token", "merger：{m}x{m} 个补丁 -> 1 个 token"),
     # ---- media badges ----------------------------------------------------------------------
     "b_kind": ("kind", "类型"),
     "b_video": ("video", "视频"),

@@ -79,3 +79,17 @@ def test_widget_choices_come_from_the_vocabulary_and_every_word_exists():
         zh = widgets.texts(spec, Lang.ZH)
         assert zh != widgets.texts(spec, Lang.EN) or spec.name in {"lang", "dec_fps"} or all(
             WORDS[k][0] == WORDS[k][1] for k in spec.words.values()), spec.name
+
+
+def test_each_ledger_card_has_a_short_line_and_keeps_the_full_formula():
+    from qwenvl_viz.figures.ledger import gist, ledger_html
+    from qwenvl_viz.trace import ledger
+
+    trace = explain(CLIP, fps=2.0)
+    short = {row.stage: gist(trace, row.stage, row.formula) for row in ledger(trace)}
+    assert short["sampled"] == "nframes = 16; sample_fps = 1.9277"
+    assert short["resized"] == f"1280x720 -> {trace.resize.height}x{trace.resize.width}"
+    assert short["raw"] == "249 frames @ 30.000 fps = 8.30 s"
+    assert max(map(len, short.values())) <= 40  # three lines of a card ~100 px wide at 1366 px
+    html = ledger_html(trace, "en")
+    assert all(row.formula.replace(">", "&gt;") in html for row in ledger(trace))  # on hover and in the tooltip
