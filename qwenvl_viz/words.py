@@ -34,6 +34,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "ok_banner": ("{model} · {pipeline} · {media}: {tokens} vision tokens, {total} prompt tokens",
                   "{model} · {pipeline} · {media}：{tokens} 个视觉 token，提示共 {total} 个 token"),
     "error_banner": ("⚠ {message}", "⚠ {message}"),
+    # the library and the CLI write their errors in English: in 中文 a lead-in names the control at fault
+    "error_lead_field": ("{message}", "「{field}」出错（以下为库的英文说明）：{message}"),
+    "error_lead": ("{message}", "设置出错（以下为库的英文说明）：{message}"),
     "stale_views": ("The views below still show the last valid settings.", "下方视图仍显示上一次有效设置的结果。"),
     "internal_error": ("internal error ({kind}); the app keeps running, try another setting",
                        "内部错误（{kind}）；应用仍在运行，请换一个设置再试"),

@@ -93,3 +93,14 @@ def test_each_ledger_card_has_a_short_line_and_keeps_the_full_formula():
     assert max(map(len, short.values())) <= 40  # three lines of a card ~100 px wide at 1366 px
     html = ledger_html(trace, "en")
     assert all(row.formula.replace(">", "&gt;") in html for row in ledger(trace))  # on hover and in the tooltip
+
+
+def test_in_chinese_an_error_names_its_control_in_chinese_before_the_librarys_message():
+    req = Request(media=CLIP, max_pixels=-5)
+    zh = h.outputs_by_name(h.glance(CFG, *h.update_inputs(req, lang="中文")), h.GLANCE_OUTPUTS)
+    en = h.outputs_by_name(h.glance(CFG, *h.update_inputs(req)), h.GLANCE_OUTPUTS)
+    assert "「max_pixels（0 = 默认）」出错" in zh["banner"] and "「max_pixels（0 = 默认）」出错" in zh["err:max_pixels"]
+    assert "出错" not in en["banner"] and "max_pixels" in en["err:max_pixels"]
+    too_long = h.outputs_by_name(h.glance(h.AppConfig(max_duration_s=5.0), *h.update_inputs(Request(media=CLIP),
+                                                                                       lang="中文")), h.GLANCE_OUTPUTS)
+    assert "视频时长" in too_long["banner"] and "出错" not in too_long["banner"]  # already Chinese: as it is

@@ -20,6 +20,7 @@ import dataclasses
 import html
 import logging
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from ..figures.ledger import ledger_html
 from ..profiles import PROFILES, default_profile
 from ..trace import Trace
 from ..words import Lang, lang_of, tr
-from . import gallery, lesson, narration, teach, towers
+from . import gallery, lesson, narration, teach, towers, widgets
 from .encoder_view import MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder, tower_choices
 from .state import FIELDS, Request, get_trace
 from .views import GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
@@ -99,6 +100,21 @@ def error_html(msg: str) -> str:
     return f'<div class="err" role="alert">⚠ {html.escape(msg)}</div>' if msg else ""
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def error_text(message: str, field: str, lang: Lang) -> str:
+    """A user error as the page shows it. The library and the CLI write their messages in English (one
+    source, quoted in issues and logs); in 中文 a Chinese lead-in names the control at fault, and the message
+    follows as written (its numbers, parameter names and fix). A message already in Chinese stays as it is."""
+    if lang is not Lang.ZH or _CJK.search(message):
+        return message
+    spec = widgets.BY_NAME.get(field)
+    if spec is not None and "label" in spec.words:
+        return tr("error_lead_field", lang, field=tr(spec.words["label"], lang), message=message)
+    return tr("error_lead", lang, message=message)
+
+
 def _request(values) -> Request:
     """The Request of a handler's positional inputs (``lang`` first, then the Request fields)."""
     return Request(**dict(zip(REQUEST_FIELDS, values[1 : 1 + len(REQUEST_FIELDS)])))
@@ -156,7 +172,7 @@ def _update(cfg: AppConfig, values, names: list[str]) -> tuple:
     except VizError as e:
         out.clear()  # a view may have rendered before the error: send none of a half-updated page
         field_name = e.field if e.field in FIELDS else "media"
-        text = str(e)
+        text = error_text(str(e), field_name, lang)
         stale = f" — {tr('stale_views', lang)}" if last.get("trace") else ""
         out["banner"] = banner(tr("error_banner", lang, message=text) + stale, ok=False)
         for f in FIELDS:
@@ -252,10 +268,11 @@ def _enc_parse(values):
     return lang, req, (checkpoint or "").strip() or None, tower, kind, layer, token
 
 
-def _enc_error(e: VizError) -> tuple:
-    msg = error_html(str(e))
+def _enc_error(e: VizError, lang: Lang) -> tuple:
+    text = error_text(str(e), e.field, lang)
+    msg = error_html(text)
     on_token = e.field in ("token", "layer", "heatmap")
-    return (banner(tr("error_banner", Lang.EN, message=str(e)), ok=False), gr.skip(), gr.skip(), gr.skip(),
+    return (banner(tr("error_banner", lang, message=text), ok=False), gr.skip(), gr.skip(), gr.skip(),
             gr.skip(), "" if on_token else msg, msg if on_token else "")
 
 
@@ -297,10 +314,10 @@ def encode_run(cfg: AppConfig, *values) -> tuple:
         layer = layer if layer in {v for _, v in choices} else MERGED
         return _enc_render(lang, trace, enc, kind, layer, token, gr.update(choices=choices, value=layer))
     except VizError as err:
-        return _enc_error(err)
+        return _enc_error(err, lang)
     except Exception as err:
         log.exception("encoder failed")
-        return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="checkpoint"))
+        return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="checkpoint"), lang)
 
 
 def show_heatmap(cfg: AppConfig, *values) -> tuple:
@@ -313,10 +330,10 @@ def show_heatmap(cfg: AppConfig, *values) -> tuple:
             return (gr.skip(), gr.skip(), tr("encoder_stale", lang), gr.skip(), gr.skip(), "", "")
         return _enc_render(lang, trace, enc, kind, layer, token, gr.skip())
     except VizError as err:
-        return _enc_error(err)
+        return _enc_error(err, lang)
     except Exception as err:
         log.exception("heatmap failed")
-        return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="token"))
+        return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="token"), lang)
 
 
 # ---- teaching: selection, compare, export, gallery, lesson --------------------------------------
@@ -379,7 +396,7 @@ def run_compare(cfg: AppConfig, *values) -> tuple:
                 f"<h4>B · {html.escape(c.b_label)}</h4>" + ledger_html(tb, lang.value),
                 teach.compare_html(c, lang.value), "")
     except VizError as err:
-        return gr.skip(), gr.skip(), gr.skip(), error_html(str(err))
+        return gr.skip(), gr.skip(), gr.skip(), error_html(error_text(str(err), err.field, lang))
     except Exception as err:
         log.exception("compare failed")
         return gr.skip(), gr.skip(), gr.skip(), error_html(tr("internal_error", lang, kind=type(err).__name__))
@@ -392,7 +409,7 @@ def run_export(cfg: AppConfig, *values) -> tuple:
         key, trace = get_trace(req)
         return teach.export_files(trace, cached_encoding(key, trace, checkpoint, tower)), ""
     except VizError as err:
-        return gr.skip(), error_html(str(err))
+        return gr.skip(), error_html(error_text(str(err), err.field, lang))
     except Exception as err:
         log.exception("export failed")
         return gr.skip(), error_html(tr("internal_error", lang, kind=type(err).__name__))
