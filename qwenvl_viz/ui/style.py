@@ -52,6 +52,8 @@ CSS = """
   padding: 4px 6px; box-shadow: 0 4px 12px rgba(0, 0, 0, .15); font-size: 12px; }
 #ledger .ledger-card:nth-last-child(-n+5):hover .ledger-full { left: auto; right: 0; }
 #glance { gap: 6px; flex-wrap: nowrap; }
+/* under ~1500 px the ledger's cards wrap their short lines to three: the pictures give up that height */
+@media (max-width: 1500px) { #glance { --glance-top: 382px; } }
 .glance-cell { border: 1px solid #dde3ea; border-radius: 8px; padding: 4px !important; gap: 2px !important;
   min-width: 0 !important; }
 .glance-title h4 { margin: 0 !important; font-size: 14px; }
