@@ -38,7 +38,8 @@ from ..words import Lang, lang_of, tr
 from . import gallery, lesson, narration, teach, towers, widgets
 from .encoder_view import MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder, tower_choices
 from .state import FIELDS, Request, get_trace
-from .views import GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
+from .views import (GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views,
+                    warm_glance_frames)
 
 __all__ = ["AppConfig", "ASSETS", "EXAMPLES", "REQUEST_FIELDS", "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENC_NAMES",
            "ENCODER_OUTPUTS", "CASE_FIELDS", "GLANCE_OUTPUTS", "DETAILS_OUTPUTS", "update", "glance", "details",
@@ -438,7 +439,8 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
     also run the default tower (the tiny random one on a CPU, or ``checkpoint``) so that the glance shows
     their heatmaps at first paint. ``families``: the page's opening family by default."""
     tv1_kernel.available()  # load (first time ever: compile) the video resampler and check it against torch
-    for family in families or (default_profile().family.value,):  # the opening family first: the first paints
+    order = families or (default_profile().family.value,)
+    for family in order:  # the opening family first: the first paints
         for path in paths or EXAMPLES:
             if not os.path.exists(path):
                 continue
@@ -447,6 +449,11 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
                 if encode:
                     run_encoder(key, trace, checkpoint, towers.precompute_choice(trace.model, checkpoint))
                 render_views(key, trace, ViewOptions(), Lang.EN.value, checkpoint=checkpoint)
+                if trace.sampling is not None and family == order[0]:
+                    # the thumbnails of every frame (the family does not change them): an FPS change
+                    # on the bundled clip then paints cell (a) without decoding
+                    fps = min(trace.sampling.video_fps, 30.0)
+                    warm_glance_frames(get_trace(Request(media=path, model=family, fps=fps))[1])
             except Exception:  # warming is best effort; the page reports real errors itself
                 log.exception("warm-up of %s (%s) failed", path, family)
 
