@@ -42,9 +42,8 @@ from .views import (GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display
                     warm_glance_frames)
 
 __all__ = ["AppConfig", "ASSETS", "EXAMPLES", "REQUEST_FIELDS", "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENC_NAMES",
-           "ENCODER_OUTPUTS", "CASE_FIELDS", "GLANCE_OUTPUTS", "DETAILS_OUTPUTS", "update", "glance", "details",
-           "encode_run",
-           "show_heatmap", "select_patch", "select_heatmap", "run_compare", "run_export", "open_case",
+           "ENCODER_OUTPUTS", "CASE_FIELDS", "GLANCE_OUTPUTS", "DETAILS_OUTPUTS", "ALWAYS_SENT", "update", "glance",
+           "details", "error_text", "encode_run", "show_heatmap", "select_patch", "select_heatmap", "run_compare", "run_export", "open_case",
            "lesson_prev", "lesson_next", "update_inputs", "outputs_by_name", "warm_up"]
 
 log = logging.getLogger("qwenvl_viz.app")

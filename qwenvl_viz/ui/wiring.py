@@ -18,8 +18,7 @@ import gradio as gr
 
 from ..words import lang_of
 from . import handlers as h
-from .state import FIELDS
-from .views import GLANCE_PATCH_SIDE, PATCH_FRAME_SIDE, VIEW_NAMES
+from .views import GLANCE_PATCH_SIDE, PATCH_FRAME_SIDE
 from .widgets import relabel
 
 __all__ = ["wire", "named"]
