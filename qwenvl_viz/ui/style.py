@@ -54,6 +54,9 @@ CSS = """
 #glance { gap: 6px; flex-wrap: nowrap; }
 /* under ~1500 px the ledger's cards wrap their short lines to three: the pictures give up that height */
 @media (max-width: 1500px) { #glance { --glance-top: 382px; } }
+/* a gallery case's note sits above the glance: the pictures give up its height too */
+#views:has(.gallery-note) #glance { --glance-top: 400px; }
+@media (max-width: 1500px) { #views:has(.gallery-note) #glance { --glance-top: 460px; } }
 .glance-cell { border: 1px solid #dde3ea; border-radius: 8px; padding: 4px !important; gap: 2px !important;
   min-width: 0 !important; }
 .glance-title h4 { margin: 0 !important; font-size: 14px; }
