@@ -34,6 +34,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "ok_banner": ("{model} · {pipeline} · {media}: {tokens} vision tokens, {total} prompt tokens",
                   "{model} · {pipeline} · {media}：{tokens} 个视觉 token，提示共 {total} 个 token"),
     "error_banner": ("⚠ {message}", "⚠ {message}"),
+    # the library and the CLI write their errors in English: in 中文 a lead-in names the control at fault
+    "error_lead_field": ("{message}", "「{field}」出错（以下为库的英文说明）：{message}"),
+    "error_lead": ("{message}", "设置出错（以下为库的英文说明）：{message}"),
     "stale_views": ("The views below still show the last valid settings.", "下方视图仍显示上一次有效设置的结果。"),
     "internal_error": ("internal error ({kind}); the app keeps running, try another setting",
                        "内部错误（{kind}）；应用仍在运行，请换一个设置再试"),
@@ -139,6 +142,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "embeddings_shape": ("[{n}, D_llm]", "[{n}, D_llm]"),
     "embeddings_formula": ("merger: {m}x{m} patches -> 1 token of the LLM width (run the encoder below)",
                            "merger：{m}x{m} 个补丁 -> 1 个 LLM 宽度的 token（在下方运行编码器）"),
+    "embeddings_gist": ("merger: {m}x{m} patches -> 1 token", "merger：{m}x{m} 个补丁 -> 1 个 token"),
     # ---- media badges ----------------------------------------------------------------------
     "b_kind": ("kind", "类型"),
     "b_video": ("video", "视频"),
@@ -395,6 +399,8 @@ WORDS: dict[str, tuple[str, str]] = {
                           "取哪些帧：qwen-vl-utils 与 processor"),
     "ver_video_backend": ("Which video decoder reads the file: torchcodec, decord or PyAV",
                           "由哪个视频解码器读取文件：torchcodec、decord 或 PyAV"),
+    "details_wait": ("The stage details are drawn when this tab comes on screen.",
+                     "此标签页进入屏幕时才绘制各阶段细节。"),
     # ---- compare -------------------------------------------------------------------------------
     "compare_view": ("Compare two settings on the same media", "同一媒体上对比两组设置"),
     "compare_info": ("A = the settings on the left; B = A with the changes below.",

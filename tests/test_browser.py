@@ -45,11 +45,19 @@ def page():
         start = time.perf_counter()
         pg.goto(url)
         pg.wait_for_selector("#ledger-strip")
+        show_details(pg)
         pg.wait_for_selector("#patch-plot .js-plotly-plot")
         pg.first_paint_s = time.perf_counter() - start  # type: ignore[attr-defined]
         pg.js_errors = errors  # type: ignore[attr-defined]
         yield pg
         browser.close()
+
+
+def show_details(page) -> None:
+    """Scroll the details tab onto the screen: the page draws it only while it is seen (built hidden, it
+    stands as a one-line note until then)."""
+    page.locator("#details, #details-wait").first.scroll_into_view_if_needed()
+    page.wait_for_selector("#details")
 
 
 def shot(page, name: str) -> None:
@@ -94,6 +102,7 @@ def test_changing_fps_changes_the_ledger_and_the_timeline(page):
     box.fill("4")
     box.press("Enter")
     wait_text(page, "#ledger-strip", re.escape(f"[{trace.sampling.nframes}, 3, 1280, 720]"))
+    show_details(page)
     page.wait_for_function(
         "n => { const gd = document.querySelector('#timeline-plot .js-plotly-plot');"
         " const t = gd && gd._fullData.find(d => (d.mode || '').startsWith('markers+text'));"
@@ -104,6 +113,7 @@ def test_changing_fps_changes_the_ledger_and_the_timeline(page):
 def test_qwen3_shows_timestamps_in_the_prompt_and_the_timeline(page):
     trace = explain(CLIP, model="qwen3-vl", fps=4.0)
     page.locator("#model label", has_text=re.compile(r"^\s*Qwen3-VL\s*$")).click()
+    show_details(page)
     wait_text(page, "#prompt-view", re.escape(trace.prompt.timestamp_strings[0]))
     prompt = text(page, "#prompt-view")
     assert trace.prompt.timestamp_strings[1] in prompt
@@ -153,6 +163,7 @@ def test_the_encoder_runs_on_demand_and_draws_heatmaps(page):
 def test_picking_the_example_clip_brings_it_back(page):
     page.locator("#examples button", has_text="sample_clip.mp4").first.click()
     wait_text(page, "#banner", "sample_clip.mp4")
+    show_details(page)
     page.wait_for_function("""() => { const gd = document.querySelector('#timeline-plot .js-plotly-plot');
         const t = gd && gd._fullData && gd._fullData.find(d => (d.mode || '').startsWith('markers+text'));
         return t && t._length > 0; }""")  # the details tab's figures follow the glance

@@ -30,9 +30,20 @@ def test_update_sends_every_view_once_then_only_what_changed():
     assert not _skipped(faster["ledger"]) and not _skipped(faster["g_time_ids"])
 
 
-def test_first_paint_defers_the_details_tab():
-    out = h.outputs_by_name(h.first_paint(CFG, *h.update_inputs(Request(media=CLIP, fps=3.0))))
-    assert not _skipped(out["g_frames"]) and _skipped(out["timeline"]) and _skipped(out["rope"])
+def test_the_glance_and_the_details_tab_paint_apart_each_with_its_own_record():
+    inputs = h.update_inputs(Request(media=CLIP, fps=3.0))
+    glance = h.outputs_by_name(h.glance(CFG, *inputs), h.GLANCE_OUTPUTS)
+    assert not _skipped(glance["g_frames"]) and "ledger" in glance and "timeline" not in glance
+    details = h.outputs_by_name(h.details(CFG, *inputs), h.DETAILS_OUTPUTS)
+    assert details["timeline"] and details["rope"] and "g_frames" not in details and "banner" not in details
+    again = h.outputs_by_name(h.details(CFG, *inputs[:-1], details["sent"]), h.DETAILS_OUTPUTS)
+    assert all(_skipped(again[n]) for n in ("timeline", "rope", "prompt"))
+    assert set(h.GLANCE_OUTPUTS) | set(h.DETAILS_OUTPUTS) == set(h.UPDATE_OUTPUTS) | {"details_shown", "details_wait"}
+
+
+def test_a_bad_setting_leaves_the_details_tab_as_it_was():
+    out = h.outputs_by_name(h.details(CFG, *h.update_inputs(Request(media=CLIP, max_pixels=-5))), h.DETAILS_OUTPUTS)
+    assert all(_skipped(out[n]) for n in h.DETAILS_OUTPUTS)  # the tab stays as it was, hidden or not
 
 
 def test_a_bad_setting_fills_its_error_slot_and_sends_no_view():
@@ -68,3 +79,28 @@ def test_widget_choices_come_from_the_vocabulary_and_every_word_exists():
         zh = widgets.texts(spec, Lang.ZH)
         assert zh != widgets.texts(spec, Lang.EN) or spec.name in {"lang", "dec_fps"} or all(
             WORDS[k][0] == WORDS[k][1] for k in spec.words.values()), spec.name
+
+
+def test_each_ledger_card_has_a_short_line_and_keeps_the_full_formula():
+    from qwenvl_viz.figures.ledger import gist, ledger_html
+    from qwenvl_viz.trace import ledger
+
+    trace = explain(CLIP, fps=2.0)
+    short = {row.stage: gist(trace, row.stage, row.formula) for row in ledger(trace)}
+    assert short["sampled"] == "nframes = 16; sample_fps = 1.9277"
+    assert short["resized"] == f"1280x720 -> {trace.resize.height}x{trace.resize.width}"
+    assert short["raw"] == "249 frames @ 30.000 fps = 8.30 s"
+    assert max(map(len, short.values())) <= 40  # three lines of a card ~100 px wide at 1366 px
+    html = ledger_html(trace, "en")
+    assert all(row.formula.replace(">", "&gt;") in html for row in ledger(trace))  # on hover and in the tooltip
+
+
+def test_in_chinese_an_error_names_its_control_in_chinese_before_the_librarys_message():
+    req = Request(media=CLIP, max_pixels=-5)
+    zh = h.outputs_by_name(h.glance(CFG, *h.update_inputs(req, lang="中文")), h.GLANCE_OUTPUTS)
+    en = h.outputs_by_name(h.glance(CFG, *h.update_inputs(req)), h.GLANCE_OUTPUTS)
+    assert "「max_pixels（0 = 默认）」出错" in zh["banner"] and "「max_pixels（0 = 默认）」出错" in zh["err:max_pixels"]
+    assert "出错" not in en["banner"] and "max_pixels" in en["err:max_pixels"]
+    too_long = h.outputs_by_name(h.glance(h.AppConfig(max_duration_s=5.0), *h.update_inputs(Request(media=CLIP),
+                                                                                       lang="中文")), h.GLANCE_OUTPUTS)
+    assert "视频时长" in too_long["banner"] and "出错" not in too_long["banner"]  # already Chinese: as it is

@@ -6,6 +6,10 @@ outputs in the order of ``UPDATE_OUTPUTS`` / ``ENCODER_OUTPUTS``. Numbers come f
 (``get_trace``) and the views from ``render_views``; nothing here computes a pipeline number.
 ``update_inputs`` builds the positional values from a Request (tests use it).
 
+The page paints in two events: ``glance`` (the ledger, the five cells, the lesson, the banner and error slots)
+on every change, and ``details`` (the details tab) only while that tab is on screen (see ``style.HEAD``).
+``update`` renders both at once: the language switch and API clients use it.
+
 Named endpoints (gradio_client): ``/update``, ``/run_encoder``, ``/heatmap``, ``/relabel``, ``/compare``,
 ``/export``, ``/select``.
 """
@@ -16,6 +20,7 @@ import dataclasses
 import html
 import logging
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -30,14 +35,15 @@ from ..figures.ledger import ledger_html
 from ..profiles import PROFILES, default_profile
 from ..trace import Trace
 from ..words import Lang, lang_of, tr
-from . import gallery, lesson, narration, teach, towers
+from . import gallery, lesson, narration, teach, towers, widgets
 from .encoder_view import MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder, tower_choices
 from .state import FIELDS, Request, get_trace
-from .views import GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views
+from .views import (GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views,
+                    warm_glance_frames)
 
 __all__ = ["AppConfig", "ASSETS", "EXAMPLES", "REQUEST_FIELDS", "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENC_NAMES",
-           "ENCODER_OUTPUTS", "CASE_FIELDS", "update", "first_paint", "first_paint_plots", "encode_run",
-           "show_heatmap", "select_patch", "select_heatmap", "run_compare", "run_export", "open_case",
+           "ENCODER_OUTPUTS", "CASE_FIELDS", "GLANCE_OUTPUTS", "DETAILS_OUTPUTS", "ALWAYS_SENT", "update", "glance",
+           "details", "error_text", "encode_run", "show_heatmap", "select_patch", "select_heatmap", "run_compare", "run_export", "open_case",
            "lesson_prev", "lesson_next", "update_inputs", "outputs_by_name", "warm_up"]
 
 log = logging.getLogger("qwenvl_viz.app")
@@ -54,14 +60,17 @@ class AppConfig:
     concurrency: int = 4  # preprocessing events served at once
 
 
-GLANCE = frozenset({"ledger", "budget", *GLANCE_VIEWS, *LESSON_VIEWS})  # painted first; the rest waits for its turn
-DETAILS = frozenset(VIEW_NAMES) - GLANCE
-BELOW_FOLD = frozenset({"patch", "patch_text", "select_image", "selection", "rope", "rope_text", "prompt",
-                        "prompt_text", "versions", "snippet", "cli", "summary"})
+GLANCE = ("ledger", "budget", *GLANCE_VIEWS, *LESSON_VIEWS)  # the first screen, repainted on every change
+DETAILS = tuple(n for n in VIEW_NAMES if n not in GLANCE)  # the details tab, painted while it is on screen
+ERRORS = tuple(f"err:{f}" for f in FIELDS)
 REQUEST_FIELDS = [f.name for f in fields(Request)]
 VIEW_FIELDS = [f.name for f in fields(ViewOptions)]
-# What /update returns, in order (the session gr.State is the last output, not part of the API).
-UPDATE_OUTPUTS = ["banner", *(f"err:{f}" for f in FIELDS), *VIEW_NAMES, "group", "tower", "encoder_text", "selected"]
+# What each paint returns, in order (the session gr.State is the last output, not part of the API).
+UPDATE_OUTPUTS = ["banner", *ERRORS, *VIEW_NAMES, "group", "tower", "encoder_text", "selected"]  # /update
+GLANCE_OUTPUTS = ["banner", *ERRORS, *GLANCE, "group", "tower", "selected"]
+DETAILS_OUTPUTS = ["details_shown", "details_wait", *DETAILS, "encoder_text"]  # the tab is built hidden
+# Always sent: a few hundred bytes, and a skipped output costs Gradio more (it rebuilds the component).
+ALWAYS_SENT = frozenset({"banner", *ERRORS})
 ENC_NAMES = ["lang", *REQUEST_FIELDS, "checkpoint", "tower", "heatmap_kind", "layer", "token"]  # their inputs
 ENCODER_OUTPUTS = ["encoder_banner", "stages", "encoder_text", "layer", "heatmap", "err:checkpoint", "err:token"]
 COMPARE_NAMES = ["lang", *REQUEST_FIELDS, "b_model", "b_pipeline", "b_fps", "b_nframes", "b_max_pixels"]
@@ -75,9 +84,9 @@ def update_inputs(req: Request, view: ViewOptions | None = None, lang: str = "En
     return (lang, *(getattr(req, n) for n in REQUEST_FIELDS), *(getattr(view, n) for n in VIEW_FIELDS), sent or {})
 
 
-def outputs_by_name(out: tuple) -> dict[str, Any]:
-    """``update``'s outputs by name, the session state under ``"sent"``."""
-    return {**dict(zip(UPDATE_OUTPUTS, out)), "sent": out[-1]}
+def outputs_by_name(out: tuple, names: list[str] = UPDATE_OUTPUTS) -> dict[str, Any]:
+    """A paint's outputs by name (``names``: its output list), the session state under ``"sent"``."""
+    return {**dict(zip(names, out)), "sent": out[-1]}
 
 
 # ---- small pieces ------------------------------------------------------------------------------
@@ -89,6 +98,21 @@ def banner(text: str, ok: bool, warn: bool = False) -> str:
 
 def error_html(msg: str) -> str:
     return f'<div class="err" role="alert">⚠ {html.escape(msg)}</div>' if msg else ""
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def error_text(message: str, field: str, lang: Lang) -> str:
+    """A user error as the page shows it. The library and the CLI write their messages in English (one
+    source, quoted in issues and logs); in 中文 a Chinese lead-in names the control at fault, and the message
+    follows as written (its numbers, parameter names and fix). A message already in Chinese stays as it is."""
+    if lang is not Lang.ZH or _CJK.search(message):
+        return message
+    spec = widgets.BY_NAME.get(field)
+    if spec is not None and "label" in spec.words:
+        return tr("error_lead_field", lang, field=tr(spec.words["label"], lang), message=message)
+    return tr("error_lead", lang, message=message)
 
 
 def _request(values) -> Request:
@@ -124,44 +148,45 @@ def _check_limits(trace: Trace, lang: Lang, max_duration_s: float) -> None:
 # ---- update: every control change and the page load ----------------------------------------------
 
 def update(cfg: AppConfig, *values) -> tuple:
-    """Every view, each sent only when this session does not have it yet."""
-    return _update(cfg, values, frozenset())
+    """Every view (UPDATE_OUTPUTS), each sent only when this session does not have it yet."""
+    return _update(cfg, values, UPDATE_OUTPUTS)
 
 
-def first_paint(cfg: AppConfig, *values) -> tuple:
-    """Step 1 of a paint: the ledger and the glance (pictures and small tables, the browser swaps them at once)."""
-    return _update(cfg, values, DETAILS)
+def glance(cfg: AppConfig, *values) -> tuple:
+    """The first screen (GLANCE_OUTPUTS): pictures and small tables, the browser swaps them at once."""
+    return _update(cfg, values, GLANCE_OUTPUTS)
 
 
-def first_paint_plots(cfg: AppConfig, *values) -> tuple:
-    """Step 2: the details tab above its fold (plotly draws figures one by one)."""
-    return _update(cfg, values, BELOW_FOLD)
+def details(cfg: AppConfig, *values) -> tuple:
+    """The details tab (DETAILS_OUTPUTS): its plotly figures cost the browser most, so the page asks for them
+    only while the tab is on screen. Errors are the glance's to show: on one, nothing here changes."""
+    return _update(cfg, values, DETAILS_OUTPUTS)
 
 
-def _update(cfg: AppConfig, values, defer: frozenset) -> tuple:
+def _update(cfg: AppConfig, values, names: list[str]) -> tuple:
     log.debug("update inputs %r", values[:-1])
     lang, req, view, last = _parse(list(values))
     out: dict[str, Any] = {}
     try:
-        return _render(cfg, lang, req, view, last, out, defer)
+        return _render(cfg, lang, req, view, last, out, names)
     except VizError as e:
         out.clear()  # a view may have rendered before the error: send none of a half-updated page
         field_name = e.field if e.field in FIELDS else "media"
-        text = str(e)
+        text = error_text(str(e), field_name, lang)
         stale = f" — {tr('stale_views', lang)}" if last.get("trace") else ""
         out["banner"] = banner(tr("error_banner", lang, message=text) + stale, ok=False)
         for f in FIELDS:
             out[f"err:{f}"] = error_html(text) if f == field_name else ""
-        return _emit(out, last)
+        return _emit(out, last, names)
     except Exception as e:  # a bug, not a user mistake: log it, keep serving, no traceback in the page
         log.exception("update failed")
         out.clear()
         out["banner"] = banner(tr("internal_error", lang, kind=type(e).__name__), ok=False)
-        return _emit(out, last)
+        return _emit(out, last, names)
 
 
 def _render(cfg: AppConfig, lang: Lang, req: Request, view: ViewOptions, last: dict, out: dict,
-            defer: frozenset) -> tuple:
+            names: list[str]) -> tuple:
     key, trace = get_trace(req)
     _check_limits(trace, lang, cfg.max_duration_s)
     out["banner"] = banner(narration.banner_text(trace, lang), ok=True)
@@ -169,7 +194,7 @@ def _render(cfg: AppConfig, lang: Lang, req: Request, view: ViewOptions, last: d
         out[f"err:{f}"] = ""
     slider = view.group
     view, sel = _follow_selection(trace, key, view, last, out)
-    only = frozenset(VIEW_NAMES) - defer
+    only = frozenset(names) & frozenset(VIEW_NAMES)
     for name, (ck, value) in render_views(key, trace, view, lang, sel, cfg.checkpoint, only=only).items():
         out[name] = (ck, value)
     t = trace.patchify.grid_thw[0]
@@ -179,7 +204,9 @@ def _render(cfg: AppConfig, lang: Lang, req: Request, view: ViewOptions, last: d
     out["tower"] = (("tower", trace.model.value), gr.update(choices=tower_choices(trace.model),
                                                             value=default_tower(trace.model)))
     out["encoder_text"] = (("encoder_text", key, lang), tr("encoder_idle", lang, rows=f"{trace.patchify.rows:,}"))
-    return _emit(out, last, key)
+    out["details_shown"] = (("details_shown",), gr.update(visible=True))
+    out["details_wait"] = (("details_wait",), gr.update(visible=False))
+    return _emit(out, last, names, key)
 
 
 def _follow_selection(trace: Trace, key: tuple, view: ViewOptions, last: dict, out: dict):
@@ -201,8 +228,9 @@ def _follow_selection(trace: Trace, key: tuple, view: ViewOptions, last: dict, o
     return view, sel
 
 
-def _emit(out: dict, last: dict, key: tuple | None = None) -> tuple:
-    """The outputs in order; a value whose key this session already has is skipped."""
+def _emit(out: dict, last: dict, names: list[str], key: tuple | None = None) -> tuple:
+    """The outputs of ``names`` in order, then the new session state; a view whose key this session already
+    has is skipped."""
     values = []
     new_last = dict(last)
 
@@ -212,17 +240,19 @@ def _emit(out: dict, last: dict, key: tuple | None = None) -> tuple:
             return
         ck, value = item if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], tuple) \
             else ((name, item if isinstance(item, str) else repr(item)), item)
-        if new_last.get(name) == ck:
+        if new_last.get(name) == ck and name not in ALWAYS_SENT:
             values.append(gr.skip())
         else:
             new_last[name] = ck
             values.append(value)
 
-    for name in UPDATE_OUTPUTS[:-1]:
-        put(name, out.get(name))
-    # the selection field is also written by clicks (not through here): what this session holds is
-    # unknown, so a new value is always sent
-    values.append(out["selected"][1] if "selected" in out else gr.skip())
+    for name in names:
+        if name == "selected":
+            # also written by clicks (not through here): what this session holds is unknown, so a new
+            # value is always sent
+            values.append(out["selected"][1] if "selected" in out else gr.skip())
+        else:
+            put(name, out.get(name))
     if key is not None:
         new_last["trace"] = repr(key)
     values.append(new_last)
@@ -238,10 +268,11 @@ def _enc_parse(values):
     return lang, req, (checkpoint or "").strip() or None, tower, kind, layer, token
 
 
-def _enc_error(e: VizError) -> tuple:
-    msg = error_html(str(e))
+def _enc_error(e: VizError, lang: Lang) -> tuple:
+    text = error_text(str(e), e.field, lang)
+    msg = error_html(text)
     on_token = e.field in ("token", "layer", "heatmap")
-    return (banner(tr("error_banner", Lang.EN, message=str(e)), ok=False), gr.skip(), gr.skip(), gr.skip(),
+    return (banner(tr("error_banner", lang, message=text), ok=False), gr.skip(), gr.skip(), gr.skip(),
             gr.skip(), "" if on_token else msg, msg if on_token else "")
 
 
@@ -283,10 +314,10 @@ def encode_run(cfg: AppConfig, *values) -> tuple:
         layer = layer if layer in {v for _, v in choices} else MERGED
         return _enc_render(lang, trace, enc, kind, layer, token, gr.update(choices=choices, value=layer))
     except VizError as err:
-        return _enc_error(err)
+        return _enc_error(err, lang)
     except Exception as err:
         log.exception("encoder failed")
-        return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="checkpoint"))
+        return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="checkpoint"), lang)
 
 
 def show_heatmap(cfg: AppConfig, *values) -> tuple:
@@ -299,10 +330,10 @@ def show_heatmap(cfg: AppConfig, *values) -> tuple:
             return (gr.skip(), gr.skip(), tr("encoder_stale", lang), gr.skip(), gr.skip(), "", "")
         return _enc_render(lang, trace, enc, kind, layer, token, gr.skip())
     except VizError as err:
-        return _enc_error(err)
+        return _enc_error(err, lang)
     except Exception as err:
         log.exception("heatmap failed")
-        return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="token"))
+        return _enc_error(VizError(tr("internal_error", lang, kind=type(err).__name__), field="token"), lang)
 
 
 # ---- teaching: selection, compare, export, gallery, lesson --------------------------------------
@@ -365,7 +396,7 @@ def run_compare(cfg: AppConfig, *values) -> tuple:
                 f"<h4>B · {html.escape(c.b_label)}</h4>" + ledger_html(tb, lang.value),
                 teach.compare_html(c, lang.value), "")
     except VizError as err:
-        return gr.skip(), gr.skip(), gr.skip(), error_html(str(err))
+        return gr.skip(), gr.skip(), gr.skip(), error_html(error_text(str(err), err.field, lang))
     except Exception as err:
         log.exception("compare failed")
         return gr.skip(), gr.skip(), gr.skip(), error_html(tr("internal_error", lang, kind=type(err).__name__))
@@ -378,7 +409,7 @@ def run_export(cfg: AppConfig, *values) -> tuple:
         key, trace = get_trace(req)
         return teach.export_files(trace, cached_encoding(key, trace, checkpoint, tower)), ""
     except VizError as err:
-        return gr.skip(), error_html(str(err))
+        return gr.skip(), error_html(error_text(str(err), err.field, lang))
     except Exception as err:
         log.exception("export failed")
         return gr.skip(), error_html(tr("internal_error", lang, kind=type(err).__name__))
@@ -407,7 +438,8 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
     also run the default tower (the tiny random one on a CPU, or ``checkpoint``) so that the glance shows
     their heatmaps at first paint. ``families``: the page's opening family by default."""
     tv1_kernel.available()  # load (first time ever: compile) the video resampler and check it against torch
-    for family in families or (default_profile().family.value,):  # the opening family first: the first paints
+    order = families or (default_profile().family.value,)
+    for family in order:  # the opening family first: the first paints
         for path in paths or EXAMPLES:
             if not os.path.exists(path):
                 continue
@@ -416,6 +448,11 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
                 if encode:
                     run_encoder(key, trace, checkpoint, towers.precompute_choice(trace.model, checkpoint))
                 render_views(key, trace, ViewOptions(), Lang.EN.value, checkpoint=checkpoint)
+                if trace.sampling is not None and family == order[0]:
+                    # the thumbnails of every frame (the family does not change them): an FPS change
+                    # on the bundled clip then paints cell (a) without decoding
+                    fps = min(trace.sampling.video_fps, 30.0)
+                    warm_glance_frames(get_trace(Request(media=path, model=family, fps=fps))[1])
             except Exception:  # warming is best effort; the page reports real errors itself
                 log.exception("warm-up of %s (%s) failed", path, family)
 

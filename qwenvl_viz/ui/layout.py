@@ -17,14 +17,15 @@ from ..decoders import default_decoder
 from ..words import Lang, tr
 from . import gallery
 from .encoder_view import MERGED, default_tower, tower_choices
-from .handlers import (ASSETS, ENCODER_OUTPUTS, EXAMPLES, REQUEST_FIELDS, UPDATE_OUTPUTS, VIEW_FIELDS, AppConfig,
-                       banner, warm_up)
+from .handlers import (ASSETS, DETAILS_OUTPUTS, ENCODER_OUTPUTS, EXAMPLES, GLANCE_OUTPUTS, REQUEST_FIELDS,
+                       UPDATE_OUTPUTS, VIEW_FIELDS, AppConfig, banner, warm_up)
 from .state import FIELDS
 from .style import CSS, HEAD, launch_kwargs
 from .widgets import DEFAULT_MODEL, build
 
 __all__ = ["build_demo", "AppConfig", "CSS", "HEAD", "launch_kwargs", "ASSETS", "EXAMPLES", "warm_up", "REQUEST_FIELDS",
-           "VIEW_FIELDS", "UPDATE_OUTPUTS", "ENCODER_OUTPUTS", "GLANCE_CELLS", "UI"]
+           "VIEW_FIELDS", "UPDATE_OUTPUTS", "GLANCE_OUTPUTS", "DETAILS_OUTPUTS", "ENCODER_OUTPUTS", "GLANCE_CELLS",
+           "UI"]
 
 
 @dataclass
@@ -40,7 +41,8 @@ class UI:
     teach: dict[str, Any] = field(default_factory=dict)  # compare / export / lesson / gallery widgets
     labelled: dict[str, Any] = field(default_factory=dict)  # spec name -> widget
     banner: Any = None
-    last: Any = None  # gr.State: what this session was last sent
+    last: Any = None  # gr.State: what this session was last sent (the glance, and /update)
+    last_details: Any = None  # gr.State: the same for the details tab, painted by its own event
 
     def make(self, name: str, **overrides) -> Any:
         widget = build(name, **overrides)
@@ -66,6 +68,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     ui = UI()
     with gr.Blocks(title="qwenvl-viz", analytics_enabled=False) as demo:
         ui.last = gr.State({})
+        ui.last_details = gr.State({})
         with gr.Row(elem_id="main-row"):
             with gr.Column(scale=1, min_width=210, elem_id="controls"):
                 ui.make("title")
@@ -85,10 +88,17 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                         _gallery(ui)
                 with gr.Tabs(elem_id="detail-tabs"):
                     with ui.make("details_tab"):
-                        _views(ui)
-                        _encoder_section(ui, cfg)
+                        # built hidden: its ~80 widgets would slow the page's first paint by a third; the
+                        # details event shows it when the note above it comes on screen (style.HEAD)
+                        ui.teach["details_wait"] = ui.make("details_wait")
+                        with gr.Column(elem_id="details", visible=False) as details:
+                            ui.teach["details"] = details
+                            _views(ui)
+                            _encoder_section(ui, cfg)
                     with ui.make("compare_tab"):
                         _compare_section(ui)
+                # pressed by the page's script (style.HEAD) to paint the details tab; never shown
+                ui.teach["details_fill"] = gr.Button("", elem_id="details-fill")
         wire(demo, ui, cfg)
     demo.ui = ui  # type: ignore[attr-defined]  # for tests
     return demo

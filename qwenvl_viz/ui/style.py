@@ -26,16 +26,37 @@ CSS = """
 #modes .tabitem, #modes [role=tabpanel] { padding-top: 4px !important; }
 #banner .banner { padding: 4px 10px !important; font-size: 14px !important; }
 #main-row { gap: 8px; }
-#controls { max-height: calc(100vh - 64px); overflow-y: auto; flex-wrap: nowrap; }  /* scroll, never wrap into hidden columns */
+#controls { max-height: calc(100vh - 64px); overflow-y: auto; flex-wrap: nowrap;  /* scroll, never wrap into hidden columns */
+  position: sticky; top: 4px; align-self: flex-start; }  /* within reach while the details are read below */
+#details-fill { display: none !important; }
+/* the file's whole name, its size on the line below (Gradio keeps 8rem for the size: the name got ".mp") */
+#media .file-preview .file { flex-wrap: wrap; }
+#media .file-preview .filename { flex-basis: 100%; overflow: visible; }
+#media .file-preview .filename .stem { white-space: normal; overflow-wrap: anywhere; overflow: visible; }
+#media .file-preview .download { min-width: 0; width: auto; text-align: left; padding-top: 0; }
 #controls > * { flex-shrink: 0; }
 #ledger .ledger { flex-wrap: nowrap; gap: 2px; }
 #ledger .ledger-card { padding: 2px 5px; min-width: 0; }
 #ledger .ledger-stage { font-size: 10px; }
 #ledger .ledger-shape { font-size: 13px; overflow-wrap: anywhere; }
 #ledger .ledger-arrow { font-size: 13px; }
-#ledger .ledger-formula { max-height: 1.3em; overflow: hidden; font-size: 10px; }
-#ledger .ledger-formula:hover { max-height: 12em; overflow-y: auto; }
+#ledger .ledger-formula { font-size: 10px; line-height: 1.25; }
+/* the strip shows each formula's short line (figures.ledger.gist), whole, in up to three lines; the full
+   formula opens over the glance while the pointer is on the card (no layout shift) */
+#ledger .ledger-gist { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;
+  overflow-wrap: anywhere; }
+#ledger .ledger-card { position: relative; }
+#ledger .ledger-full { display: none; }
+#ledger .ledger-card:hover .ledger-full { display: block; position: absolute; left: 0; top: 100%; z-index: 30;
+  width: max(100%, 340px); max-height: none; background: #fff; border: 1px solid #c9d6e8; border-radius: 6px;
+  padding: 4px 6px; box-shadow: 0 4px 12px rgba(0, 0, 0, .15); font-size: 12px; }
+#ledger .ledger-card:nth-last-child(-n+5):hover .ledger-full { left: auto; right: 0; }
 #glance { gap: 6px; flex-wrap: nowrap; }
+/* under ~1500 px the ledger's cards wrap their short lines to three: the pictures give up that height */
+@media (max-width: 1500px) { #glance { --glance-top: 382px; } }
+/* a gallery case's note sits above the glance: the pictures give up its height too */
+#views:has(.gallery-note) #glance { --glance-top: 400px; }
+@media (max-width: 1500px) { #views:has(.gallery-note) #glance { --glance-top: 460px; } }
 .glance-cell { border: 1px solid #dde3ea; border-radius: 8px; padding: 4px !important; gap: 2px !important;
   min-width: 0 !important; }
 .glance-title h4 { margin: 0 !important; font-size: 14px; }
@@ -79,6 +100,7 @@ CSS = """
   margin: 2px 0; }
 .ledger-formula { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; color: #345; word-break: break-word;
   max-height: 12em; overflow-y: auto; }
+.ledger-gist { display: none; }  /* outside the strip (compare): the full formula */
 .ledger-arrow { align-self: center; font-size: 18px; color: #89a; flex: 0 0 auto; }
 .badges { display: flex; flex-wrap: wrap; gap: 6px; }
 .badge { background: #eef2f7; border-radius: 12px; padding: 3px 10px; font-size: 14px; }
@@ -126,6 +148,27 @@ document.addEventListener('keydown', (e) => {
   const id = e.key === 'ArrowRight' ? '#lesson-next' : e.key === 'ArrowLeft' ? '#lesson-prev' : null;
   if (id) { e.preventDefault(); document.querySelector(id)?.click(); }
 });
+// The details tab is painted only while it is on screen: its plotly figures take the browser 0.3-0.7 s to
+// redraw, which would hold up the glance's next change. A change marks it out of date (the glance event's
+// last step calls changed()); it is painted (the hidden #details-fill pressed) when on screen and out of date.
+window.qvDetails = (() => {
+  let stale = true;
+  const onScreen = () => {  // the tab, or the note that stands for it until it is first drawn
+    const d = [...document.querySelectorAll('#details, #details-wait')].find(e => e.offsetParent !== null);
+    if (!d) return false;  // another tab is open
+    const r = d.getBoundingClientRect();
+    return r.top < window.innerHeight - 20 && r.bottom > 20;
+  };
+  const check = () => {
+    const fill = document.querySelector('#details-fill');
+    if (stale && fill && onScreen()) { stale = false; fill.click(); }
+  };
+  // only while out of date: the position is read then (a layout), never on a timer
+  addEventListener('scroll', () => stale && check(), {passive: true, capture: true});
+  addEventListener('resize', () => stale && check());
+  addEventListener('click', () => stale && setTimeout(check, 100), {capture: true});  // a tab switch
+  return { changed() { stale = true; check(); } };
+})();
 </script>"""
 
 
@@ -139,6 +182,9 @@ def _head() -> str:
 
 def launch_kwargs() -> dict:
     """What Blocks.launch() needs besides host / port (Gradio 6 takes css and theme there)."""
-    return dict(css=CSS, head=_head(), theme=gr.themes.Default(font=["Noto Sans", "Noto Sans CJK SC", "sans-serif"]))
+    # run_history off: Gradio's browser-side run history re-reads and re-writes every call's inputs and outputs
+    # in localStorage (up to 100 calls, megabytes) on each event, a cost paid before the page updates
+    return dict(css=CSS, head=_head(), theme=gr.themes.Default(font=["Noto Sans", "Noto Sans CJK SC", "sans-serif"]),
+                run_history=False)
 
 

@@ -37,7 +37,7 @@ from . import narration, teach
 from . import state
 from .state import PICTURES, VIEWS, previews
 
-__all__ = ["ViewOptions", "VIEW_NAMES", "GLANCE_VIEWS", "GLANCE_PATCH_SIDE", "glance_encoding", "render_views", "sel_key", "display_size", "save_jpeg", "PATCH_FRAME_SIDE",
+__all__ = ["ViewOptions", "VIEW_NAMES", "GLANCE_VIEWS", "GLANCE_PATCH_SIDE", "glance_encoding", "render_views", "sel_key", "display_size", "save_jpeg", "PATCH_FRAME_SIDE", "warm_glance_frames",
            "THUMB_SIDE", "plot_data"]
 
 PATCH_FRAME_SIDE = 768  # long side of the patch-grid frame preview (px)
@@ -119,6 +119,14 @@ def _glance_frames(trace: Trace, sel, name: str) -> str:
     positions = list(range(n)) if n <= glance.MAX_GLANCE_TILES else sheet_positions(trace)
     w, h = display_size(trace.input_width, trace.input_height, GLANCE_THUMB_SIDE)
     return save_jpeg(glance.frames_picture(trace, previews(trace, positions, w, h), positions, sel), name)
+
+
+def warm_glance_frames(trace: Trace) -> None:
+    """Cell (a)'s thumbnails of every frame ``trace`` samples, decoded in one pass into the preview cache
+    (keyed by raw frame index): the warm-up runs this on a trace of (nearly) every frame of a bundled clip,
+    so that any FPS then paints its sampled frames without decoding."""
+    w, h = display_size(trace.input_width, trace.input_height, GLANCE_THUMB_SIDE)
+    previews(trace, list(range(len(trace.frame_indices))), w, h)
 
 
 def _glance_patches(trace: Trace, group: int, sel, name: str) -> str:

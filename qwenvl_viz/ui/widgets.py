@@ -131,6 +131,7 @@ SPECS: tuple[WidgetSpec, ...] = (
     _section("lesson_tab", gr.Tab, elem_id="tab-lesson", id="lesson"),
     _section("gallery_tab", gr.Tab, elem_id="tab-gallery", id="gallery"),
     _section("details_tab", gr.Tab, elem_id="tab-details"),
+    _text("details_wait", gr.Markdown, "details_wait", elem_id="details-wait"),
     _section("compare_tab", gr.Tab, elem_id="tab-compare"),
     # ---- the glance's cell titles, the encoder button in cell (e) ----------------------------------
     *(_head(k, 4, elem_classes="glance-title")

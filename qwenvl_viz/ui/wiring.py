@@ -1,8 +1,11 @@
 """The events: which widget change calls which handler (:mod:`.handlers`) with which inputs and outputs.
 
-- Page load: the glance first, then the details' top figures, then the rest (each drawn before the next).
-- A control change: the glance first (what the room looks at), then the details tab.
-- The language switch relabels every spec-built widget (:func:`.widgets.relabel`), then re-renders.
+- Page load and a control change: the glance (what the room looks at); then, in the browser, the details tab
+  is marked out of date and redrawn only while it is on screen (``style.HEAD``'s ``qvDetails``, which presses
+  the hidden ``#details-fill`` button). Glance and details keep what they sent in two session states, so
+  the two events never overwrite each other's record.
+- The language switch relabels every spec-built widget (:func:`.widgets.relabel`), then re-renders every view
+  (``/update``, also the API's endpoint).
 - The encoder runs one at a time; when a run ends, the glance's heatmap cell fills in.
 """
 
@@ -15,13 +18,13 @@ import gradio as gr
 
 from ..words import lang_of
 from . import handlers as h
-from .state import FIELDS
-from .views import GLANCE_PATCH_SIDE, PATCH_FRAME_SIDE, VIEW_NAMES
+from .views import GLANCE_PATCH_SIDE, PATCH_FRAME_SIDE
 from .widgets import relabel
 
 __all__ = ["wire", "named"]
 
 PAINT_NAMES = ["lang", *h.REQUEST_FIELDS, *h.VIEW_FIELDS, "sent"]
+DETAILS_STALE = "() => { window.qvDetails && window.qvDetails.changed(); }"  # a browser-only step, no request
 
 
 def named(fn: Callable, names: list[str], progress: bool = False) -> Callable:
@@ -44,42 +47,54 @@ def _bind(fn: Callable, cfg: h.AppConfig, names: list[str], progress: bool = Fal
     return named(handler, names, progress)
 
 
+def _outputs(ui, names: list[str]) -> list:
+    """The widgets of a paint's output names (handlers.*_OUTPUTS), in order."""
+    extra = {"banner": ui.banner, "group": ui.view_opts["group"], "tower": ui.encoder["tower"],
+             "encoder_text": ui.encoder["text"], "selected": ui.view_opts["selected"],
+             "details_shown": ui.teach["details"], "details_wait": ui.teach["details_wait"]}
+    return [ui.errors[n[4:]] if n.startswith("err:") else extra.get(n) or ui.views[n] for n in names]
+
+
 def wire(demo: gr.Blocks, ui, cfg: h.AppConfig) -> None:
     req_inputs = [ui.controls[n] for n in h.REQUEST_FIELDS]
     view_inputs = [ui.view_opts[n] for n in h.VIEW_FIELDS]
     inputs = [ui.lang, *req_inputs, *view_inputs, ui.last]
-    outputs = [ui.banner, *(ui.errors[f] for f in FIELDS), *(ui.views[n] for n in VIEW_NAMES), ui.view_opts["group"],
-               ui.encoder["tower"], ui.encoder["text"], ui.view_opts["selected"], ui.last]
     update = _bind(h.update, cfg, PAINT_NAMES)
-    first_paint = _bind(h.first_paint, cfg, PAINT_NAMES)
-    first_paint_plots = _bind(h.first_paint_plots, cfg, PAINT_NAMES)
-    paint = dict(inputs=inputs, outputs=outputs, concurrency_id="preprocess", api_visibility="private")
+    glance = _bind(h.glance, cfg, PAINT_NAMES)
+    paint = dict(inputs=inputs, outputs=[*_outputs(ui, h.UPDATE_OUTPUTS), ui.last], concurrency_id="preprocess",
+                 api_visibility="private")
+    glance_paint = dict(inputs=inputs, outputs=[*_outputs(ui, h.GLANCE_OUTPUTS), ui.last],
+                        concurrency_id="preprocess", api_visibility="private")
+    stale = dict(fn=None, js=DETAILS_STALE, queue=False)
 
-    demo.load(first_paint, api_name="first_paint", show_progress="minimal", **paint).then(
-        first_paint_plots, api_name="first_paint_plots", show_progress="hidden", **paint).then(
-        update, api_name="first_paint_rest", show_progress="hidden", **paint)
+    demo.load(glance, api_name="first_paint", show_progress="minimal", **glance_paint).then(**stale)
     triggers = [ui.controls["media"].change]
     triggers += [ui.controls[n].input for n in h.REQUEST_FIELDS if n != "media"]
     triggers += [ui.view_opts[n].input for n in h.VIEW_FIELDS]
-    gr.on(triggers, first_paint, api_name="update_glance", trigger_mode="always_last",
-          concurrency_limit=cfg.concurrency, show_progress="minimal", **paint).then(
-        update, inputs=inputs, outputs=outputs, api_name="update", concurrency_limit=cfg.concurrency,
-        concurrency_id="preprocess", show_progress="hidden")
+    gr.on(triggers, glance, api_name="update_glance", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
+          show_progress="minimal", **glance_paint).then(**stale)
+    ui.teach["details_fill"].click(
+        _bind(h.details, cfg, PAINT_NAMES), inputs=[*inputs[:-1], ui.last_details],
+        outputs=[*_outputs(ui, h.DETAILS_OUTPUTS), ui.last_details], api_name="details", trigger_mode="always_last",
+        concurrency_limit=cfg.concurrency, concurrency_id="preprocess", show_progress="hidden",
+        api_visibility="private")
 
     targets = list(ui.labelled.values())
 
     def relabel_all(lang_value):
         return tuple(relabel(ui.labelled, lang_of(lang_value)))
 
+    # every view changes its words: one full paint (the API's /update)
     ui.lang.input(relabel_all, inputs=[ui.lang], outputs=targets, api_name="relabel", queue=False).then(
-        update, api_name="relabel_update", **paint)
+        update, api_name="update", concurrency_limit=cfg.concurrency, show_progress="hidden",
+        **{**paint, "api_visibility": "public"})
 
     enc_inputs, enc_outputs = _wire_encoder(ui, cfg, req_inputs)
-    ui.encoder["run_event"].then(first_paint, **paint)  # the glance's heatmap cell fills in
+    ui.encoder["run_event"].then(glance, **glance_paint)  # the glance's heatmap cell fills in
     ui.encoder["glance_run"].click(ui.encoder["encode_run"], inputs=enc_inputs, outputs=enc_outputs,
                                    concurrency_limit=1, concurrency_id="gpu", api_visibility="private").then(
-        first_paint, **paint)
-    _wire_teach(ui, cfg, req_inputs, update, first_paint, paint, enc_inputs, enc_outputs)
+        glance, **glance_paint)
+    _wire_teach(ui, cfg, req_inputs, glance, glance_paint, stale, enc_inputs, enc_outputs)
 
 
 def _wire_encoder(ui, cfg: h.AppConfig, req_inputs: list) -> tuple[list, list]:
@@ -97,7 +112,7 @@ def _wire_encoder(ui, cfg: h.AppConfig, req_inputs: list) -> tuple[list, list]:
     return enc_inputs, enc_outputs
 
 
-def _wire_teach(ui, cfg: h.AppConfig, req_inputs: list, update, first_paint, paint: dict, enc_inputs: list,
+def _wire_teach(ui, cfg: h.AppConfig, req_inputs: list, glance, paint: dict, stale: dict, enc_inputs: list,
                 enc_outputs: list) -> None:
     e, t = ui.encoder, ui.teach
     # linked selection: a click on the frame -> the selection string -> every view -> the heatmap
@@ -112,7 +127,7 @@ def _wire_teach(ui, cfg: h.AppConfig, req_inputs: list, update, first_paint, pai
     for picture, side in ((ui.views["select_image"], PATCH_FRAME_SIDE), (ui.views["g_patches"], GLANCE_PATCH_SIDE)):
         picture.select(select_on(side), inputs=sel_inputs, outputs=[ui.view_opts["selected"]],
                        api_name="select" if side == PATCH_FRAME_SIDE else "select_glance",
-                       concurrency_id="preprocess").then(first_paint, **paint).then(update, **paint).then(
+                       concurrency_id="preprocess").then(glance, **paint).then(**stale).then(
             select_heatmap, inputs=[*enc_inputs, ui.view_opts["selected"]],
             outputs=[*enc_outputs, e["token"], e["kind"]], api_visibility="private", concurrency_id="preprocess")
 
@@ -131,9 +146,9 @@ def _wire_teach(ui, cfg: h.AppConfig, req_inputs: list, update, first_paint, pai
     case_outputs = [ui.controls[f] for f in h.CASE_FIELDS] + [t["case_note"], t["modes"]]
     for k, button in enumerate(t["cases"]):
         button.click(lambda lang, k=k: h.open_case(k, lang), inputs=[ui.lang], outputs=case_outputs, queue=False,
-                     api_visibility="private").then(first_paint, **paint).then(update, **paint)
+                     api_visibility="private").then(glance, **paint).then(**stale)
     ui.controls["media"].upload(lambda: "", outputs=[t["case_note"]], queue=False, api_visibility="private")
 
     step = ui.view_opts["step"]
     for button, fn in ((t["lesson_prev"], h.lesson_prev), (t["lesson_next"], h.lesson_next)):
-        button.click(fn, inputs=[step], outputs=[step], queue=False, api_name=fn.__name__).then(first_paint, **paint)
+        button.click(fn, inputs=[step], outputs=[step], queue=False, api_name=fn.__name__).then(glance, **paint)
