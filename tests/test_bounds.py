@@ -299,3 +299,23 @@ def test_background_work_waits_until_no_visitor_request_is_in_flight():
     assert done.is_set() and busy.count == 0
     with busy:
         assert not busy.wait_quiet(quiet_s=0.01, limit_s=0.05)  # bounded: never waits forever
+
+
+def test_app_events_count_as_visitors_and_the_warm_up_waits_for_them(small):
+    import threading
+    import time
+
+    from qwenvl_viz.ui import handlers, state, wiring
+
+    seen = []
+    bound = wiring._bind(lambda cfg, *v: seen.append(state.VISITORS.count), handlers.AppConfig(), ["x"])
+    bound(1)
+    assert seen == [1] and state.VISITORS.count == 0  # counted while served, released after
+    done = threading.Event()
+    with state.VISITORS:
+        t = threading.Thread(target=lambda: (handlers.warm_up([small["image"]], encode=False), done.set()))
+        t.start()
+        time.sleep(0.3)
+        assert not done.is_set()  # a visitor is in flight: the warm-up has not started its work
+    t.join(60)
+    assert done.is_set()

@@ -37,7 +37,7 @@ from ..trace import Trace
 from ..words import Lang, lang_of, tr
 from . import gallery, lesson, narration, teach, towers, widgets
 from .encoder_view import MERGED, cached_encoding, default_tower, heatmap_tiles, render_heatmap, run_encoder, tower_choices
-from .state import FIELDS, Request, get_trace
+from .state import FIELDS, VISITORS, Request, get_trace
 from .views import (GLANCE_VIEWS, LESSON_VIEWS, VIEW_NAMES, ViewOptions, display_size, heatmap_image, render_views,
                     warm_glance_frames)
 
@@ -444,11 +444,16 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
             if not os.path.exists(path):
                 continue
             try:
+                # each step waits for a moment without visitor requests: the warm-up never slows a visitor
+                VISITORS.wait_quiet()
                 key, trace = get_trace(Request(media=path, model=family))
                 if encode:
+                    VISITORS.wait_quiet()
                     run_encoder(key, trace, checkpoint, towers.precompute_choice(trace.model, checkpoint))
+                VISITORS.wait_quiet()
                 render_views(key, trace, ViewOptions(), Lang.EN.value, checkpoint=checkpoint)
                 if trace.sampling is not None and family == order[0]:
+                    VISITORS.wait_quiet()
                     # the thumbnails of every frame (the family does not change them): an FPS change
                     # on the bundled clip then paints cell (a) without decoding
                     fps = min(trace.sampling.video_fps, 30.0)

@@ -19,7 +19,7 @@ from . import gallery
 from .encoder_view import MERGED, default_tower, tower_choices
 from .handlers import (ASSETS, DETAILS_OUTPUTS, ENCODER_OUTPUTS, EXAMPLES, GLANCE_OUTPUTS, REQUEST_FIELDS,
                        UPDATE_OUTPUTS, VIEW_FIELDS, AppConfig, banner, warm_up)
-from .state import FIELDS
+from .state import DELETE_CACHE, FIELDS
 from .style import CSS, HEAD, launch_kwargs
 from .widgets import DEFAULT_MODEL, build
 
@@ -66,7 +66,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
 
     cfg = config or AppConfig()
     ui = UI()
-    with gr.Blocks(title="qwenvl-viz", analytics_enabled=False) as demo:
+    # Gradio copies every served file (pictures, exports) into its cache: files older than an hour go, hourly
+    with gr.Blocks(title="qwenvl-viz", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         ui.last = gr.State({})
         ui.last_details = gr.State({})
         with gr.Row(elem_id="main-row"):

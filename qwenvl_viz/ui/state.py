@@ -57,6 +57,7 @@ __all__ = [
     "ENCODINGS",
     "SpillDir",
     "SPILL_BYTES",
+    "DELETE_CACHE",
     "PICTURES",
     "EXPORTS",
     "InFlight",
@@ -306,6 +307,8 @@ CACHE_BYTES = {
 }
 # files on disk the pages link to: preview pictures (the views cache names the live ones) and exports
 SPILL_BYTES = {"pictures": 256 << 20, "exports": 1 << 30}
+# Gradio's own copies of the served files: (every, older than) seconds, for Blocks(delete_cache=...)
+DELETE_CACHE = (3600, 3600)
 
 TRACES = LRU(*CACHE_BYTES["traces"])
 PREVIEWS = LRU(*CACHE_BYTES["previews"])

@@ -18,6 +18,7 @@ import gradio as gr
 
 from ..words import lang_of
 from . import handlers as h
+from .state import VISITORS
 from .views import GLANCE_PATCH_SIDE, PATCH_FRAME_SIDE
 from .widgets import relabel
 
@@ -41,7 +42,8 @@ def named(fn: Callable, names: list[str], progress: bool = False) -> Callable:
 def _bind(fn: Callable, cfg: h.AppConfig, names: list[str], progress: bool = False) -> Callable:
     """``fn`` with the app's settings bound, named for gradio_client."""
     def handler(*values):
-        return fn(cfg, *values)
+        with VISITORS:  # background work (the warm-up) waits while a visitor is being served
+            return fn(cfg, *values)
 
     handler.__name__ = fn.__name__
     return named(handler, names, progress)
