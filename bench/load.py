@@ -1,14 +1,17 @@
-"""Many concurrent visitors: latency percentiles of ``update`` and the server's memory (prints numbers).
+"""Many concurrent visitors: latency percentiles of a page update and the server's memory (prints numbers).
 
-    .venv/bin/python bench/load.py [--sessions 20] [--seconds 60] [--heavy 2] [--think 0] [--url URL]
+    .venv/bin/python bench/load.py [--sessions 20] [--seconds 60] [--heavy 2] [--think 0]
+                                   [--endpoint glance|update] [--url URL]
 
 Starts ``python app.py`` on a free port (or uses ``--url``) and waits until its start-up warm-up is over
 (its CPU use drops), then ``--sessions`` gradio_client sessions each change settings on the bundled clip
 (fps, max_pixels, model, pipeline) as fast as the server answers (or after ``--think`` seconds on average,
-as a visitor who looks at each answer), for ``--seconds``. ``--heavy`` more sessions send requests past the default budget (patch_size 1 on the
-processor pipeline), which must be refused without slowing the others. Prints p50 / p95 / max latency of
-the light sessions, the refusal latency of the heavy ones, and the server's RSS (start, peak, end) read
-from /proc.
+as a visitor who looks at each answer), for ``--seconds``. Each change asks for what a visitor's page asks
+for (``/update_glance``: the first screen; the details tab is painted only while on screen), or with
+``--endpoint update`` for every view at once (the API's ``/update``). ``--heavy`` more sessions send
+requests past the default budget (patch_size 1 on the processor pipeline), which must be refused without
+slowing the others. Prints p50 / p95 / max latency of the light sessions, the refusal latency of the heavy
+ones, and the server's RSS (start, peak, end) read from /proc.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client, handle_file  # noqa: E402
 
+from qwenvl_viz.ui.handlers import GLANCE_OUTPUTS  # noqa: E402
+from qwenvl_viz.ui.wiring import PAINT_NAMES  # noqa: E402
 from qwenvl_viz.ui.layout import REQUEST_FIELDS, UPDATE_OUTPUTS, VIEW_FIELDS  # noqa: E402
 from qwenvl_viz.ui.state import Request  # noqa: E402
 from qwenvl_viz.ui.views import ViewOptions  # noqa: E402
@@ -102,19 +107,29 @@ def start_server() -> tuple[str, subprocess.Popen]:
     raise SystemExit("the app did not start within 180 s")
 
 
-def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: list, think: float = 0.0) -> None:
+# what a visitor's page asks for on a change (the glance; the details tab only while on screen), or every view
+ENDPOINTS = {"glance": ("/update_glance", GLANCE_OUTPUTS), "update": ("/update", UPDATE_OUTPUTS)}
+
+
+def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: list, think: float = 0.0,
+            endpoint: str = "glance") -> None:
     rng = random.Random(seed)
     client = Client(url, verbose=False)
     media = handle_file(CLIP)
     base = _defaults()
-    bi = UPDATE_OUTPUTS.index("banner")
+    api, names = ENDPOINTS[endpoint]
+    bi = names.index("banner")
     k = 0
     while time.monotonic() < until:
         change = HEAVY[k % 2] if heavy else rng.choice(CHANGES)
         k += 1
         t0 = time.perf_counter()
         try:
-            res = client.predict(**{**base, **change, "media": media}, api_name="/update")
+            args = {**base, **change, "media": media}
+            if endpoint == "update":
+                res = client.predict(**args, api_name=api)
+            else:  # not in the API docs, so no keywords: the paint's inputs in order (not the session state)
+                res = client.predict(*(args[n] for n in PAINT_NAMES if n != "sent"), api_name=api)
         except Exception as e:  # a queue-full or transport error counts, it is not hidden
             errors.append(f"{type(e).__name__}: {e}")
             continue
@@ -138,6 +153,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--think", type=float, default=0.0,
                     help="mean seconds a light session waits after an answer (0: the next change at once)")
+    ap.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="glance",
+                    help="glance: what a visitor's page asks for on a change; update: every view (the API's /update)")
     ap.add_argument("--url", default=None, help="an app already running (RSS then not measured)")
     args = ap.parse_args()
     proc = None
@@ -159,9 +176,11 @@ def main() -> None:
     light: list = []
     heavy: list = []
     errors: list = []
-    threads = [threading.Thread(target=session, args=(url, until, i, False, light, errors, args.think))
+    threads = [threading.Thread(target=session,
+                                args=(url, until, i, False, light, errors, args.think, args.endpoint))
                for i in range(args.sessions)]
-    threads += [threading.Thread(target=session, args=(url, until, 1000 + i, True, heavy, errors))
+    threads += [threading.Thread(target=session,
+                                 args=(url, until, 1000 + i, True, heavy, errors, 0.0, args.endpoint))
                 for i in range(args.heavy)]
     for t in threads:
         t.start()
@@ -169,7 +188,8 @@ def main() -> None:
         t.join()
     stop.set()
     lat = [dt for dt, _ in light]
-    print(f"{args.sessions} light sessions (think {args.think:g} s) x {args.seconds:g} s on {os.cpu_count()} CPUs: {len(lat)} updates, "
+    print(f"{args.sessions} light sessions (think {args.think:g} s, {ENDPOINTS[args.endpoint][0]}) x "
+          f"{args.seconds:g} s on {os.cpu_count()} CPUs: {len(lat)} updates, "
           f"{sum(r for _, r in light)} refused, {len(errors)} errors")
     print(f"light update latency: p50 {pct(lat, 0.5):.3f} s  p95 {pct(lat, 0.95):.3f} s  max {max(lat, default=0):.3f} s")
     if heavy:

@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -148,8 +149,10 @@ class _VideoIndex:
 # --- caches and counters -------------------------------------------------------------------------
 
 _lock = threading.Lock()
-_probe_cache: OrderedDict[tuple, MediaInfo] = OrderedDict()
-_index_cache: dict[str, _VideoIndex] = {}
+_probe_cache: OrderedDict[tuple, MediaInfo] = OrderedDict()  # (realpath, size, mtime) -> info
+# content hash -> (info, its video index): the same bytes under another name (a second upload) are not probed
+# again; bounded like the path cache
+_content_cache: OrderedDict[str, tuple[MediaInfo, _VideoIndex | None]] = OrderedDict()
 _STAT_KEYS = ("frames_decoded", "frames_skipped", "frames_converted", "seeks", "cache_hits", "cache_misses", "opens")
 _stats: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
 
@@ -213,7 +216,7 @@ def clear_cache() -> None:
     _frame_cache.clear()
     with _lock:
         _probe_cache.clear()
-        _index_cache.clear()
+        _content_cache.clear()
 
 
 def set_frame_cache_limit(max_bytes: int) -> None:
@@ -269,20 +272,34 @@ def open_media(source: str | os.PathLike) -> MediaInfo:
         if key in _probe_cache:
             _probe_cache.move_to_end(key)
             return _probe_cache[key]
-    try:
-        content_hash = _content_hash(path, st.st_size)
-    except OSError as e:
-        raise VizError(f"cannot read media file {path!r}: {e.strerror or e}") from None
-    info = _probe_image(path, content_hash)
-    if info is None:
-        info, index = _probe_video(path, content_hash, st.st_size)
-        with _lock:
-            _index_cache[content_hash] = index
+    info, _ = _probe(path, st.st_size)
     with _lock:
         _probe_cache[key] = info
         while len(_probe_cache) > PROBE_CACHE_ENTRIES:
             _probe_cache.popitem(last=False)
     return info
+
+
+def _probe(path: str, size: int) -> tuple[MediaInfo, _VideoIndex | None]:
+    """Probe by content: bytes seen before (under any name) are only renamed."""
+    try:
+        content_hash = _content_hash(path, size)
+    except OSError as e:
+        raise VizError(f"cannot read media file {path!r}: {e.strerror or e}") from None
+    with _lock:
+        known = _content_cache.get(content_hash)
+        if known is not None:
+            _content_cache.move_to_end(content_hash)
+    if known is not None:
+        return dataclasses.replace(known[0], path=path), known[1]
+    info, index = _probe_image(path, content_hash), None
+    if info is None:
+        info, index = _probe_video(path, content_hash, size)
+    with _lock:
+        _content_cache[content_hash] = (info, index)
+        while len(_content_cache) > PROBE_CACHE_ENTRIES:
+            _content_cache.popitem(last=False)
+    return info, index
 
 
 def _probe_image(path: str, content_hash: str) -> MediaInfo | None:
@@ -731,13 +748,16 @@ def exif_size(info: MediaInfo) -> tuple[int, int]:
 
 def _index_for(info: MediaInfo) -> _VideoIndex:
     with _lock:
-        index = _index_cache.get(info.content_hash)
-    if index is None:  # cache cleared, or info made elsewhere: probe again and check it is the same file
-        again = open_media(info.path)
-        if again.content_hash != info.content_hash:
-            raise VizError(f"{os.path.basename(info.path)!r} changed since it was opened; open it again")
-        with _lock:
-            index = _index_cache[info.content_hash]
+        known = _content_cache.get(info.content_hash)
+    if known is not None and known[1] is not None:
+        return known[1]
+    # evicted or cleared (or info made elsewhere): probe again and check it is the same file
+    try:
+        again, index = _probe(info.path, os.path.getsize(info.path))
+    except OSError:
+        again, index = None, None
+    if again is None or again.content_hash != info.content_hash or index is None:
+        raise VizError(f"{os.path.basename(info.path)!r} changed since it was opened; open it again")
     return index
 
 

@@ -367,3 +367,22 @@ def test_bad_input_raises_vizerror_naming_the_problem(media_files, kind):
     if kind not in ("folder", "missing"):  # a file that can be uploaded: its name only, no server-side path
         assert os.path.dirname(path) not in message
     assert err.value.field == "media"
+
+
+def test_the_same_bytes_under_another_name_are_not_probed_again(media_files, tmp_path, monkeypatch):
+    import shutil
+
+    from qwenvl_viz import media as m
+
+    src = media_files.video("mp4", width=64, height=48, frames=12)
+    a, b = shutil.copy(src, tmp_path / "a.mp4"), shutil.copy(src, tmp_path / "upload from another visitor.mp4")
+    m.clear_cache()
+    calls = []
+    real = m._probe_video
+    monkeypatch.setattr(m, "_probe_video", lambda *args: (calls.append(args[0]), real(*args))[1])
+    ia, ib = m.open_media(a), m.open_media(b)
+    assert calls == [str(a)]  # one demux pass for both names
+    assert (ia.path, ib.path) == (str(a), str(b)) and ia.content_hash == ib.content_hash
+    assert m.read_frames(ib, [0, 11]).shape[0] == 2
+    m._content_cache.clear()  # evicted: the index is probed again from the file, the numbers are the same
+    assert len(m.read_frames(ia, [3])) == 1 and len(calls) == 2

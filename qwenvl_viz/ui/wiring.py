@@ -73,8 +73,9 @@ def wire(demo: gr.Blocks, ui, cfg: h.AppConfig) -> None:
     triggers = [ui.controls["media"].change]
     triggers += [ui.controls[n].input for n in h.REQUEST_FIELDS if n != "media"]
     triggers += [ui.view_opts[n].input for n in h.VIEW_FIELDS]
+    # what a visitor's page asks for on every change; callable by clients (bench/load.py), not documented
     gr.on(triggers, glance, api_name="update_glance", trigger_mode="always_last", concurrency_limit=cfg.concurrency,
-          show_progress="minimal", **glance_paint).then(**stale)
+          show_progress="minimal", **{**glance_paint, "api_visibility": "undocumented"}).then(**stale)
     ui.teach["details_fill"].click(
         _bind(h.details, cfg, PAINT_NAMES), inputs=[*inputs[:-1], ui.last_details],
         outputs=[*_outputs(ui, h.DETAILS_OUTPUTS), ui.last_details], api_name="details", trigger_mode="always_last",
