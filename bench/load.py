@@ -4,7 +4,7 @@
                                    [--endpoint glance|update] [--url URL]
 
 Starts ``python app.py`` on a free port (or uses ``--url``) and waits until its start-up warm-up is over
-(its CPU use drops), then ``--sessions`` gradio_client sessions each change settings on the bundled clip
+(it logs "warm-up finished"), then ``--sessions`` gradio_client sessions each change settings on the bundled clip
 (fps, max_pixels, model, pipeline) as fast as the server answers (or after ``--think`` seconds on average,
 as a visitor who looks at each answer), for ``--seconds``. Each change asks for what a visitor's page asks
 for (``/update_glance``: the first screen; the details tab is painted only while on screen), or with
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import os
 import random
 import socket
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.client import Endpoint  # noqa: E402
 
 from qwenvl_viz.ui.handlers import GLANCE_OUTPUTS  # noqa: E402
 from qwenvl_viz.ui.wiring import PAINT_NAMES  # noqa: E402
@@ -75,17 +77,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def wait_until_idle(pid: int, limit_s: float = 300.0, busy: float = 0.2) -> float:
-    """Seconds until the server's start-up warm-up (bundled examples traced, drawn and encoded) is over:
-    its CPU use over 2 s drops below ``busy`` cores. Measuring before that would time the warm-up."""
+WARM = threading.Event()
+
+
+def _read_log(stream) -> None:
+    for line in iter(stream.readline, b""):  # keep draining: a full pipe would block the server
+        if b"warm-up finished" in line:
+            WARM.set()
+
+
+def wait_until_warm(limit_s: float = 600.0) -> float:
+    """Seconds until the server logs the end of its start-up warm-up (bundled examples traced, drawn and
+    encoded for every family): measuring before that would time the warm-up's first-time work."""
     t0 = time.monotonic()
-    prev = cpu_seconds(pid)
-    while time.monotonic() - t0 < limit_s:
-        time.sleep(2.0)
-        now = cpu_seconds(pid)
-        if (now - prev) / 2.0 < busy:
-            break
-        prev = now
+    WARM.wait(limit_s)
     return time.monotonic() - t0
 
 
@@ -94,7 +99,8 @@ def start_server() -> tuple[str, subprocess.Popen]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    threading.Thread(target=_read_log, args=(proc.stderr,), daemon=True).start()
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -105,6 +111,21 @@ def start_server() -> tuple[str, subprocess.Popen]:
             time.sleep(1.0)
     proc.kill()
     raise SystemExit("the app did not start within 180 s")
+
+
+_upload = Endpoint._upload_file
+
+
+def _upload_once(self, f: dict, data_index: int) -> dict:
+    """A page uploads its file once and then sends the uploaded file's reference with every change;
+    gradio_client would upload it again on every call (per client, so sessions stay apart)."""
+    memo = self.client.__dict__.setdefault("_uploaded", {})
+    if f["path"] not in memo:
+        memo[f["path"]] = _upload(self, f, data_index)
+    return dict(memo[f["path"]])
+
+
+Endpoint._upload_file = _upload_once
 
 
 # what a visitor's page asks for on a change (the glance; the details tab only while on screen), or every view
@@ -141,6 +162,22 @@ def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: l
             time.sleep(rng.uniform(0.5, 1.5) * think)
 
 
+def _clients(url: str, until: float, plan: list, endpoint: str, results) -> None:
+    """One client process: its share of the sessions, each on a thread (one process for all of them
+    would make this client's own GIL the bottleneck)."""
+    light: list = []
+    heavy: list = []
+    errors: list = []
+    threads = [threading.Thread(target=session, args=(url, until, seed, is_heavy, heavy if is_heavy else light,
+                                                      errors, think, endpoint))
+               for seed, is_heavy, think in plan]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.put((light, heavy, errors))
+
+
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
@@ -155,13 +192,14 @@ def main() -> None:
                     help="mean seconds a light session waits after an answer (0: the next change at once)")
     ap.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="glance",
                     help="glance: what a visitor's page asks for on a change; update: every view (the API's /update)")
+    ap.add_argument("--procs", type=int, default=4, help="client processes the sessions are spread over")
     ap.add_argument("--url", default=None, help="an app already running (RSS then not measured)")
     args = ap.parse_args()
     proc = None
     url = args.url
     if url is None:
         url, proc = start_server()
-        print(f"server warm-up over after {wait_until_idle(proc.pid):.0f} s", flush=True)
+        print(f"server warm-up over after {wait_until_warm():.0f} s more", flush=True)
     rss: list[float] = []
     stop = threading.Event()
 
@@ -170,22 +208,28 @@ def main() -> None:
             rss.append(rss_mb(proc.pid))
             stop.wait(1.0)
 
+    until = time.monotonic() + args.seconds + 5.0  # the client processes start first
+    plan = [(i, False, args.think) for i in range(args.sessions)] + [(1000 + i, True, 0.0) for i in range(args.heavy)]
+    ctx = multiprocessing.get_context("fork")  # before any thread of ours: the clients inherit a clean state
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_clients, args=(url, until, plan[k::args.procs], args.endpoint, results))
+             for k in range(args.procs)]
+    for p in procs:
+        p.start()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    until = time.monotonic() + args.seconds
+    time.sleep(5.0)
+    cpu0 = cpu_seconds(proc.pid) if proc is not None else None
     light: list = []
     heavy: list = []
     errors: list = []
-    threads = [threading.Thread(target=session,
-                                args=(url, until, i, False, light, errors, args.think, args.endpoint))
-               for i in range(args.sessions)]
-    threads += [threading.Thread(target=session,
-                                 args=(url, until, 1000 + i, True, heavy, errors, 0.0, args.endpoint))
-                for i in range(args.heavy)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for _ in procs:
+        got_light, got_heavy, got_errors = results.get()
+        light += got_light
+        heavy += got_heavy
+        errors += got_errors
+    for p in procs:
+        p.join()
     stop.set()
     lat = [dt for dt, _ in light]
     print(f"{args.sessions} light sessions (think {args.think:g} s, {ENDPOINTS[args.endpoint][0]}) x "
@@ -196,6 +240,9 @@ def main() -> None:
         hl = [dt for dt, _ in heavy]
         print(f"{args.heavy} heavy sessions: {len(hl)} requests, {sum(r for _, r in heavy)} refused; "
               f"p50 {pct(hl, 0.5):.3f} s  p95 {pct(hl, 0.95):.3f} s (round trip, queue included)")
+    if cpu0 is not None and lat:
+        print(f"server CPU: {(cpu_seconds(proc.pid) - cpu0) / (len(lat) + len(heavy)):.3f} s per request "
+              f"(the rest of a round trip is queueing and this client's own work on the same CPUs)")
     if rss:
         print(f"server RSS: start {rss[0]:.0f} MB  peak {max(rss):.0f} MB  end {rss[-1]:.0f} MB")
     for e in errors[:5]:

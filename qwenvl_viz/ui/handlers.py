@@ -21,6 +21,7 @@ import html
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -437,6 +438,7 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
     """Probe, trace and render the bundled examples once, so the first page paints at once; with ``encode``,
     also run the default tower (the tiny random one on a CPU, or ``checkpoint``) so that the glance shows
     their heatmaps at first paint. ``families``: the page's opening family by default."""
+    t0 = time.monotonic()
     tv1_kernel.available()  # load (first time ever: compile) the video resampler and check it against torch
     order = families or (default_profile().family.value,)
     for family in order:  # the opening family first: the first paints
@@ -460,6 +462,10 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
                     warm_glance_frames(get_trace(Request(media=path, model=family, fps=fps))[1])
             except Exception:  # warming is best effort; the page reports real errors itself
                 log.exception("warm-up of %s (%s) failed", path, family)
+    for family in order:  # the tower picker's download sizes (meta towers, ~1 s for a family's sizes)
+        VISITORS.wait_quiet()
+        tower_choices(family)
+    log.info("warm-up finished in %.1f s", time.monotonic() - t0)
 
 
 def all_families() -> tuple[str, ...]:
