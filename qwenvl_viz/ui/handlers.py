@@ -436,8 +436,8 @@ def lesson_next(step: float | None) -> int:
 def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encode: bool = True,
             families: tuple[str, ...] | None = None) -> None:
     """Probe, trace and render the bundled examples once, so the first page paints at once; with ``encode``,
-    also run the default tower (the tiny random one on a CPU, or ``checkpoint``) so that the glance shows
-    their heatmaps at first paint. ``families``: the page's opening family by default."""
+    also run the default tower of the first family (the tiny random one on a CPU, or ``checkpoint``) so that
+    the glance shows their heatmaps at first paint. ``families``: the page's opening family by default."""
     t0 = time.monotonic()
     tv1_kernel.available()  # load (first time ever: compile) the video resampler and check it against torch
     order = families or (default_profile().family.value,)
@@ -449,7 +449,9 @@ def warm_up(paths: list[str] | None = None, checkpoint: str | None = None, encod
                 # each step waits for a moment without visitor requests: the warm-up never slows a visitor
                 VISITORS.wait_quiet()
                 key, trace = get_trace(Request(media=path, model=family))
-                if encode:
+                if encode and family == order[0]:
+                    # the opening family's heatmaps only: the encoder cache keeps 4 runs (a run of the clip is
+                    # 65-90 MB even with the tiny tower), so warming every family would evict these
                     VISITORS.wait_quiet()
                     run_encoder(key, trace, checkpoint, towers.precompute_choice(trace.model, checkpoint))
                 VISITORS.wait_quiet()
