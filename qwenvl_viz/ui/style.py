@@ -31,8 +31,8 @@ CSS = """
 #details-fill { display: none !important; }
 /* the file's whole name, its size on the line below (Gradio keeps 8rem for the size: the name got ".mp") */
 #media .file-preview .file { flex-wrap: wrap; }
-#media .file-preview .filename { flex-basis: 100%; overflow: visible; }
-#media .file-preview .filename .stem { white-space: normal; overflow-wrap: anywhere; overflow: visible; }
+#media .file-preview .filename { flex-basis: 100%; overflow: visible; display: flex; flex-wrap: wrap; }
+#media .file-preview .filename .stem { min-width: 0; white-space: normal; overflow-wrap: anywhere; overflow: visible; }
 #media .file-preview .download { min-width: 0; width: auto; text-align: left; padding-top: 0; }
 #controls > * { flex-shrink: 0; }
 #ledger .ledger { flex-wrap: nowrap; gap: 2px; }
