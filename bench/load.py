@@ -133,9 +133,9 @@ ENDPOINTS = {"glance": ("/update_glance", GLANCE_OUTPUTS), "update": ("/update",
 
 
 def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: list, think: float = 0.0,
-            endpoint: str = "glance") -> None:
+            endpoint: str = "glance", fetch: bool = True) -> None:
     rng = random.Random(seed)
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, download_files=fetch)
     media = handle_file(CLIP)
     base = _defaults()
     api, names = ENDPOINTS[endpoint]
@@ -162,14 +162,14 @@ def session(url: str, until: float, seed: int, heavy: bool, out: list, errors: l
             time.sleep(rng.uniform(0.5, 1.5) * think)
 
 
-def _clients(url: str, until: float, plan: list, endpoint: str, results) -> None:
+def _clients(url: str, until: float, plan: list, endpoint: str, fetch: bool, results) -> None:
     """One client process: its share of the sessions, each on a thread (one process for all of them
     would make this client's own GIL the bottleneck)."""
     light: list = []
     heavy: list = []
     errors: list = []
     threads = [threading.Thread(target=session, args=(url, until, seed, is_heavy, heavy if is_heavy else light,
-                                                      errors, think, endpoint))
+                                                      errors, think, endpoint, fetch))
                for seed, is_heavy, think in plan]
     for t in threads:
         t.start()
@@ -192,6 +192,9 @@ def main() -> None:
                     help="mean seconds a light session waits after an answer (0: the next change at once)")
     ap.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="glance",
                     help="glance: what a visitor's page asks for on a change; update: every view (the API's /update)")
+    ap.add_argument("--no-fetch", action="store_true",
+                    help="the clients do not download the pictures an answer links to (a browser fetches them on "
+                         "its own CPU; here the clients share the server's two cores)")
     ap.add_argument("--procs", type=int, default=4, help="client processes the sessions are spread over")
     ap.add_argument("--url", default=None, help="an app already running (RSS then not measured)")
     args = ap.parse_args()
@@ -212,7 +215,8 @@ def main() -> None:
     plan = [(i, False, args.think) for i in range(args.sessions)] + [(1000 + i, True, 0.0) for i in range(args.heavy)]
     ctx = multiprocessing.get_context("fork")  # before any thread of ours: the clients inherit a clean state
     results = ctx.Queue()
-    procs = [ctx.Process(target=_clients, args=(url, until, plan[k::args.procs], args.endpoint, results))
+    procs = [ctx.Process(target=_clients, args=(url, until, plan[k::args.procs], args.endpoint,
+                                                           not args.no_fetch, results))
              for k in range(args.procs)]
     for p in procs:
         p.start()
