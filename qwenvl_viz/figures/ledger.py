@@ -30,6 +30,12 @@ def localize(text: str, lang: str) -> str:
     return text
 
 
+def _breakable(text: str) -> str:
+    """HTML of ``text`` that a narrow card wraps after an underscore (``second_per_<wbr>grid_ts``), not
+    inside a name; <wbr> adds nothing to copied text."""
+    return escape(text).replace("_", "_<wbr>")
+
+
 def gist(trace: Trace, stage: str, formula: str) -> str:
     """The card's short line for a ledger row: a few words a card ~100 px wide shows whole at 1366 px.
     Each "; " clause keeps its first and last terms ("nframes = floor(...) = 16" -> "nframes = 16"), at most
@@ -63,7 +69,7 @@ def ledger_html(trace: Trace, lang: str) -> str:
             f'<div class="ledger-card" data-stage="{escape(row.stage)}" title="{escape(formula)}">'
             f'<div class="ledger-stage">{escape(label)}</div>'
             f'<div class="ledger-shape">{escape(localize(row.shape, lang))}</div>'
-            f'<div class="ledger-formula ledger-gist">{escape(short)}</div>'
+            f'<div class="ledger-formula ledger-gist">{_breakable(short)}</div>'
             f'<div class="ledger-formula ledger-full">{escape(formula)}</div></div>'
         )
     m = trace.profile.merge_size
@@ -71,7 +77,7 @@ def ledger_html(trace: Trace, lang: str) -> str:
         '<div class="ledger-card ledger-next" data-stage="embeddings">'
         f'<div class="ledger-stage">{escape(tr("stage_embeddings", lang))}</div>'
         f'<div class="ledger-shape">{escape(tr("embeddings_shape", lang, n=trace.num_vision_tokens))}</div>'
-        f'<div class="ledger-formula ledger-gist">{escape(tr("embeddings_gist", lang, m=m))}</div>'
+        f'<div class="ledger-formula ledger-gist">{_breakable(tr("embeddings_gist", lang, m=m))}</div>'
         f'<div class="ledger-formula ledger-full">{escape(tr("embeddings_formula", lang, m=m))}</div></div>'
     )
     arrow = '<div class="ledger-arrow">→</div>'

@@ -44,7 +44,7 @@ CSS = """
 /* the strip shows each formula's short line (figures.ledger.gist), whole, in up to three lines; the full
    formula opens over the glance while the pointer is on the card (no layout shift) */
 #ledger .ledger-gist { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;
-  overflow-wrap: anywhere; }
+  overflow-wrap: break-word; }
 #ledger .ledger-card { position: relative; }
 #ledger .ledger-full { display: none; }
 #ledger .ledger-card:hover .ledger-full { display: block; position: absolute; left: 0; top: 100%; z-index: 30;
