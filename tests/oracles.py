@@ -3,6 +3,7 @@
 ``official(...)``: qwen-vl-utils 0.0.14 ``process_vision_info`` then the transformers 5.23 processor
 (Qwen3: ``do_resize=False`` and qvu's metadata, as the Qwen3-VL recipe). ``processor(...)``: the
 transformers processor alone (its own frame sampling and resize) on the decoded clip.
+``load_video_processor(...)``: transformers' ``load_video`` with a backend, then its video processor.
 """
 
 from __future__ import annotations
@@ -82,3 +83,21 @@ def processor(path, kind: str, model: str, frames: np.ndarray | None = None, vid
     out = vp(videos=[video], video_metadata=[meta], do_sample_frames=True, cap_pixels_per_frame=cap_pixels_per_frame,
              return_tensors="pt", **kwargs)
     return {"pixel_values": out["pixel_values_videos"], "grid_thw": out["video_grid_thw"]}
+
+
+def load_video_processor(path, model: str, backend: str, fps: float = 2.0):
+    """(processor outputs, metadata): transformers' ``load_video(backend=...)`` sampling with the video
+    processor's own ``sample_frames``, then that processor; a backend's failure is raised as it comes."""
+    from functools import partial
+
+    from transformers.video_utils import load_video
+
+    vp = video_processor(model)
+    video, meta = load_video(str(path), backend=backend, sample_indices_fn=partial(vp.sample_frames, fps=fps))
+    video = torch.as_tensor(np.asarray(video))
+    if video.shape[-1] == 3:
+        video = video.permute(0, 3, 1, 2)
+    if len(video) != len(meta.frames_indices):
+        raise IndexError(f"{len(video)} frames for {len(meta.frames_indices)} indices")
+    out = vp(videos=[video], video_metadata=[meta], do_sample_frames=False, return_tensors="pt")
+    return out, meta

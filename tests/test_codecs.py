@@ -13,14 +13,13 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
-from functools import partial
 
 import numpy as np
 import pytest
 import torch
 
 from media_factory import CODEC_CORPUS, frame_index_of, media_files  # noqa: F401  (pytest fixture)
-from oracles import official, video_processor
+from oracles import load_video_processor, official
 from qwenvl_viz import VizError, explain
 from qwenvl_viz import media as media_stage
 from qwenvl_viz.decoders import Decoder, decoder_view
@@ -107,7 +106,7 @@ def test_each_backend_reads_or_fails_as_the_real_one(media_files, name, backend)
     assert view.error and ours in view.error
     if backend == "pyav":  # load_video itself, with the sampler the processor pipeline hands it
         with pytest.raises(ZeroDivisionError, match=real):
-            explain_ref_processor(path, "qwen2.5-vl", backend)
+            load_video_processor(path, "qwen2.5-vl", backend)
     else:
         with pytest.raises(Exception, match=real):
             _read_all(backend, path)
@@ -203,21 +202,6 @@ def _official_ref(monkeypatch, path, backend, model):
     return official(path, "video", model, fps=2.0)
 
 
-def explain_ref_processor(path, model, backend):
-    """load_video + the transformers video processor, as tests/test_decoders.py runs them."""
-    from transformers.video_utils import load_video
-
-    vp = video_processor(model)
-    video, meta = load_video(str(path), backend=backend, sample_indices_fn=partial(vp.sample_frames, fps=2.0))
-    video = torch.as_tensor(np.asarray(video))
-    if video.shape[-1] == 3:
-        video = video.permute(0, 3, 1, 2)
-    if len(video) != len(meta.frames_indices):
-        raise IndexError(f"{len(video)} frames for {len(meta.frames_indices)} indices")
-    out = vp(videos=[video], video_metadata=[meta], do_sample_frames=False, return_tensors="pt")
-    return out, meta
-
-
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("backend", ["torchcodec", "decord"])
 @pytest.mark.parametrize("name", CLIPS)
@@ -247,7 +231,7 @@ def test_official_pipeline_equals_qwen_vl_utils_with_backend(media_files, monkey
 def test_processor_pipeline_equals_load_video_and_processor(media_files, name, backend, model):
     path = _clip(media_files, name)
     try:
-        out, meta = explain_ref_processor(path, model, backend)
+        out, meta = load_video_processor(path, model, backend)
     except Exception as e:
         with pytest.raises(VizError) as ours_err:
             explain(path, model=model, pipeline="processor", fps=2.0, decoder=backend).pixel_values

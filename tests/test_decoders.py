@@ -10,14 +10,13 @@ loads Debian's 5.1).
 
 from __future__ import annotations
 
-from functools import partial
 
 import numpy as np
 import pytest
 import torch
 
 from media_factory import CORPUS, frame_index_of, media_files  # noqa: F401  (pytest fixture)
-from oracles import official, video_processor
+from oracles import load_video_processor, official
 from qwenvl_viz import VizError, explain
 from qwenvl_viz import media as media_stage
 from qwenvl_viz.decoders import Decoder, decoder_view
@@ -253,19 +252,10 @@ def test_official_pipeline_equals_qwen_vl_utils_with_backend(media_files, monkey
 @pytest.mark.parametrize("backend", ["torchcodec", "decord", "pyav"])
 @pytest.mark.parametrize("name", CLIPS)
 def test_processor_pipeline_equals_load_video_and_processor(media_files, monkeypatch, name, backend, model):
-    from transformers.video_utils import load_video
-
     path = media_files.corpus(name)
     seen = _record_decord(monkeypatch)
-    vp = video_processor(model)
     try:
-        video, meta = load_video(str(path), backend=backend, sample_indices_fn=partial(vp.sample_frames, fps=2.0))
-        video = torch.as_tensor(np.asarray(video))
-        if video.shape[-1] == 3:
-            video = video.permute(0, 3, 1, 2)
-        if len(video) != len(meta.frames_indices):
-            raise IndexError(f"{len(video)} frames for {len(meta.frames_indices)} indices")
-        out = vp(videos=[video], video_metadata=[meta], do_sample_frames=False, return_tensors="pt")
+        out, meta = load_video_processor(path, model, backend)
     except Exception as e:
         with pytest.raises(VizError) as ours_err:
             explain(path, model=model, pipeline="processor", fps=2.0, decoder=backend).pixel_values

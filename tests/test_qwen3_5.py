@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from media_factory import make_image, make_video
+from qwen35_media import media, processor_inputs, traces  # noqa: F401  (pytest fixture)
 from qwenvl_viz import explain
 from qwenvl_viz import tokens as tokens_mod
 from qwenvl_viz.cli import main
@@ -20,20 +20,6 @@ from qwenvl_viz.profiles import get_profile
 Q35 = get_profile("qwen3.5")
 Q3 = get_profile("qwen3-vl")
 IDS = {"<|vision_start|>": 248053, "<|vision_end|>": 248054, "<|image_pad|>": 248056, "<|video_pad|>": 248057}
-# transformers 5.23's processor keeps the outer video wrapper and resumes text at s + max(h, w) / m
-HF = dict(text_resume="transformers", qwen3_outer_wrapper=True)
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory):
-    root = tmp_path_factory.mktemp("q35")
-    return {"image": make_image(root / "i.png", width=84, height=56),
-            "video": make_video(root / "v.mp4", width=64, height=48, fps=4, frames=8)}
-
-
-@functools.lru_cache(maxsize=None)
-def traces(path: str, model: str):
-    return explain(path, model=model, **HF)
 
 
 @functools.lru_cache(maxsize=None)
@@ -69,20 +55,7 @@ def hf_processor():
 
 def run_processor(t):
     """The processor on our template text and frames of our resized size (wide budgets: nothing resizes)."""
-    from transformers.video_utils import VideoMetadata
-
-    gen = torch.Generator().manual_seed(0)
-    h, w = t.resize.height, t.resize.width
-    kwargs = dict(text=[t.prompt.template_text], return_tensors="pt")
-    if t.kind == "image":
-        kwargs["images"] = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=gen)]
-    else:
-        s = t.sampling
-        kwargs.update(videos=[torch.randint(0, 256, (s.nframes, 3, h, w), dtype=torch.uint8, generator=gen)],
-                      video_metadata=[VideoMetadata(fps=s.video_fps, total_num_frames=s.total_frames,
-                                                    frames_indices=list(s.indices))],
-                      do_sample_frames=False)
-    return hf_processor()(**kwargs)
+    return hf_processor()(**processor_inputs(t))
 
 
 @pytest.mark.parametrize("kind", ["image", "video"])

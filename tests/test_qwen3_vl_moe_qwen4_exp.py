@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from media_factory import make_image, make_video
+from qwen35_media import media, processor_inputs, traces  # noqa: F401  (pytest fixture)
 from qwenvl_viz import explain
 from qwenvl_viz import tokens as tokens_mod
 from qwenvl_viz.cli import main
@@ -27,20 +27,6 @@ FAMILIES = {
     "qwen3-vl-moe": ("qwen3_vl_moe", "Qwen3VLMoeConfig", "qwen3_vl_moe.modeling_qwen3_vl_moe.Qwen3VLMoeModel"),
     "qwen4-exp": ("qwen4_exp", "Qwen4ExpConfig", "qwen4_exp.modeling_qwen4_exp.Qwen4ExpModel"),
 }
-# transformers 5.23's processor keeps the outer video wrapper and resumes text at s + max(h, w) / m
-HF = dict(text_resume="transformers", qwen3_outer_wrapper=True)
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory):
-    root = tmp_path_factory.mktemp("newfam")
-    return {"image": make_image(root / "i.png", width=84, height=56),
-            "video": make_video(root / "v.mp4", width=64, height=48, fps=4, frames=8)}
-
-
-@functools.lru_cache(maxsize=None)
-def traces(path: str, model: str):
-    return explain(path, model=model, **HF)
 
 
 def hf_config(family: str):
@@ -117,20 +103,7 @@ def hf_processor(family: str):
 
 def run_processor(t, family: str):
     """The processor on our template text and random frames of our resized size."""
-    from transformers.video_utils import VideoMetadata
-
-    gen = torch.Generator().manual_seed(0)
-    h, w = t.resize.height, t.resize.width
-    kwargs = dict(text=[t.prompt.template_text], return_tensors="pt")
-    if t.kind == "image":
-        kwargs["images"] = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=gen)]
-    else:
-        s = t.sampling
-        kwargs.update(videos=[torch.randint(0, 256, (s.nframes, 3, h, w), dtype=torch.uint8, generator=gen)],
-                      video_metadata=[VideoMetadata(fps=s.video_fps, total_num_frames=s.total_frames,
-                                                    frames_indices=list(s.indices))],
-                      do_sample_frames=False)
-    return hf_processor(family)(**kwargs)
+    return hf_processor(family)(**processor_inputs(t))
 
 
 def config_ids(family: str) -> dict[str, int]:
