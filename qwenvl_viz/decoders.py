@@ -13,8 +13,10 @@ measured against the real library on clips the tests generate (tests/test_decode
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
-  In an AVI with B-frames (packed or not) its index is wrong and its seeks land elsewhere:
-  ``seeks`` replays its ``get_batch`` to tell which picture each sampled index returns.
+  In an AVI with B-frames (MPEG-4 Part 2, packed or not; H.264) its index is wrong and its seeks
+  land elsewhere; with MPEG-2 B-frames in an MPEG program or transport stream its seeks land
+  between keyframes: ``seeks`` replays its ``get_batch`` to tell which picture each sampled index
+  returns.
 - ``pyav``: transformers ``load_video(backend="pyav")``, its default when called directly. The count
   is the container header's ``stream.frames`` (0 in Matroska / WebM), fps ``average_rate``; frame
   ``k`` is the k-th frame the decoder outputs; frames are not rotated. Indices past the decoded
@@ -29,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from .errors import VizError
 from .media import MediaInfo
 from .profiles import Decoder
-from .seeks import (DecordIndex, Replay, TorchcodecIndex, decord_index, replay_decord, replay_torchcodec,
-                    torchcodec_index)
+from .seeks import (DecordIndex, Replay, TorchcodecIndex, decord_index, decord_index_without_pts, replay_decord,
+                    replay_torchcodec, torchcodec_index)
 from .words import say
 
 __all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "compare_decoders", "DecodersReport", "BackendRow", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
@@ -221,6 +223,16 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             seeks = decord_index(index.packets)
             notes.append("B-frames in AVI: decord 0.6.0's FFmpeg gives the reference frames no pts, so its index "
                          "is wrong and after a seek frame k is another picture (replayed here)")
+        elif index.pes_packets is not None:
+            seeks = decord_index(index.pes_packets)
+            notes.append("MPEG-2 with B-frames in an MPEG stream: decord 0.6.0's seeks land on a PES timestamp, "
+                         "not on a keyframe, and its decoder starts at the next I-frame, so after a seek frame k is "
+                         "another picture (replayed here)")
+        elif where == "AVI" and index.codec == "h264":
+            seeks = decord_index_without_pts(n, tuple(int(k) for k in index.keyframes))
+            notes.append("H.264 in AVI: decord 0.6.0's FFmpeg gives its packets no pts, so every seek lands on the "
+                         "first keyframe and frame k is another picture after a seek (replayed here, taking the "
+                         "keyframes for IDR pictures)")
         exact = seeks is not None or not where
         if not exact:
             notes.append(_NOT_REPLAYED.format(name="decord 0.6.0", codec=index.codec, where=where))

@@ -142,6 +142,9 @@ class _VideoIndex:
     lead_pts: int = 0  # first pts minus first dts (1 for MPEG-4 Part 2 with B-frames in AVI)
     # AVIs with B-frames (packed or not): the packets in decode order, for replaying decord's seeks
     packets: PacketOrder | None = None
+    # MPEG-2 with B-frames in an MPEG program / transport stream: the same, with each packet's pts and
+    # whether a PES timestamp starts it (the MPEG demuxers seek to those), for replaying decord's seeks
+    pes_packets: PacketOrder | None = None
     header_duration_s: float | None = None  # the container's stated duration; None in raw elementary streams
     codec_family: str = ""  # FFmpeg's codec name ("av1"), whichever decoder ("libdav1d") PyAV picked
 
@@ -493,7 +496,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         frame_rate = stream.codec_context.framerate or stream.base_rate
         time_base = stream.time_base
         stream_index = stream.index
-        pts, dts, durations, key_pts, last_end, packed, key_flags, vops = _demux_pass(container, stream, name)
+        pts, dts, durations, key_pts, last_end, packed, key_flags, vops, pes = _demux_pass(container, stream, name)
     n = len(pts)
     notes: list[str] = []
     if n == 0:
@@ -518,6 +521,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     # MPEG-4 Part 2 with B-frames in AVI: the backends' seeks go wrong there, in ways seeks.py replays
     # (its decoder model, one reference held back, is MPEG-4 Part 2's; H.264's reorder depth differs).
     replayable = fmt == "avi" and codec == "mpeg4" and (packed or lead_pts > 0)
+    pes_replayable = fmt in ("mpeg", "mpegts") and codec in ("mpeg1video", "mpeg2video") and lead_pts > 0
     if packed:
         # DivX-style packed B-frames: a P-VOP and the B-VOP before it share a packet, an N-VOP fills the
         # next slot; the packet pts follow that storage order, not the display order the decoder outputs.
@@ -629,16 +633,18 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         packed=packed,
         lead_pts=lead_pts,
         packets=_packet_order(pts, dts, key_flags, vops, packed) if replayable else None,
+        pes_packets=_packet_order(pts, dts, key_flags, vops, False, pes) if pes_replayable else None,
         header_duration_s=header_duration_s,
         codec_family=codec_family,
     )
     return info, index
 
 
-def _packet_order(pts, dts, key_flags, vops, packed: bool) -> PacketOrder | None:
+def _packet_order(pts, dts, key_flags, vops, packed: bool, pes=None) -> PacketOrder | None:
     """Each packet's kind: with packed B-frames from its VOP count (a reference with a B-VOP behind
-    it, then the placeholder slot); otherwise a B-VOP is the packet shown when decoded (pts = dts)."""
-    if any(d is None for d in dts):
+    it, then the placeholder slot); otherwise a B-VOP is the packet shown when decoded (pts = dts).
+    ``pes`` (MPEG-PS / TS): per packet, whether a PES timestamp starts it; the pts are kept too."""
+    if any(d is None for d in dts) or (pes is not None and any(p is None for p in pts)):
         return None
     kinds: list[str] = []
     for p, d, v in zip(pts, dts, vops):
@@ -646,6 +652,9 @@ def _packet_order(pts, dts, key_flags, vops, packed: bool) -> PacketOrder | None
             kinds.append(SLOT if kinds and kinds[-1] == REF_PACKED_B else REF_PACKED_B if v > 1 else REF)
         else:
             kinds.append(B_VOP if p == d else REF)
+    if pes is not None:
+        return PacketOrder(tuple(int(d) for d in dts), tuple(kinds), tuple(key_flags),
+                           tuple(int(p) for p in pts), tuple(pes))
     return PacketOrder(tuple(int(d) for d in dts), tuple(kinds), tuple(key_flags))
 
 
@@ -657,6 +666,8 @@ def _demux_pass(container, stream, name: str):
     key_pts: list[int | None] = []
     key_flags: list[bool] = []
     vops: list[int] = []  # VOP start codes per packet (MPEG-4 Part 2; all packets once packed is seen)
+    # a byte position: the parser gives one only to the first picture that begins in a PES (MPEG-PS / TS)
+    pes: list[bool] = []
     last_end = 0
     packed = False
     look_for_packed = stream.codec_context.name == "mpeg4"
@@ -677,7 +688,8 @@ def _demux_pass(container, stream, name: str):
             key_flags.append(bool(pkt.is_keyframe))
             if pkt.is_keyframe:
                 key_pts.append(pkt.pts)
-            if pkt.pos is not None and pkt.pos >= 0:
+            pes.append(pkt.pos is not None and pkt.pos >= 0)
+            if pes[-1]:
                 last_end = max(last_end, pkt.pos + pkt.size)
             if len(pts) > PROBE_MAX_PACKETS or (len(pts) % 4096 == 0 and time.monotonic() - t0 > PROBE_MAX_SECONDS):
                 raise VizError(
@@ -690,7 +702,7 @@ def _demux_pass(container, stream, name: str):
             f"video {name!r} is corrupt or truncated: demuxing stopped after {len(pts)} frames "
             f"({getattr(e, 'strerror', None) or e})"
         ) from None
-    return pts, dts, durations, key_pts, last_end, packed, key_flags, vops
+    return pts, dts, durations, key_pts, last_end, packed, key_flags, vops, pes
 
 
 def _decode_first_frame(path: str, name: str, stream_index: int) -> av.VideoFrame:

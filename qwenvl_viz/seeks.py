@@ -1,4 +1,4 @@
-"""Which picture torchcodec 0.13.0 and decord 0.6.0 return for frame ``k`` of an AVI with B-frames.
+"""Which picture torchcodec 0.13.0 and decord 0.6.0 return for frame ``k`` of a video with B-frames.
 
 Both read such files (MPEG-4 Part 2 with B-frames, packed or not) right in order and return other
 pictures after a seek, each its own way; the two are replayed here on the packets' decode order.
@@ -40,6 +40,23 @@ is right; every seek lands elsewhere. ``get_batch`` then does, per index (src/vi
   end of the stream the decoder worker queues 128 markers, each of which counts as a skipped frame,
   and ``NextFrameImpl`` then returns its cached frame or rewinds (``SeekAccurate(curr - r)``).
 
+decord's model reaches two more kinds of file (``decord_index``, ``decord_index_without_pts``):
+
+- MPEG-2 in an MPEG program or transport stream. Its FFmpeg 4.1 gives a packet pts only where a PES
+  header states one (each picture in a TS; the first picture that begins in each 2 KiB pack of a
+  PS) or where the parser makes pts = dts (B-frames), so a PS index is wrong as an AVI's is, a TS
+  index right. Both demuxers seek by a byte search over the PES timestamps (``ff_seek_frame_binary``
+  / ``ff_gen_search`` with ``mpegps_read_dts`` / ``mpegts_get_dts``, libavformat/utils.c): they land
+  on the PES whose dts is the last <= ts (backward) or the first >= ts (forward), on the first or
+  last one when ts is outside them, whether or not it holds a keyframe. The MPEG-2 decoder then
+  skips every picture before the next I-frame, and the B-frames after it that need the previous
+  GOP (``decode_chunks``, libavcodec/mpeg12dec.c: no reference, no sync). So ``Seek(0)`` from the
+  end of the index, ``av_seek_frame(pts of frame 0, BACKWARD)``, lands on the P-frame whose dts is
+  that pts, and a fresh reader of such a TS returns the second GOP's pictures from frame 0 on.
+- H.264 in AVI: no packet gets a pts, so every ``FrameToPTS`` is ``INT64_MIN`` and every seek
+  lands on the first keyframe; the decoder's pictures keep their packets' dts as best-effort
+  timestamps, save those it outputs at the drain (no dts: ``AV_NOPTS_VALUE``).
+
 One thing is not deterministic in decord itself: ``SkipFramesImpl`` asks its worker thread to drop
 the frames whose pts are those of the frames it means to skip (``SuggestDiscardPTS``), clearing the
 list after the skip. With the wrong index those pts belong to later pictures, and one that the
@@ -54,11 +71,15 @@ import bisect
 import functools
 from dataclasses import dataclass
 
-__all__ = ["PacketOrder", "Decode", "decode_order", "DecordIndex", "decord_index", "replay_decord", "Replay",
+__all__ = ["PacketOrder", "Decode", "decode_order", "DecordIndex", "decord_index", "decord_index_without_pts",
+           "replay_decord", "Replay",
            "TorchcodecIndex", "torchcodec_index", "replay_torchcodec"]
 
 NOPTS = -(2**63)  # AV_NOPTS_VALUE
 DRAIN_MARKERS = 128  # FFMPEGThreadedDecoder::WorkerThreadImpl: end-of-stream markers queued per drain
+# H.264 pictures decord's decoder outputs at the drain, without a dts: x264's B-pyramid reorder delay
+# (has_b_frames 2), measured on an AVI of one GOP (the last two pictures' timestamps are unset).
+H264_DRAIN_PICTURES = 2
 # Pictures decord's worker may have decoded past the end of a skip before the reader clears its drop
 # list. Measured over a few hundred requests: a drop only ever hit the first picture; two for margin.
 READ_AHEAD = 2
@@ -71,11 +92,16 @@ REF, B_VOP, REF_PACKED_B, SLOT = "ref", "b", "ref+b", "slot"
 
 @dataclass(frozen=True)
 class PacketOrder:
-    """The video packets of an AVI in decode order: what the replay needs from the demuxer."""
+    """The video packets of an AVI, or of an MPEG program / transport stream, in decode order: what
+    the replay needs from the demuxer."""
 
-    dts: tuple[int, ...]  # the AVI chunk number (also the index timestamp av_seek_frame searches)
+    dts: tuple[int, ...]  # AVI: the chunk number (the index timestamp av_seek_frame searches)
     kinds: tuple[str, ...]  # REF, B_VOP, REF_PACKED_B or SLOT
     key: tuple[bool, ...]
+    # MPEG-PS / TS only (empty for an AVI): each packet's pts (its picture's), and whether it is the
+    # first picture that begins in a PES with a timestamp (the points the MPEG demuxers seek to)
+    pts: tuple[int, ...] = ()
+    pes: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,9 +111,11 @@ class DecordIndex:
     frames: int  # len(vr): packets
     pts: tuple[int, ...]  # frame_ts_[i].pts as decord's FFmpeg gives them, sorted (NOPTS first)
     key_packets: tuple[int, ...]  # key_indices_: decode positions of keyframe packets
-    key_dts: tuple[int, ...]  # their AVI index timestamps
-    key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to each
+    seek_ts: tuple[int, ...]  # the timestamps av_seek_frame searches: AVI keyframes', MPEG PES dts
+    seek_picture: tuple[int, ...]  # the first picture the decoder outputs after landing on each
     best_effort: tuple[int, ...]  # per picture (presentation order): its best_effort_timestamp
+    # MPEG-PS / TS (ff_gen_search): a ts outside seek_ts lands on the first or last; AVI: the seek fails
+    seek_clamps: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +131,7 @@ class Decode:
 
     key_picture: tuple[int, ...]  # per keyframe packet: its picture, the first output after a seek there
     released_by: tuple[int, ...]  # per picture: dts of the packet whose decoding outputs it; NOPTS: the drain
+    packet: tuple[int, ...] = ()  # per picture: the packet that holds it
 
 
 @functools.lru_cache(maxsize=8)
@@ -141,25 +170,53 @@ def decode_order(order: PacketOrder) -> Decode:
             out((q, 0), dts)
     if pending is not None:
         out(pending, NOPTS)
-    return Decode(tuple(rank[(q, 0)] for q in range(n) if order.key[q]), tuple(best))
+    packet = [0] * len(best)
+    for (q, _), r in rank.items():
+        packet[r] = q
+    return Decode(tuple(rank[(q, 0)] for q in range(n) if order.key[q]), tuple(best), tuple(packet))
 
 
 @functools.lru_cache(maxsize=8)
 def decord_index(order: PacketOrder) -> DecordIndex:
-    """decord's view of the packets. A picture's ``best_effort_timestamp`` is the dts of the packet
-    that released it: its own pts is unset for a reference, equal to its dts for a B-VOP."""
+    """decord's view of the packets (MPEG-4 Part 2 in AVI, MPEG-2 in an MPEG-PS / TS).
+
+    A picture's ``best_effort_timestamp`` is its own packet's pts where decord's FFmpeg gives one
+    (``guess_correct_pts`` prefers it while the pts increase), else the dts of the packet whose
+    decoding released it: for MPEG-2 with M-1 B-frames that dts is the picture's own pts.
+    """
     decode = decode_order(order)
-    # decord's FFmpeg 4.1: B-VOP packets carry pts = dts, the others none.
-    pts = sorted(dts if kind == B_VOP else NOPTS for dts, kind in zip(order.dts, order.kinds))
     keys = tuple(q for q in range(len(order.dts)) if order.key[q])
+    if not order.pes:  # AVI, decord's FFmpeg 4.1: B-VOP packets carry pts = dts, the others none
+        pts41 = tuple(dts if kind == B_VOP else NOPTS for dts, kind in zip(order.dts, order.kinds))
+        seek_ts, seek_picture = tuple(order.dts[q] for q in keys), decode.key_picture
+    else:  # a PES timestamp, or pts = dts for a B-frame (compute_pkt_fields); the other packets none
+        pts41 = tuple(p if pes or kind == B_VOP else NOPTS
+                      for p, pes, kind in zip(order.pts, order.pes, order.kinds))
+        n_pic = len(decode.released_by)
+        # after landing on packet q the decoder's first picture is the next keyframe's (none: nothing)
+        seek_ts = tuple(order.dts[q] for q in range(len(order.dts)) if order.pes[q])
+        after = [bisect.bisect_left(keys, q) for q in range(len(order.dts)) if order.pes[q]]
+        seek_picture = tuple(decode.key_picture[j] if j < len(keys) else n_pic for j in after)
+    best = tuple(rel if rel != NOPTS else pts41[q] for rel, q in zip(decode.released_by, decode.packet))
     return DecordIndex(
         frames=len(order.dts),
-        pts=tuple(pts),
+        pts=tuple(sorted(pts41)),
         key_packets=keys,
-        key_dts=tuple(order.dts[q] for q in keys),
-        key_picture=decode.key_picture,
-        best_effort=decode.released_by,
+        seek_ts=seek_ts,
+        seek_picture=seek_picture,
+        best_effort=best,
+        seek_clamps=bool(order.pes),
     )
+
+
+@functools.lru_cache(maxsize=8)
+def decord_index_without_pts(frames: int, key_packets: tuple[int, ...]) -> DecordIndex:
+    """decord's view of H.264 in AVI: no packet has a pts, the AVI index timestamps are the packets'
+    decode positions, and each keyframe is an IDR picture (all before it are shown before it: x264's
+    closed GOPs), so the picture it starts is its position. The pictures output at the drain carry
+    no timestamp (``H264_DRAIN_PICTURES``); the others their packets' dts, never in the index."""
+    best = tuple(range(frames - H264_DRAIN_PICTURES)) + (NOPTS,) * min(H264_DRAIN_PICTURES, frames)
+    return DecordIndex(frames, (NOPTS,) * frames, key_packets, key_packets, key_packets, best[-frames:])
 
 
 class _Unmodelled(Exception):
@@ -185,6 +242,7 @@ class _Reader:
         self.tmp_key: int | None = None
         self.overrun = False
         self.unstable = False
+        self.cleared = False  # the decoder was flushed and has been given nothing since (frame_count_ 0)
         self.seek(0)
 
     def find(self, pts: int, lo: int = 0, hi: int | None = None) -> int | None:
@@ -202,13 +260,19 @@ class _Reader:
         return keys[bisect.bisect_right(keys, pos) - 1]
 
     def av_seek(self, ts: int, backward: bool) -> int | None:
-        """avi_read_seek: the keyframe (its index in key_dts) the demuxer lands on; None: fails."""
-        kd = self.ix.key_dts
+        """The seek point (its index in seek_ts) the demuxer lands on; None: it fails.
+
+        avi_read_seek: the keyframe whose index timestamp is the last <= ts (backward) or the first
+        >= ts. ff_gen_search (MPEG-PS / TS) likewise, but a ts before the first or past the last
+        point returns that point ("if (ts_min >= target_ts) ... return pos_min")."""
+        kd = self.ix.seek_ts
         if backward:
             j = bisect.bisect_right(kd, ts) - 1
-            return j if j >= 0 else None
-        j = bisect.bisect_left(kd, ts)
-        return j if j < len(kd) else None
+        else:
+            j = bisect.bisect_left(kd, ts)
+        if 0 <= j < len(kd):
+            return j
+        return (0 if j < 0 else len(kd) - 1) if self.ix.seek_clamps and kd else None
 
     def seek(self, pos: int) -> None:  # Seek
         if self.curr == pos:
@@ -223,11 +287,13 @@ class _Reader:
             j = self.av_seek(pos, True)  # AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_FRAME: pos as a timestamp
         if j is None:
             raise _Unmodelled(f"its seek to frame {pos} fails")
-        self.next_pic, self.markers = self.ix.key_picture[j], DRAIN_MARKERS
+        self.next_pic, self.markers = self.ix.seek_picture[j], DRAIN_MARKERS
         self.curr = pos
+        self.cleared = True
 
     def pop(self) -> tuple[int | None, int]:
         """The decoder's next output: (picture, best-effort pts), or (None, -1) for a drain marker."""
+        self.cleared = False
         if self.next_pic < len(self.ix.best_effort):
             pic = self.next_pic
             self.next_pic += 1
@@ -237,6 +303,7 @@ class _Reader:
 
     def drop(self, num: int) -> None:
         """Consume ``num`` outputs, pictures first, then drain markers."""
+        self.cleared = False
         pictures = min(num, len(self.ix.best_effort) - self.next_pic)
         self.next_pic += pictures
         if num - pictures > self.markers:
@@ -298,6 +365,11 @@ class _Reader:
         while True:
             if self.curr >= self.n:
                 raise _Unmodelled("it returns an empty frame past the end")
+            if rewind and self.cleared:
+                # Pop returns false at once if its decoder thread has queued nothing since the seek
+                # (frame_count_ == 0), leaving in `frame` the marker read before: another rewind. Measured:
+                # on an MPEG-TS the reader wins this race, on an MPEG-PS the thread.
+                raise _Unmodelled("after a rewind at the end of the stream its reader races its decoder thread")
             pic, _ = self.pop()
             if pic is not None:
                 break
