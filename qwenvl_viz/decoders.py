@@ -55,6 +55,10 @@ DECORD_COPY_FAILS = frozenset({"cinepak"})
 # Codecs whose streams decord 0.6.0 cannot count: its FFmpeg's GIF demuxer sets neither nb_frames nor a
 # frame rate, so VideoReader::GetFrameCount (video_reader.cc) estimates 0 frames and fails.
 DECORD_COUNT_FAILS = frozenset({"gif"})
+# Codecs whose B-frames in AVI torchcodec's replay covers with a fixed reorder delay (seeks.delayed_order):
+# x264's keyframes are IDRs. HEVC is left out: x265's keyframes are open-GOP CRAs, whose leading pictures
+# the decoder drops after a seek.
+TORCHCODEC_REORDER_REPLAYED = frozenset({"h264"})
 # Codecs (FFmpeg's codec names) that decord 0.6.0's bundled FFmpeg 4.1 has no decoder for (it ships
 # neither libdav1d nor libaom): av_find_best_stream finds no video stream it can open.
 DECORD_NO_DECODER = frozenset({"av1"})
@@ -179,14 +183,28 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
         decodable, missing, seeks = n, "", None
         where = _b_frame_container(index)
-        if index.packets is not None:
-            seeks = torchcodec_index(index.packets, tuple(index.pts.tolist()))
-            notes.append("B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder the "
-                         "pictures' own pts, so after a seek frame k is often picture k - 1 (replayed here)")
-        if index.lead_pts > 0 and index.fmt in ("avi", "mpeg") and index.codec not in ("h264", "hevc"):
-            # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not; MPEG-2 in .mpg): read in order,
-            # frame n - 1 is the picture the decoder outputs at the drain, which has no pts. H.264 in AVI
-            # differs: a seek reaches every index (index k gives picture k - 2 with x264's B-pyramid).
+        order = index.packets or (index.reordered if index.codec in TORCHCODEC_REORDER_REPLAYED else None)
+        if order is not None:
+            seeks = torchcodec_index(order, tuple(index.pts.tolist()))
+            held = order.reorder or 1  # pictures the decoder outputs at the drain, without a pts
+            stamp = ("the dts of the packet whose decoding outputs each picture" if order.reorder
+                     else "the pictures' own pts")
+            notes.append(f"B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder {stamp}, "
+                         f"so after a seek frame k is often picture k - {held} (replayed here)")
+        if order is not None and order.reorder:
+            # Measured (x264 with B-pyramid: has_b_frames 2): read in order it returns n - 2 frames; the
+            # last two pictures come out at the drain without a pts, though a seek reaches every index.
+            decodable = n - order.reorder
+            missing = (f"torchcodec 0.13.0 does not return the last {order.reorder} pictures of this AVI "
+                       f"({index.codec} with B-frames: its decoder outputs them at the end of the stream without "
+                       "a pts): RuntimeError: Requested next frame while there are no more frames left to decode. "
+                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has no "
+                       "attribute 'read_video'")
+            last = f"picture {n - 1} (the last)" if order.reorder == 1 else f"pictures {decodable}..{n - 1} (the last)"
+            notes.append(f"{last} never returned by torchcodec on this AVI; read in order it stops after {decodable}")
+        elif index.lead_pts > 0 and index.fmt in ("avi", "mpeg") and index.codec not in ("h264", "hevc"):
+            # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not; MPEG-2 in .mpg): a seek to frame
+            # n - 1 ends at the drain, where the last picture comes out without a pts.
             kind = where.split()[-1]
             decodable = n - 1
             missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: its decoder "

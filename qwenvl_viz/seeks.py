@@ -55,7 +55,7 @@ import functools
 from dataclasses import dataclass
 
 __all__ = ["PacketOrder", "Decode", "decode_order", "DecordIndex", "decord_index", "replay_decord", "Replay",
-           "TorchcodecIndex", "torchcodec_index", "replay_torchcodec"]
+           "TorchcodecIndex", "delayed_order", "torchcodec_index", "replay_torchcodec"]
 
 NOPTS = -(2**63)  # AV_NOPTS_VALUE
 DRAIN_MARKERS = 128  # FFMPEGThreadedDecoder::WorkerThreadImpl: end-of-stream markers queued per drain
@@ -74,8 +74,9 @@ class PacketOrder:
     """The video packets of an AVI in decode order: what the replay needs from the demuxer."""
 
     dts: tuple[int, ...]  # the AVI chunk number (also the index timestamp av_seek_frame searches)
-    kinds: tuple[str, ...]  # REF, B_VOP, REF_PACKED_B or SLOT
+    kinds: tuple[str, ...]  # REF, B_VOP, REF_PACKED_B or SLOT; () where only ``reorder`` is known
     key: tuple[bool, ...]
+    reorder: int = 0  # H.264 / HEVC: the decoder's has_b_frames, its fixed output delay in packets
 
 
 @dataclass(frozen=True)
@@ -355,10 +356,34 @@ class TorchcodecIndex:
 
 
 @functools.lru_cache(maxsize=8)
+def delayed_order(order: PacketOrder) -> Decode:
+    """What an H.264 / HEVC decoder outputs, packet by packet: with ``order.reorder`` = has_b_frames = D
+    it outputs a picture (the lowest in presentation order) once more than D wait, so picture ``p`` is
+    released by packet ``p + D`` and the last D at the drain. Measured on torchcodec 0.13.0 (x264,
+    B-pyramid, D = 2): picture p comes stamped with the dts of packet p + 2, across an IDR too.
+
+    A keyframe is taken to be an IDR (closed GOP: nothing shown before it is decoded after it, x264's
+    default), so a seek there outputs from the picture its decode position numbers, stamped as in order.
+    """
+    n, d = len(order.dts), order.reorder
+    released = tuple(order.dts[p + d] if p + d < n else NOPTS for p in range(n))
+    return Decode(tuple(q for q in range(n) if order.key[q]), released)
+
+
+@functools.lru_cache(maxsize=8)
 def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> TorchcodecIndex:
-    """``presentation_pts``: the pictures' pts in presentation order (what the decoder stamps)."""
-    decode = decode_order(order)
-    pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
+    """``presentation_pts``: the pictures' pts in presentation order (what the MPEG-4 decoder stamps).
+
+    With ``order.reorder`` (H.264 / HEVC in AVI) the packets carry no pts in FFmpeg 5.1, so the frame's
+    pts is unset and torchcodec's ``getPtsOrDts`` takes its ``pkt_dts``: the dts of the packet whose
+    decoding released it (``delayed_order``); the pictures output at the drain get none.
+    """
+    if order.reorder:
+        decode = delayed_order(order)
+        pts = tuple(None if rel == NOPTS else rel for rel in decode.released_by)
+    else:
+        decode = decode_order(order)
+        pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
     keys = sorted(d for d, k in zip(order.dts, order.key) if k)
     return TorchcodecIndex(tuple(sorted(order.dts)), tuple(keys), decode.key_picture, pts)
 
