@@ -9,7 +9,8 @@ measured against the real library on clips the tests generate (tests/test_decode
   of its scan; ``average_fps`` is that count over ``max(pts + duration) - min(pts)`` of the scan,
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
   ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
-  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at``.
+  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at`` (MPEG-4 Part 2 and
+  H.264; not HEVC, nor MPEG-2 in a program stream, whose seeks land where its parser restarts).
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
@@ -142,6 +143,23 @@ _NOT_REPLAYED = ("B-frames in {where} ({codec}): after a seek {name} may return 
                  "its seeks are replayed for MPEG-4 Part 2 only, so shown here are the pictures the index names")
 
 
+_TORCHCODEC_NOT_REPLAYED = (
+    "B-frames in {where} ({codec}): after a seek torchcodec may return other pictures than the index says; "
+    "its seeks are replayed for MPEG-4 Part 2 and H.264 only, so shown here are the pictures the index names")
+# Measured on torchcodec 0.13.0 (Debian's FFmpeg 5.1) with MPEG-2 in .mpg: read in order every picture is
+# where it belongs; after a seek (avformat_seek_file -> av_seek_frame backward -> mpegps_read_dts) the
+# demuxer lands on the last PES whose dts is <= the keyframe's scan pts and its parser restarts there.
+# Landing inside the previous GOP gives the keyframe's picture (its open-GOP B-frames dropped); landing on
+# the keyframe's own PES loses that I-frame (the pictures up to the next one are dropped) or re-stamps
+# pictures with interpolated pts (one whose pts is 318000 came back as 325500), which follows how the
+# PES packets split the frames: not replayed.
+_TORCHCODEC_MPEG_PS = (
+    "B-frames in an MPEG program stream (mpeg2video): after a seek FFmpeg 5.1's MPEG-PS demuxer lands on a "
+    "PES by its dts and its parser restarts there, so torchcodec may skip pictures up to the next I-frame "
+    "or stamp them with other pts; not replayed, so shown here are the pictures the index names (exact "
+    "for indices read in order)")
+
+
 def _b_frame_container(index) -> str:
     """Where packets carry B-frames in decode order with dts-like timestamps, the container's name for
     the notes ("AVI", "an MPEG program stream"); "" elsewhere. Measured on MPEG-4 Part 2 and H.264 in
@@ -206,15 +224,19 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not; MPEG-2 in .mpg): a seek to frame
             # n - 1 ends at the drain, where the last picture comes out without a pts.
             kind = where.split()[-1]
+            why = ("its seek to the last keyframe lands past that I-frame's start, so nothing is decoded after it"
+                   if index.fmt == "mpeg" else "its decoder outputs it at the end of the stream without a pts")
             decodable = n - 1
-            missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: its decoder "
-                       "outputs it at the end of the stream without a pts): RuntimeError: Requested next frame "
-                       "while there are no more frames left to decode. qwen-vl-utils then retries with "
-                       "torchvision, which fails: module 'torchvision.io' has no attribute 'read_video'")
-            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}")
+            missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: {why}): "
+                       "RuntimeError: Requested next frame while there are no more frames left to decode. "
+                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has no "
+                       "attribute 'read_video'")
+            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}"
+                         + (" after a seek (read in order it is)" if index.fmt == "mpeg" else ""))
         exact = seeks is not None or not where
         if not exact:
-            notes.append(_NOT_REPLAYED.format(name="torchcodec", codec=index.codec, where=where))
+            notes.append(_TORCHCODEC_MPEG_PS if index.fmt == "mpeg" else
+                         _TORCHCODEC_NOT_REPLAYED.format(codec=index.codec, where=where))
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
                            None, tuple(notes), missing, exact, seeks=seeks)
     if dec is Decoder.DECORD:

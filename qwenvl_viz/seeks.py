@@ -17,6 +17,15 @@ whose scan pts is <= the cursor; it returns the first frame decoded whose pts is
 picture output at the drain carries no pts, so it is never returned: "Requested next frame while
 there are no more frames left to decode" (``replay_torchcodec``).
 
+The same replay covers H.264 with B-frames in AVI, whose packets FFmpeg 5.1 gives no pts at all (only
+dts, the chunk number). The decoder then stamps each picture with ``pkt_dts`` (``getPtsOrDts``): the
+dts of the packet whose decoding output it. H.264 outputs with a fixed delay, ``has_b_frames`` from
+the SPS, so picture ``p`` carries dts ``p + has_b_frames`` and the last ``has_b_frames`` pictures,
+output at the drain, none (``delayed_order``): read in order torchcodec returns ``n - has_b_frames``
+frames, and after a seek index ``k`` gives picture ``k - has_b_frames`` (x264 with B-pyramid: 2).
+Source: torchcodec 0.13.0 ``SingleStreamDecoder::getFrameAtIndexInternal`` sets the cursor only when
+the index is not the last one + 1; ``canWeAvoidSeeking`` and ``maybeSeekToBeforeDesiredPts`` as above.
+
 decord numbers frames by packet pts (``IndexKeyframes`` sorts ``frame_ts_`` by pts) but its
 bundled FFmpeg 4.1 gives the reference packets of an MPEG-4 Part 2 AVI with B-frames no pts at all
 (``AV_NOPTS_VALUE``; only B-VOP packets get pts = dts), and none to any packet of a packed-bitstream
