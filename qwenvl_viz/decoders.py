@@ -224,7 +224,7 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not; MPEG-2 in .mpg): a seek to frame
             # n - 1 ends at the drain, where the last picture comes out without a pts.
             kind = where.split()[-1]
-            why = ("its seek to the last keyframe lands past that I-frame's start, so nothing is decoded after it"
+            why = ("its seek to the last keyframe lands on that I-frame's own PES, where the restarted parser loses it"
                    if index.fmt == "mpeg" else "its decoder outputs it at the end of the stream without a pts")
             decodable = n - 1
             missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: {why}): "
