@@ -361,7 +361,7 @@ class TorchcodecIndex:
     scan_pts: tuple[int, ...]  # allFrames[k].pts: the packets' dts, sorted
     key_scan_pts: tuple[int, ...]  # keyFrames[j].pts, sorted
     key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to keyframe j
-    picture_pts: tuple[int | None, ...]  # per picture: its pts; None for the one output at the drain
+    picture_pts: tuple[int | None, ...]  # per picture: the pts it is stamped with; None: output at the drain
 
 
 @functools.lru_cache(maxsize=8)
