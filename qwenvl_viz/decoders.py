@@ -9,7 +9,8 @@ measured against the real library on clips the tests generate (tests/test_decode
   of its scan; ``average_fps`` is that count over ``max(pts + duration) - min(pts)`` of the scan,
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
   ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
-  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at``.
+  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at`` (MPEG-4 Part 2 and
+  H.264; not HEVC, nor MPEG-2 in a program stream, whose seeks land where its parser restarts).
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
@@ -57,6 +58,10 @@ DECORD_COPY_FAILS = frozenset({"cinepak"})
 # Codecs whose streams decord 0.6.0 cannot count: its FFmpeg's GIF demuxer sets neither nb_frames nor a
 # frame rate, so VideoReader::GetFrameCount (video_reader.cc) estimates 0 frames and fails.
 DECORD_COUNT_FAILS = frozenset({"gif"})
+# Codecs whose B-frames in AVI torchcodec's replay covers with a fixed reorder delay (seeks.delayed_order):
+# x264's keyframes are IDRs. HEVC is left out: x265's keyframes are open-GOP CRAs, whose leading pictures
+# the decoder drops after a seek.
+TORCHCODEC_REORDER_REPLAYED = frozenset({"h264"})
 # Codecs (FFmpeg's codec names) that decord 0.6.0's bundled FFmpeg 4.1 has no decoder for (it ships
 # neither libdav1d nor libaom): av_find_best_stream finds no video stream it can open.
 DECORD_NO_DECODER = frozenset({"av1"})
@@ -135,9 +140,28 @@ def parse_decoder(value) -> Decoder:
         ) from None
 
 
-# B-frames in decode order whose seeks are not replayed (not MPEG-4 Part 2 in AVI, or packets without dts).
-_NOT_REPLAYED = ("B-frames in {where} ({codec}): after a seek {name} may return other pictures than the index says; "
-                 "its seeks are replayed for MPEG-4 Part 2 only, so shown here are the pictures the index names")
+# B-frames in decode order whose decord seeks are not replayed (e.g. HEVC in AVI: x265's open-GOP keyframes).
+_DECORD_NOT_REPLAYED = (
+    "B-frames in {where} ({codec}): after a seek decord 0.6.0 may return other pictures than the index says; "
+    "its seeks are replayed for MPEG-4 Part 2 and H.264 in AVI and MPEG-2 in MPEG streams only, so shown here "
+    "are the pictures the index names")
+
+
+_TORCHCODEC_NOT_REPLAYED = (
+    "B-frames in {where} ({codec}): after a seek torchcodec may return other pictures than the index says; "
+    "its seeks are replayed for MPEG-4 Part 2 and H.264 only, so shown here are the pictures the index names")
+# Measured on torchcodec 0.13.0 (Debian's FFmpeg 5.1) with MPEG-2 in .mpg: read in order every picture is
+# where it belongs; after a seek (avformat_seek_file -> av_seek_frame backward -> mpegps_read_dts) the
+# demuxer lands on the last PES whose dts is <= the keyframe's scan pts and its parser restarts there.
+# Landing inside the previous GOP gives the keyframe's picture (its open-GOP B-frames dropped); landing on
+# the keyframe's own PES loses that I-frame (the pictures up to the next one are dropped) or re-stamps
+# pictures with interpolated pts (one whose pts is 318000 came back as 325500), which follows how the
+# PES packets split the frames: not replayed.
+_TORCHCODEC_MPEG_PS = (
+    "B-frames in an MPEG program stream (mpeg2video): after a seek FFmpeg 5.1's MPEG-PS demuxer lands on a "
+    "PES by its dts and its parser restarts there, so torchcodec may skip pictures up to the next I-frame "
+    "or stamp them with other pts; not replayed, so shown here are the pictures the index names (exact "
+    "for indices read in order)")
 
 
 def _b_frame_container(index) -> str:
@@ -181,24 +205,42 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
         decodable, missing, seeks = n, "", None
         where = _b_frame_container(index)
-        if index.packets is not None:
-            seeks = torchcodec_index(index.packets, tuple(index.pts.tolist()))
-            notes.append("B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder the "
-                         "pictures' own pts, so after a seek frame k is often picture k - 1 (replayed here)")
-        if index.lead_pts > 0 and index.fmt in ("avi", "mpeg") and index.codec not in ("h264", "hevc"):
-            # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not; MPEG-2 in .mpg): read in order,
-            # frame n - 1 is the picture the decoder outputs at the drain, which has no pts. H.264 in AVI
-            # differs: a seek reaches every index (index k gives picture k - 2 with x264's B-pyramid).
+        order = index.packets or (index.reordered if index.codec in TORCHCODEC_REORDER_REPLAYED else None)
+        if order is not None:
+            seeks = torchcodec_index(order, tuple(index.pts.tolist()))
+            held = order.reorder or 1  # pictures the decoder outputs at the drain, without a pts
+            stamp = ("the dts of the packet whose decoding outputs each picture" if order.reorder
+                     else "the pictures' own pts")
+            notes.append(f"B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder {stamp}, "
+                         f"so after a seek frame k is often picture k - {held} (replayed here)")
+        if order is not None and order.reorder:
+            # Measured (x264 with B-pyramid: has_b_frames 2): read in order it returns n - 2 frames; the
+            # last two pictures come out at the drain without a pts, though a seek reaches every index.
+            decodable = n - order.reorder
+            missing = (f"torchcodec 0.13.0 does not return the last {order.reorder} pictures of this AVI "
+                       f"({index.codec} with B-frames: its decoder outputs them at the end of the stream without "
+                       "a pts): RuntimeError: Requested next frame while there are no more frames left to decode. "
+                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has no "
+                       "attribute 'read_video'")
+            last = f"picture {n - 1} (the last)" if order.reorder == 1 else f"pictures {decodable}..{n - 1} (the last)"
+            notes.append(f"{last} never returned by torchcodec on this AVI; read in order it stops after {decodable}")
+        elif index.lead_pts > 0 and index.fmt in ("avi", "mpeg") and index.codec not in ("h264", "hevc"):
+            # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not; MPEG-2 in .mpg): a seek to frame
+            # n - 1 ends at the drain, where the last picture comes out without a pts.
             kind = where.split()[-1]
+            why = ("its seek to the last keyframe lands on that I-frame's own PES, where the restarted parser loses it"
+                   if index.fmt == "mpeg" else "its decoder outputs it at the end of the stream without a pts")
             decodable = n - 1
-            missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: its decoder "
-                       "outputs it at the end of the stream without a pts): RuntimeError: Requested next frame "
-                       "while there are no more frames left to decode. qwen-vl-utils then retries with "
-                       "torchvision, which fails: module 'torchvision.io' has no attribute 'read_video'")
-            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}")
+            missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: {why}): "
+                       "RuntimeError: Requested next frame while there are no more frames left to decode. "
+                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has no "
+                       "attribute 'read_video'")
+            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}"
+                         + (" after a seek (read in order it is)" if index.fmt == "mpeg" else ""))
         exact = seeks is not None or not where
         if not exact:
-            notes.append(_NOT_REPLAYED.format(name="torchcodec", codec=index.codec, where=where))
+            notes.append(_TORCHCODEC_MPEG_PS if index.fmt == "mpeg" else
+                         _TORCHCODEC_NOT_REPLAYED.format(codec=index.codec, where=where))
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
                            None, tuple(notes), missing, exact, seeks=seeks)
     if dec is Decoder.DECORD:
@@ -235,7 +277,7 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
                          "keyframes for IDR pictures)")
         exact = seeks is not None or not where
         if not exact:
-            notes.append(_NOT_REPLAYED.format(name="decord 0.6.0", codec=index.codec, where=where))
+            notes.append(_DECORD_NOT_REPLAYED.format(codec=index.codec, where=where))
         return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact,
                            seeks=seeks)
     # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.

@@ -145,6 +145,9 @@ class _VideoIndex:
     # MPEG-2 with B-frames in an MPEG program / transport stream: the same, with each packet's pts and
     # whether a PES timestamp starts it (the MPEG demuxers seek to those), for replaying decord's seeks
     pes_packets: PacketOrder | None = None
+    # H.264 / HEVC with B-frames in AVI: the packets in decode order with the decoder's reorder depth
+    # (``PacketOrder.reorder``), for replaying torchcodec's seeks
+    reordered: PacketOrder | None = None
     header_duration_s: float | None = None  # the container's stated duration; None in raw elementary streams
     codec_family: str = ""  # FFmpeg's codec name ("av1"), whichever decoder ("libdav1d") PyAV picked
 
@@ -496,6 +499,9 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         frame_rate = stream.codec_context.framerate or stream.base_rate
         time_base = stream.time_base
         stream_index = stream.index
+        # has_b_frames as avformat_find_stream_info leaves it (codecpar video_delay): the pictures the
+        # decoder holds back before its first output, from the SPS (H.264 / HEVC) whatever the build
+        reorder_depth = int(stream.codec_context.reorder_depth or 0)
         pts, dts, durations, key_pts, last_end, packed, key_flags, vops, pes = _demux_pass(container, stream, name)
     n = len(pts)
     notes: list[str] = []
@@ -634,6 +640,8 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         lead_pts=lead_pts,
         packets=_packet_order(pts, dts, key_flags, vops, packed) if replayable else None,
         pes_packets=_packet_order(pts, dts, key_flags, vops, False, pes) if pes_replayable else None,
+        reordered=(PacketOrder(tuple(int(d) for d in dts), (), tuple(key_flags), reorder_depth)
+                   if decode_order_pts and reorder_depth > 0 and all(d is not None for d in dts) else None),
         header_duration_s=header_duration_s,
         codec_family=codec_family,
     )

@@ -17,6 +17,15 @@ whose scan pts is <= the cursor; it returns the first frame decoded whose pts is
 picture output at the drain carries no pts, so it is never returned: "Requested next frame while
 there are no more frames left to decode" (``replay_torchcodec``).
 
+The same replay covers H.264 with B-frames in AVI, whose packets FFmpeg 5.1 gives no pts at all (only
+dts, the chunk number). The decoder then stamps each picture with ``pkt_dts`` (``getPtsOrDts``): the
+dts of the packet whose decoding output it. H.264 outputs with a fixed delay, ``has_b_frames`` from
+the SPS, so picture ``p`` carries dts ``p + has_b_frames`` and the last ``has_b_frames`` pictures,
+output at the drain, none (``delayed_order``): read in order torchcodec returns ``n - has_b_frames``
+frames, and after a seek index ``k`` gives picture ``k - has_b_frames`` (x264 with B-pyramid: 2).
+Source: torchcodec 0.13.0 ``SingleStreamDecoder::getFrameAtIndexInternal`` sets the cursor only when
+the index is not the last one + 1; ``canWeAvoidSeeking`` and ``maybeSeekToBeforeDesiredPts`` as above.
+
 decord numbers frames by packet pts (``IndexKeyframes`` sorts ``frame_ts_`` by pts) but its
 bundled FFmpeg 4.1 gives the reference packets of an MPEG-4 Part 2 AVI with B-frames no pts at all
 (``AV_NOPTS_VALUE``; only B-VOP packets get pts = dts), and none to any packet of a packed-bitstream
@@ -72,8 +81,7 @@ import functools
 from dataclasses import dataclass
 
 __all__ = ["PacketOrder", "Decode", "decode_order", "DecordIndex", "decord_index", "decord_index_without_pts",
-           "replay_decord", "Replay",
-           "TorchcodecIndex", "torchcodec_index", "replay_torchcodec"]
+           "replay_decord", "Replay", "TorchcodecIndex", "delayed_order", "torchcodec_index", "replay_torchcodec"]
 
 NOPTS = -(2**63)  # AV_NOPTS_VALUE
 DRAIN_MARKERS = 128  # FFMPEGThreadedDecoder::WorkerThreadImpl: end-of-stream markers queued per drain
@@ -95,13 +103,14 @@ class PacketOrder:
     """The video packets of an AVI, or of an MPEG program / transport stream, in decode order: what
     the replay needs from the demuxer."""
 
-    dts: tuple[int, ...]  # AVI: the chunk number (the index timestamp av_seek_frame searches)
-    kinds: tuple[str, ...]  # REF, B_VOP, REF_PACKED_B or SLOT
+    dts: tuple[int, ...]  # the AVI chunk number (also the index timestamp av_seek_frame searches)
+    kinds: tuple[str, ...]  # REF, B_VOP, REF_PACKED_B or SLOT; () where only ``reorder`` is known
     key: tuple[bool, ...]
     # MPEG-PS / TS only (empty for an AVI): each packet's pts (its picture's), and whether it is the
     # first picture that begins in a PES with a timestamp (the points the MPEG demuxers seek to)
     pts: tuple[int, ...] = ()
     pes: tuple[bool, ...] = ()
+    reorder: int = 0  # H.264 / HEVC: the decoder's has_b_frames, its fixed output delay in packets
 
 
 @dataclass(frozen=True)
@@ -423,14 +432,38 @@ class TorchcodecIndex:
     scan_pts: tuple[int, ...]  # allFrames[k].pts: the packets' dts, sorted
     key_scan_pts: tuple[int, ...]  # keyFrames[j].pts, sorted
     key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to keyframe j
-    picture_pts: tuple[int | None, ...]  # per picture: its pts; None for the one output at the drain
+    picture_pts: tuple[int | None, ...]  # per picture: the pts it is stamped with; None: output at the drain
+
+
+@functools.lru_cache(maxsize=8)
+def delayed_order(order: PacketOrder) -> Decode:
+    """What an H.264 / HEVC decoder outputs, packet by packet: with ``order.reorder`` = has_b_frames = D
+    it outputs a picture (the lowest in presentation order) once more than D wait, so picture ``p`` is
+    released by packet ``p + D`` and the last D at the drain. Measured on torchcodec 0.13.0 (x264,
+    B-pyramid, D = 2): picture p comes stamped with the dts of packet p + 2, across an IDR too.
+
+    A keyframe is taken to be an IDR (closed GOP: nothing shown before it is decoded after it, x264's
+    default), so a seek there outputs from the picture its decode position numbers, stamped as in order.
+    """
+    n, d = len(order.dts), order.reorder
+    released = tuple(order.dts[p + d] if p + d < n else NOPTS for p in range(n))
+    return Decode(tuple(q for q in range(n) if order.key[q]), released)
 
 
 @functools.lru_cache(maxsize=8)
 def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> TorchcodecIndex:
-    """``presentation_pts``: the pictures' pts in presentation order (what the decoder stamps)."""
-    decode = decode_order(order)
-    pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
+    """``presentation_pts``: the pictures' pts in presentation order (what the MPEG-4 decoder stamps).
+
+    With ``order.reorder`` (H.264 / HEVC in AVI) the packets carry no pts in FFmpeg 5.1, so the frame's
+    pts is unset and torchcodec's ``getPtsOrDts`` takes its ``pkt_dts``: the dts of the packet whose
+    decoding released it (``delayed_order``); the pictures output at the drain get none.
+    """
+    if order.reorder:
+        decode = delayed_order(order)
+        pts = tuple(None if rel == NOPTS else rel for rel in decode.released_by)
+    else:
+        decode = decode_order(order)
+        pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
     keys = sorted(d for d, k in zip(order.dts, order.key) if k)
     return TorchcodecIndex(tuple(sorted(order.dts)), tuple(keys), decode.key_picture, pts)
 
