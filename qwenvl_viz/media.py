@@ -640,7 +640,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         lead_pts=lead_pts,
         packets=_packet_order(pts, dts, key_flags, vops, packed) if replayable else None,
         pes_packets=_packet_order(pts, dts, key_flags, vops, False, pes) if pes_replayable else None,
-        reordered=(PacketOrder(tuple(int(d) for d in dts), (), tuple(key_flags), reorder_depth)
+        reordered=(PacketOrder(tuple(int(d) for d in dts), (), tuple(key_flags), reorder=reorder_depth)
                    if decode_order_pts and reorder_depth > 0 and all(d is not None for d in dts) else None),
         header_duration_s=header_duration_s,
         codec_family=codec_family,
