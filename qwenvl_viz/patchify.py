@@ -181,6 +181,7 @@ def build_pixel_values(
     frames: Iterable[np.ndarray],
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
     threads: int = 1,
+    fused: Callable[..., bool] | None = None,
 ) -> np.ndarray:
     """``pixel_values`` float32 ``[rows, 3*Tp*p*p]`` (a numpy array) from the sampled frames, in order.
 
@@ -191,16 +192,25 @@ def build_pixel_values(
     its slots of the preallocated output, so frames are independent: with ``threads > 1`` they are
     prepared on that many threads (single-threaded torch each, which beats torch's own threads on
     many frames), at most ``threads + 1`` in flight, so memory stays at the output plus a few frames.
+    ``fused(frame, out, rows0, ts, patch, mean, std)`` may do all three at once for a frame
+    (``tv1_kernel.resample_into_patches``); where it returns False the frame takes the path above.
     """
     out = empty_pixels(plan.shape)
     p, m = plan.patch_size, plan.merge_size
     _, gh, gw = plan.grid_thw
     mean, std = (c.reshape(3, 1, 1) for c in _norm_constants(plan.image_mean, plan.image_std))
     slots = _frame_slots(plan)
+    n = plan.rows_per_group
+    targets = {j: (np.array([g * n for g, _ in gt], np.int64), np.array([t for _, t in gt], np.int64))
+               for j, gt in slots.items()}
+    flat_mean, flat_std = mean.reshape(3), std.reshape(3)
+    patch = (p, m, plan.temporal_patch_size)
 
     def fill(j: int, frame: np.ndarray) -> None:
         if j not in slots:
             raise ValueError(f"got more frames than the plan's {plan.nframes}")
+        if fused is not None and fused(frame, out, *targets[j], patch, flat_mean, flat_std):
+            return
         x = prepare(frame) if prepare is not None else frame.transpose(2, 0, 1).astype(np.float32, order="C")
         np.subtract(x, mean, out=x)  # float32, value by value as torch's sub_ / div_
         np.divide(x, std, out=x)

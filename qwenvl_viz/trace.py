@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 from typing import TYPE_CHECKING
 
@@ -149,7 +149,8 @@ class Trace:
         threads = min(PIXEL_THREADS, _usable_cpus()) if n > 1 else 1
         if threads > 1 and self._resizes_with_torch():
             import torch  # noqa: F401  (loaded before the workers, so each runs it single-threaded)
-        return build_pixel_values(self.patchify, self.iter_source_frames(), prepare=self._resized_chw, threads=threads)
+        return build_pixel_values(self.patchify, self.iter_source_frames(), prepare=self._resized_chw, threads=threads,
+                                  fused=self._fused_writer())
 
     def _resizes_with_torch(self) -> bool:
         """Whether a resample of this trace runs on torch (``tv2``, or a ``tv1`` geometry not verified)."""
@@ -204,6 +205,15 @@ class Trace:
         if key_at >= len(self.resize.steps):
             frame = media_stage.whiten_transparency_key(frame, key)
         return frame
+
+    def _fused_writer(self):
+        """Resize + normalize + write in one pass (``tv1_kernel.resample_into_patches``) for the usual
+        case, one ``tv1`` resample and no colour key; None elsewhere."""
+        changed = [i for i, s in enumerate(self.resize.steps) if s.changed]
+        key = self.media.transparency_key if self.kind == "image" else None
+        if key is not None or len(changed) != 1 or self.resize.methods[changed[0]] != "tv1":
+            return None
+        return partial(tv1_kernel.resample_into_patches, size=self.resize.steps[changed[0]].dst)
 
     def _resized_chw(self, frame: np.ndarray) -> np.ndarray:
         """``_resize_chain(frame)`` as a new float32 ``[3, H, W]`` array, for ``pixel_values``."""

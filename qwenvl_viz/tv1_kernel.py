@@ -80,82 +80,128 @@ if njit is not None:
             return njit(nogil=True)(fn)
 
     @_jit
+    def _horizontal(src, xmin, xn, xlim, xw, Wo):  # pragma: no cover - compiled
+        """The width pass of uint8 ``src [H, W, 3]`` as float32 ``[3, H, Wo]`` (a copy when no weights).
+
+        Lanes are a tile of ``ROWS_PER_TILE`` rows x 3 channels, converted to float32 once per tile
+        (each value feeds several outputs) and always full width: a partial last tile computes
+        lanes it does not keep, which lets the compiler vectorize a loop of constant length.
+        """
+        H, W, _ = src.shape
+        inter = np.empty((3, H, Wo), np.float32)
+        if xw.shape[0] == 0:
+            for y in range(H):
+                for x in range(W):
+                    for c in range(3):
+                        inter[c, y, x] = src[y, x, c]
+            return inter
+        R = ROWS_PER_TILE
+        L = 3 * R
+        tile = np.zeros((W, L), np.float32)  # a block of rows, transposed: lanes = (row, channel)
+        acc = np.empty((Wo, L), np.float32)
+        for y0 in range(0, H, R):
+            rn = min(R, H - y0)
+            for r in range(rn):
+                row = src[y0 + r]
+                for x in range(W):
+                    for c in range(3):
+                        tile[x, r * 3 + c] = np.float32(row[x, c])
+            for ox in range(Wo):
+                x0 = xmin[ox]
+                a = acc[ox]
+                w = xw[ox, 0]
+                s = tile[x0]
+                for k in range(L):
+                    a[k] = s[k] * w
+                for j in range(1, xlim[ox] + 1):
+                    w = xw[ox, j]
+                    s = tile[x0 + j]
+                    for k in range(L):
+                        a[k] = a[k] + s[k] * w
+                for j in range(xlim[ox] + 1, xn[ox]):
+                    w = xw[ox, j]
+                    s = tile[x0 + j]
+                    for k in range(L):
+                        a[k] = _fma(s[k], w, a[k])
+            for r in range(rn):
+                for c in range(3):
+                    o = inter[c, y0 + r]
+                    for ox in range(Wo):
+                        o[ox] = acc[ox, r * 3 + c]
+        return inter
+
+    @_jit
+    def _vertical_row(inter, c, oy, ymin, yn, ylim, yw, o):  # pragma: no cover - compiled
+        """Output row ``oy`` of channel ``c`` of the height pass into ``o`` (a copy when no weights)."""
+        Wo = o.shape[0]
+        if yw.shape[0] == 0:
+            s = inter[c, oy]
+            for x in range(Wo):
+                o[x] = s[x]
+            return
+        y0 = ymin[oy]
+        w = yw[oy, 0]
+        s = inter[c, y0]
+        for x in range(Wo):
+            o[x] = s[x] * w
+        for j in range(1, ylim[oy] + 1):
+            w = yw[oy, j]
+            s = inter[c, y0 + j]
+            for x in range(Wo):
+                o[x] = o[x] + s[x] * w
+        for j in range(ylim[oy] + 1, yn[oy]):
+            w = yw[oy, j]
+            s = inter[c, y0 + j]
+            for x in range(Wo):
+                o[x] = _fma(s[x], w, o[x])
+
+    @_jit
     def _resample(src, xmin, xn, xlim, xw, ymin, yn, ylim, yw, out, finish):  # pragma: no cover - compiled
         """uint8 ``src [H, W, 3]`` -> float32 ``out [3, Ho, Wo]``, clamped to 0..255 and rounded when
         ``finish`` (else the raw interpolation, for checks).
 
         An axis with no weights (``xw`` / ``yw`` of length 0) keeps its size, as torch skips it.
         """
-        H, W, _ = src.shape
         Ho, Wo = out.shape[1], out.shape[2]
-        do_v = yw.shape[0] > 0
-        inter = np.empty((3, H, Wo), np.float32) if do_v else out
-        if xw.shape[0] > 0:
-            R = ROWS_PER_TILE
-            tile = np.empty((W, 3 * R), np.uint8)  # a block of rows, transposed: lanes = (row, channel)
-            acc = np.empty((Wo, 3 * R), np.float32)
-            for y0 in range(0, H, R):
-                rn = min(R, H - y0)
-                L = 3 * rn
-                for r in range(rn):
-                    row = src[y0 + r]
-                    for x in range(W):
-                        for c in range(3):
-                            tile[x, r * 3 + c] = row[x, c]
-                for ox in range(Wo):
-                    x0 = xmin[ox]
-                    a = acc[ox]
-                    w = xw[ox, 0]
-                    s = tile[x0]
-                    for k in range(L):
-                        a[k] = np.float32(s[k]) * w
-                    for j in range(1, xlim[ox] + 1):
-                        w = xw[ox, j]
-                        s = tile[x0 + j]
-                        for k in range(L):
-                            a[k] = a[k] + np.float32(s[k]) * w
-                    for j in range(xlim[ox] + 1, xn[ox]):
-                        w = xw[ox, j]
-                        s = tile[x0 + j]
-                        for k in range(L):
-                            a[k] = _fma(np.float32(s[k]), w, a[k])
-                for ox in range(Wo):
-                    a = acc[ox]
-                    for r in range(rn):
-                        for c in range(3):
-                            inter[c, y0 + r, ox] = a[r * 3 + c]
-        else:
-            for y in range(H):
-                for x in range(W):
-                    for c in range(3):
-                        inter[c, y, x] = src[y, x, c]
-        if do_v:
-            for c in range(3):
-                for oy in range(Ho):
-                    y0 = ymin[oy]
-                    o = out[c, oy]
-                    w = yw[oy, 0]
-                    s = inter[c, y0]
-                    for x in range(Wo):
-                        o[x] = s[x] * w
-                    for j in range(1, ylim[oy] + 1):
-                        w = yw[oy, j]
-                        s = inter[c, y0 + j]
-                        for x in range(Wo):
-                            o[x] = o[x] + s[x] * w
-                    for j in range(ylim[oy] + 1, yn[oy]):
-                        w = yw[oy, j]
-                        s = inter[c, y0 + j]
-                        for x in range(Wo):
-                            o[x] = _fma(s[x], w, o[x])
-        if not finish:
-            return
+        inter = _horizontal(src, xmin, xn, xlim, xw, Wo)
         lo, hi = np.float32(0.0), np.float32(255.0)
         for c in range(3):
-            for y in range(Ho):
-                o = out[c, y]
-                for x in range(Wo):
-                    o[x] = np.rint(min(max(o[x], lo), hi))  # torchvision v1: clamp, round half to even
+            for oy in range(Ho):
+                o = out[c, oy]
+                _vertical_row(inter, c, oy, ymin, yn, ylim, yw, o)
+                if finish:
+                    for x in range(Wo):
+                        o[x] = np.rint(min(max(o[x], lo), hi))  # torchvision v1: clamp, round half to even
+
+    @_jit
+    def _resample_patches(src, xmin, xn, xlim, xw, ymin, yn, ylim, yw, h, w,
+                          out, rows0, ts, p, m, tp, mean, std):  # pragma: no cover - compiled
+        """``_resample`` (finished), normalized ``(v - mean[c]) / std[c]`` in float32 and written
+        straight into the frame's slots of ``pixel_values`` ``out [rows, 3*tp*p*p]``: slot ``s`` starts
+        at row ``rows0[s]`` with time step ``ts[s]`` (the layout of ``patchify._slot_view``). Saves
+        the frame-sized float32 intermediate and the strided copy into the slots."""
+        inter = _horizontal(src, xmin, xn, xlim, xw, w)
+        band = np.empty((p, w), np.float32)  # one row of patches: each slot row then takes p*p values in a run
+        lo, hi = np.float32(0.0), np.float32(255.0)
+        gw = w // (p * m)  # merged blocks across
+        for c in range(3):
+            mc, sc = mean[c], std[c]
+            for by in range(h // p):  # by = bh * m + mh
+                for py in range(p):
+                    o = band[py]
+                    _vertical_row(inter, c, by * p + py, ymin, yn, ylim, yw, o)
+                    for x in range(w):
+                        o[x] = (np.rint(min(max(o[x], lo), hi)) - mc) / sc
+                bh, mh = by // m, by % m
+                for s in range(rows0.shape[0]):
+                    col = (c * tp + ts[s]) * p * p
+                    for bw in range(gw):
+                        for mw in range(m):
+                            dst = out[rows0[s] + ((bh * gw + bw) * m + mh) * m + mw]
+                            x0 = (bw * m + mw) * p
+                            for py in range(p):
+                                for px in range(p):
+                                    dst[col + py * p + px] = band[py, x0 + px]
 
 
 def _bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -344,3 +390,24 @@ def resample_chw(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     out = np.empty((3, h, w), np.float32)
     _resample(src, *axes, out, True)
     return out
+
+
+def resample_into_patches(frame: np.ndarray, out: np.ndarray, rows0: np.ndarray, ts: np.ndarray,
+                          patch: tuple[int, int, int], mean: np.ndarray, std: np.ndarray, *, size: tuple[int, int]) -> bool:
+    """:func:`resample_chw` of ``frame``, normalized and written into its slots of ``pixel_values``
+    ``out`` (see ``_resample_patches``; ``patch`` = patch, merge and temporal patch sizes). The same
+    bits as resizing, normalizing and copying apart. False where the fast path does not apply (the
+    caller does it the long way)."""
+    H, W = frame.shape[:2]
+    h, w = size
+    p, m, tp = patch
+    if (frame.ndim != 3 or frame.shape[2] != 3 or (H, W) == (h, w) or min(h, w) < 2 or njit is None
+            or h % (p * m) or w % (p * m) or out.dtype != np.float32 or not out.flags.c_contiguous):
+        return False
+    axes = _plan(H, W, h, w)
+    if axes is None:
+        return False
+    src = np.ascontiguousarray(frame).view()
+    src.flags.writeable = False
+    _resample_patches(src, *axes, h, w, out, rows0, ts, p, m, tp, mean, std)
+    return True

@@ -96,3 +96,43 @@ def test_read_only_cached_frames_are_accepted():
     frame.setflags(write=False)
     got = torch.from_numpy(tv1_kernel.resample_chw(frame, (56, 84)))
     assert torch.equal(got, torch.from_numpy(_tv1(frame, (56, 84))).permute(2, 0, 1).float())
+
+
+@pytest.mark.parametrize("src, dst, patch, nframes", [
+    ((1080, 1920), (560, 1008), (14, 2, 2), 3),  # Qwen2.5-VL video, an odd count: the last frame fills two slots
+    ((480, 640), (448, 608), (16, 2, 2), 2),  # Qwen3-VL's patch 16: both axes shrink a little
+    ((364, 640), (364, 672), (14, 2, 2), 2),  # one axis kept (no height pass), the other grows
+])
+def test_fused_write_equals_resize_normalize_and_copy(src, dst, patch, nframes):
+    """``resample_into_patches`` (resize + normalize + write into the slots at once) gives the bits of
+    ``patchify.build_pixel_values`` on the torch path: torchvision v1 resize, the processor's normalize, the
+    merge-order copy."""
+    from qwenvl_viz import patchify
+
+    p, m, tp = patch
+    h, w = dst
+    groups = tuple(tuple(min(g * tp + t, nframes - 1) for t in range(tp)) for g in range(-(-nframes // tp)))
+    plan = patchify.Patchify(kind="video", grid_thw=(len(groups), h // p, w // p), patch_size=p, merge_size=m,
+                             temporal_patch_size=tp, nframes=nframes, pad_frames=len(groups) * tp - nframes,
+                             groups=groups, image_mean=(0.48145466, 0.4578275, 0.40821073),
+                             image_std=(0.26862954, 0.26130258, 0.27577711))
+    frames = [_frame(*src, seed=i) for i in range(nframes)]
+
+    def torch_chw(f):
+        x = torch.from_numpy(f).permute(2, 0, 1)[None].float()
+        x = torch.nn.functional.interpolate(x, size=dst, mode="bicubic", align_corners=False, antialias=True)
+        return x[0].clamp_(0, 255).round_().numpy()
+
+    want = patchify.build_pixel_values(plan, frames, prepare=torch_chw)
+    got = patchify.build_pixel_values(plan, frames, prepare=torch_chw,
+                                      fused=lambda *a: tv1_kernel.resample_into_patches(*a, size=dst) or pytest.fail())
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_fused_write_declines_what_it_does_not_cover():
+    """A size that is no whole number of merged patches, or an unchanged frame: the caller takes the long way."""
+    out = np.zeros((4, 3 * 2 * 14 * 14), np.float32)
+    args = (out, np.array([0]), np.array([0]), (14, 2, 2), np.zeros(3, np.float32), np.ones(3, np.float32))
+    assert not tv1_kernel.resample_into_patches(_frame(100, 100), *args, size=(30, 56))
+    assert not tv1_kernel.resample_into_patches(_frame(28, 56), *args, size=(28, 56))
+    assert not out.any()
