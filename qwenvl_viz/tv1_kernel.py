@@ -369,8 +369,25 @@ def available() -> bool:
 
 
 def ready(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> bool:
-    """True when :func:`resample_chw` will take the fast path for this geometry (checked now)."""
-    return njit is not None and min(dst_hw) >= 2 and tuple(src_hw) != tuple(dst_hw) and _plan(*src_hw, *dst_hw) is not None
+    """True when :func:`resample_chw` will take the fast path for this geometry (checked now; the
+    compiled kernels are then loaded too, so that the first frame does not pay for it)."""
+    ok = njit is not None and min(dst_hw) >= 2 and tuple(src_hw) != tuple(dst_hw) and _plan(*src_hw, *dst_hw) is not None
+    if ok:
+        _load_kernels()
+    return ok
+
+
+@functools.cache
+def _load_kernels() -> None:
+    """Run both kernels once on a tiny frame: numba reads them from its cache (or compiles them) on
+    the first call with these argument types, about 0.2 s."""
+    src = np.zeros((4, 4, 3), np.uint8)
+    src.flags.writeable = False
+    axes = _with_rule((np.zeros(2, np.int64), np.full(2, 2, np.int64), np.full((2, 2), 0.5, np.float32)), 0) * 2
+    _resample(src, *axes, np.empty((3, 2, 2), np.float32), True)
+    out = np.empty((4, 3 * 2 * 1 * 1), np.float32)  # a 2x2 frame of 1-pixel patches, Tp 2
+    ones = np.ones(3, np.float32)
+    _resample_patches(src, *axes, 2, 2, out, np.zeros(1, np.int64), np.zeros(1, np.int64), 1, 2, 2, ones, ones)
 
 
 def resample_chw(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
@@ -404,6 +421,11 @@ def resample_into_patches(frame: np.ndarray, out: np.ndarray, rows0: np.ndarray,
     if (frame.ndim != 3 or frame.shape[2] != 3 or (H, W) == (h, w) or min(h, w) < 2 or njit is None
             or h % (p * m) or w % (p * m) or out.dtype != np.float32 or not out.flags.c_contiguous):
         return False
+    rows = (h // p) * (w // p)
+    if (out.shape[1] != 3 * tp * p * p or len(rows0) != len(ts) or len(ts) == 0 or min(rows0) < 0
+            or max(rows0) + rows > out.shape[0] or min(ts) < 0 or max(ts) >= tp):
+        # the kernel writes without bounds checks: a layout that does not fit is a caller's bug
+        raise ValueError(f"slots {list(zip(rows0, ts))} of {rows} rows do not fit pixel_values {out.shape} (Tp {tp})")
     axes = _plan(H, W, h, w)
     if axes is None:
         return False

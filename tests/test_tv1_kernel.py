@@ -136,3 +136,16 @@ def test_fused_write_declines_what_it_does_not_cover():
     assert not tv1_kernel.resample_into_patches(_frame(100, 100), *args, size=(30, 56))
     assert not tv1_kernel.resample_into_patches(_frame(28, 56), *args, size=(28, 56))
     assert not out.any()
+
+
+def test_fused_write_refuses_slots_outside_the_tensor():
+    """The kernel writes without bounds checks, so a layout that does not fit is refused before it runs."""
+    out = np.zeros((4, 3 * 2 * 14 * 14), np.float32)  # room for 4 rows; a 56x56 frame needs 16
+    args = (np.zeros(3, np.float32), np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="do not fit"):
+        tv1_kernel.resample_into_patches(_frame(100, 100), out, np.array([0]), np.array([0]), (14, 2, 2), *args,
+                                         size=(56, 56))
+    with pytest.raises(ValueError, match="do not fit"):
+        tv1_kernel.resample_into_patches(_frame(100, 100), np.zeros((16, 3 * 2 * 14 * 14), np.float32),
+                                         np.array([0]), np.array([2]), (14, 2, 2), *args, size=(56, 56))
+    assert not out.any()
