@@ -1,7 +1,9 @@
 """Preprocessing speed and memory against the reference stack, both sides in the same run.
 
-Reference = qwen-vl-utils 0.0.14 ``process_vision_info`` (decord backend) + transformers 5.23, as
-``tests/oracles.py`` runs it. Three measurements, each side in its own fresh process, the two sides
+Reference = qwen-vl-utils 0.0.14 ``process_vision_info`` + transformers 5.23, as ``tests/oracles.py`` runs
+it, with the video reader users get: torchcodec (qwen-vl-utils' first choice on a current install), and
+decord for older setups; our side follows the same backend (``explain(decoder=...)``), so each pair
+computes the same frames. Three measurements, each side in its own fresh process, the two sides
 alternating (ref, ours, ref, ours, ...) so that a load spike from other processes hits both alike; the
 best time of each side is compared and the spread (min-max) is printed beside it:
 
@@ -41,7 +43,8 @@ CLIP = ROOT / "assets" / "sample_clip.mp4"
 CACHE = Path(os.environ.get("QWENVL_VIZ_BENCH_DIR", "/tmp/qwenvl_viz_bench"))
 FPS = 2.0
 PROMPT = "Describe this video."  # explain()'s default video prompt, in the default chat template
-ENV = dict(os.environ, FORCE_QWENVL_VIDEO_READER="decord", HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
+ENV = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
+DECODERS = ("torchcodec", "decord")  # the reference's reader and ours, per pair; the first is the default
 
 
 def _rss_mb() -> float:
@@ -119,11 +122,15 @@ def reference_cli(clip: str, out_path: str) -> None:
              frame_indices=np.asarray(meta["frames_indices"]))
 
 
-def run_process(argv: list[str]) -> dict:
+def _env(decoder: str) -> dict:
+    return dict(ENV, FORCE_QWENVL_VIDEO_READER=decoder)  # read by qwen-vl-utils' get_video_reader_backend
+
+
+def run_process(argv: list[str], decoder: str = DECODERS[0]) -> dict:
     """Wall time from spawn to exit and the child's own peak RSS."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=ENV, cwd=ROOT)
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=_env(decoder), cwd=ROOT)
         _, status, usage = os.wait4(p.pid, 0)
         dt = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -133,9 +140,10 @@ def run_process(argv: list[str]) -> dict:
     return {"time": dt, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
 
 
-def cli_argv(side: str, clip: Path, out: Path) -> list[str]:
+def cli_argv(side: str, clip: Path, out: Path, decoder: str = DECODERS[0]) -> list[str]:
     if side == "ours":
-        return [sys.executable, "-m", "qwenvl_viz", "explain", str(clip), "--fps", str(FPS), "--save", str(out)]
+        return [sys.executable, "-m", "qwenvl_viz", "explain", str(clip), "--fps", str(FPS), "--decoder", decoder,
+                "--save", str(out)]
     return [sys.executable, str(Path(__file__).resolve()), "--reference-cli", str(clip), str(out)]
 
 
@@ -149,7 +157,7 @@ def same_outputs(ours: Path, ref: Path) -> str:
 
 # ---- warm, in-process ---------------------------------------------------------------------------
 
-def worker(side: str, clip: str, fps: float) -> dict:
+def worker(side: str, clip: str, fps: float, decoder: str) -> dict:
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     if side == "ours":
         from PIL import Image
@@ -162,7 +170,7 @@ def worker(side: str, clip: str, fps: float) -> dict:
         # checked taps for this geometry (from the disk cache once a run has checked them).
         w0 = time.perf_counter()
         load_tokenizer()
-        t = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps)
+        t = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps, decoder=decoder)
         for step, method in zip(t.resize.steps, t.resize.methods):
             if step.changed and method == "tv1":
                 tv1_kernel.ready(step.src, step.dst)
@@ -171,16 +179,16 @@ def worker(side: str, clip: str, fps: float) -> dict:
         Image.init()  # Pillow imports its format plugins on the first open: an import, not work
         rss0 = _rss_mb()
         t0, c0 = time.perf_counter(), time.process_time()
-        t = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps)
+        t = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps, decoder=decoder)
         shape = tuple(t.pixel_array.shape)  # pixel_values is a torch view of it (no copy; torch not needed)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = _peak_mb()
         # Live controls on the opened clip: numbers only, no pixel tensor.
         t1 = time.perf_counter()
-        t2 = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps * 1.5)
+        t2 = qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps * 1.5, decoder=decoder)
         dt_fps = time.perf_counter() - t1
         t1 = time.perf_counter()
-        qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps, max_pixels=200_000)
+        qwenvl_viz.explain(clip, model="qwen2.5-vl", fps=fps, max_pixels=200_000, decoder=decoder)
         dt_max = time.perf_counter() - t1
         return {"time": dt, "cpu": cpu, "peak_mb": peak, "delta_mb": peak - rss0, "shape": shape,
                 "live_fps_ms": dt_fps * 1e3, "live_max_pixels_ms": dt_max * 1e3, "warm_up_s": warm_up,
@@ -198,9 +206,9 @@ def worker(side: str, clip: str, fps: float) -> dict:
     return {"time": dt, "cpu": cpu, "peak_mb": peak, "delta_mb": peak - rss0, "shape": tuple(ref["pixel_values"].shape)}
 
 
-def run_side(side: str, clip: Path, fps: float) -> dict:
-    r = subprocess.run([sys.executable, __file__, "--worker", side, "--clip", str(clip), "--fps", str(fps)],
-                       capture_output=True, text=True, env=ENV, timeout=1800)
+def run_side(side: str, clip: Path, fps: float, decoder: str) -> dict:
+    r = subprocess.run([sys.executable, __file__, "--worker", side, "--clip", str(clip), "--fps", str(fps),
+                        "--decoder", decoder], capture_output=True, text=True, env=_env(decoder), timeout=1800)
     if r.returncode != 0:
         raise SystemExit(f"{side} worker failed:\n{r.stderr[-3000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -213,14 +221,15 @@ def _best(rs: list[dict]) -> dict:
     return best
 
 
-def bench_cli(clip: Path, repeat: int) -> None:
-    print(f"\n1. whole process, {clip.name}: `python -m qwenvl_viz explain CLIP --save OUT.npz` vs the reference script")
+def bench_cli(clip: Path, repeat: int, decoder: str) -> None:
+    print(f"\n1. whole process, {clip.name}: `python -m qwenvl_viz explain CLIP --decoder {decoder} --save OUT.npz` "
+          f"vs the reference script (reader {decoder})")
     tmp = Path(tempfile.mkdtemp(prefix="qwenvl_viz_bench_"))
     outs = {side: tmp / f"{side}.npz" for side in ("ref", "ours")}
     runs: dict[str, list[dict]] = {"ref": [], "ours": []}
     for _ in range(repeat):
         for side in runs:
-            runs[side].append(run_process(cli_argv(side, clip, outs[side])))
+            runs[side].append(run_process(cli_argv(side, clip, outs[side], decoder), decoder))
     res = {side: _best(rs) for side, rs in runs.items()}
     print(f"   {'side':<6}{'best s':>8}{'min-max s':>14}{'cpu s':>8}{'peak RSS MB':>13}")
     for side, b in res.items():
@@ -233,12 +242,12 @@ def bench_cli(clip: Path, repeat: int) -> None:
     tmp.rmdir()
 
 
-def bench_warm(name: str, clip: Path, repeat: int) -> None:
-    print(f"\n2. warm, in-process: {name}")
+def bench_warm(name: str, clip: Path, repeat: int, decoder: str) -> None:
+    print(f"\n2. warm, in-process: {name}; reader {decoder} on both sides")
     runs: dict[str, list[dict]] = {"ref": [], "ours": []}
     for _ in range(repeat):
         for side in runs:
-            runs[side].append(run_side(side, clip, FPS))
+            runs[side].append(run_side(side, clip, FPS, decoder))
     res = {side: _best(rs) for side, rs in runs.items()}
     print(f"   {'side':<6}{'best s':>8}{'min-max s':>14}{'cpu s':>8}{'peak RSS MB':>13}{'above start':>13}  shape")
     for side, b in res.items():
@@ -251,10 +260,10 @@ def bench_warm(name: str, clip: Path, repeat: int) -> None:
           f"{any(x['torch_loaded'] for x in runs['ours'])}")
 
 
-def bench_cli_rss(clip: Path, repeat: int) -> None:
-    print(f"\n3. peak RSS of a CLI process that handles only {clip.name} (explain --save)")
+def bench_cli_rss(clip: Path, repeat: int, decoder: str) -> None:
+    print(f"\n3. peak RSS of a CLI process that handles only {clip.name} (explain --decoder {decoder} --save)")
     out = Path(tempfile.mkdtemp(prefix="qwenvl_viz_bench_")) / "ours.npz"
-    rs = [run_process(cli_argv("ours", clip, out)) for _ in range(repeat)]
+    rs = [run_process(cli_argv("ours", clip, out, decoder), decoder) for _ in range(repeat)]
     each = ", ".join(f"{r['peak_mb']:.0f}" for r in rs)
     print(f"   peak RSS {max(r['peak_mb'] for r in rs):.0f} MB (max of {repeat}: {each}), "
           f"wall {min(r['time'] for r in rs):.2f} s best")
@@ -271,9 +280,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="sample clip only")
     ap.add_argument("--repeat", type=int, default=3, help="runs per side, alternating; the best time is compared")
     ap.add_argument("--long-only", action="store_true", help="the 1080p clip only")
+    ap.add_argument("--decoders", default=",".join(DECODERS),
+                    help="video readers to pair, comma-separated (measurement 2 runs each; 1 and 3 the first)")
+    ap.add_argument("--decoder", default=DECODERS[0], help=argparse.SUPPRESS)  # a worker's reader
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.clip, args.fps)))
+        print(json.dumps(worker(args.worker, args.clip, args.fps, args.decoder)))
         return
     if args.reference_cli:
         reference_cli(*args.reference_cli)
@@ -284,15 +296,18 @@ def main() -> None:
     prime.parent.rmdir()
     print(f"our start-up caches filled by one untimed run: {cold['time']:.2f} s (cold; "
           f"a no-op when already filled)")
+    decoders = [d for d in args.decoders.split(",") if d]
     if not args.long_only:
-        bench_cli(CLIP, args.repeat)
-        bench_warm("sample clip 720x1280, 249 frames", CLIP, args.repeat)
+        bench_cli(CLIP, args.repeat, decoders[0])
+        for decoder in decoders:
+            bench_warm("sample clip 720x1280, 249 frames", CLIP, args.repeat, decoder)
     if not args.quick or args.long_only:
         print("\ngenerating / reusing the 60 s 1080p clip ...", flush=True)
         long_clip = make_long_clip()
         run_process(cli_argv("ours", long_clip, Path(os.devnull)))  # its geometry's checked taps
-        bench_warm("60 s 1920x1080 @ 30 fps, GOP 250", long_clip, args.repeat)
-        bench_cli_rss(long_clip, args.repeat)
+        for decoder in decoders:
+            bench_warm("60 s 1920x1080 @ 30 fps, GOP 250", long_clip, args.repeat, decoder)
+        bench_cli_rss(long_clip, args.repeat, decoders[0])
 
 
 if __name__ == "__main__":
