@@ -9,12 +9,13 @@ measured against the real library on clips the tests generate (tests/test_decode
   of its scan; ``average_fps`` is that count over ``max(pts + duration) - min(pts)`` of the scan,
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
   ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
-  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at`` (MPEG-4 Part 2 and
-  H.264; not HEVC, nor MPEG-2 in a program stream, whose seeks land where its parser restarts).
+  scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at`` (MPEG-4 Part 2,
+  H.264 and HEVC, but not a seek to a later HEVC keyframe, an open-GOP CRA in x265's streams; nor
+  MPEG-2 in a program stream, whose seeks land where its parser restarts).
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
-  In an AVI with B-frames (MPEG-4 Part 2, packed or not; H.264) its index is wrong and its seeks
+  In an AVI with B-frames (MPEG-4 Part 2, packed or not; H.264; HEVC) its index is wrong and its seeks
   land elsewhere; with MPEG-2 B-frames in an MPEG program or transport stream its seeks land
   between keyframes: ``seeks`` replays its ``get_batch`` to tell which picture each sampled index
   returns.
@@ -32,8 +33,8 @@ from dataclasses import dataclass, field, replace
 from .errors import VizError
 from .media import MediaInfo
 from .profiles import Decoder
-from .seeks import (DecordIndex, Replay, TorchcodecIndex, decord_index, decord_index_without_pts, replay_decord,
-                    replay_torchcodec, torchcodec_index)
+from .seeks import (H264_DRAIN_PICTURES, DecordIndex, Replay, TorchcodecIndex, decord_index, decord_index_without_pts,
+                    replay_decord, replay_torchcodec, torchcodec_index)
 from .words import say
 
 __all__ = ["Decoder", "DecoderView", "DEFAULT_DECODER", "default_decoder", "compare_decoders", "DecodersReport", "BackendRow", "decoder_view", "DECODER_VERSIONS", "parse_decoder"]
@@ -58,10 +59,13 @@ DECORD_COPY_FAILS = frozenset({"cinepak"})
 # Codecs whose streams decord 0.6.0 cannot count: its FFmpeg's GIF demuxer sets neither nb_frames nor a
 # frame rate, so VideoReader::GetFrameCount (video_reader.cc) estimates 0 frames and fails.
 DECORD_COUNT_FAILS = frozenset({"gif"})
-# Codecs whose B-frames in AVI torchcodec's replay covers with a fixed reorder delay (seeks.delayed_order):
-# x264's keyframes are IDRs. HEVC is left out: x265's keyframes are open-GOP CRAs, whose leading pictures
-# the decoder drops after a seek.
-TORCHCODEC_REORDER_REPLAYED = frozenset({"h264"})
+# Codecs whose B-frames in AVI torchcodec's replay covers with a fixed reorder delay (seeks.delayed_order),
+# which holds while every seek lands on an IDR: x264's keyframes are IDRs.
+TORCHCODEC_REORDER_REPLAYED = frozenset({"h264", "hevc"})
+# Of those, codecs whose keyframes after the first may be open-GOP CRAs (x265's default), whose leading
+# pictures the decoder drops after a seek there: measured, other pictures come back. The probe cannot tell
+# a CRA from an IDR (the AVI index flags both), so a seek to such a keyframe is flagged per request.
+OPEN_GOP_CODECS = frozenset({"hevc"})
 # Codecs (FFmpeg's codec names) that decord 0.6.0's bundled FFmpeg 4.1 has no decoder for (it ships
 # neither libdav1d nor libaom): av_find_best_stream finds no video stream it can open.
 DECORD_NO_DECODER = frozenset({"av1"})
@@ -115,9 +119,11 @@ class DecoderView:
             return self
         ks = tuple(int(k) for k in indices)
         r = self._replay(ks)
-        if isinstance(self.seeks, TorchcodecIndex):  # its failure is part of what is emulated
-            return replace(self, indices=ks, returned=r.pictures)
         notes = list(self.notes)
+        if isinstance(self.seeks, TorchcodecIndex):  # its failure is part of what is emulated
+            if r.unmodelled:
+                notes.append(_TORCHCODEC_OPEN_GOP.format(k=list(r.unmodelled)))
+            return replace(self, indices=ks, returned=r.pictures, exact=not r.unmodelled, notes=tuple(notes))
         if r.error:
             notes.append(f"{r.error}; shown here are the pictures the indices name")
         elif r.unstable:
@@ -140,16 +146,23 @@ def parse_decoder(value) -> Decoder:
         ) from None
 
 
-# B-frames in decode order whose decord seeks are not replayed (e.g. HEVC in AVI: x265's open-GOP keyframes).
+# B-frames in decode order whose decord seeks are not replayed.
 _DECORD_NOT_REPLAYED = (
     "B-frames in {where} ({codec}): after a seek decord 0.6.0 may return other pictures than the index says; "
-    "its seeks are replayed for MPEG-4 Part 2 and H.264 in AVI and MPEG-2 in MPEG streams only, so shown here "
-    "are the pictures the index names")
+    "its seeks are replayed for MPEG-4 Part 2, H.264 and HEVC in AVI and MPEG-2 in MPEG streams only, so shown "
+    "here are the pictures the index names")
 
 
 _TORCHCODEC_NOT_REPLAYED = (
     "B-frames in {where} ({codec}): after a seek torchcodec may return other pictures than the index says; "
-    "its seeks are replayed for MPEG-4 Part 2 and H.264 only, so shown here are the pictures the index names")
+    "its seeks are replayed for MPEG-4 Part 2, H.264 and HEVC in AVI only, so shown here are the pictures the "
+    "index names")
+# Measured on x265's default open GOPs in AVI (torchcodec 0.13.0): after a seek to a CRA other than the first
+# keyframe, its decoder drops the leading (RASL) pictures and stamps the rest with other packets' dts.
+_TORCHCODEC_OPEN_GOP = (
+    "HEVC in AVI: for indices {k} torchcodec seeks to a keyframe after the first, which x265 writes as an "
+    "open-GOP CRA whose leading pictures its decoder drops; not replayed, so shown from there are the pictures "
+    "a closed GOP (IDR) would give, which may differ by a few frames")
 # Measured on torchcodec 0.13.0 (Debian's FFmpeg 5.1) with MPEG-2 in .mpg: read in order every picture is
 # where it belongs; after a seek (avformat_seek_file -> av_seek_frame backward -> mpegps_read_dts) the
 # demuxer lands on the last PES whose dts is <= the keyframe's scan pts and its parser restarts there.
@@ -207,15 +220,18 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         where = _b_frame_container(index)
         order = index.packets or (index.reordered if index.codec in TORCHCODEC_REORDER_REPLAYED else None)
         if order is not None:
-            seeks = torchcodec_index(order, tuple(index.pts.tolist()))
+            # only a seek to the first keyframe is sure to land on an IDR where CRAs may follow
+            keys = 1 if index.packets is None and index.codec in OPEN_GOP_CODECS else None
+            seeks = torchcodec_index(order, tuple(index.pts.tolist()), keys)
             held = order.reorder or 1  # pictures the decoder outputs at the drain, without a pts
             stamp = ("the dts of the packet whose decoding outputs each picture" if order.reorder
                      else "the pictures' own pts")
             notes.append(f"B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder {stamp}, "
                          f"so after a seek frame k is often picture k - {held} (replayed here)")
         if order is not None and order.reorder:
-            # Measured (x264 with B-pyramid: has_b_frames 2): read in order it returns n - 2 frames; the
-            # last two pictures come out at the drain without a pts, though a seek reaches every index.
+            # Measured (x264 with B-pyramid, x265 with bframes=3: has_b_frames 2): read in order it returns
+            # n - 2 frames; the last two pictures come out at the drain without a pts, though a seek reaches
+            # every index.
             decodable = n - order.reorder
             missing = (f"torchcodec 0.13.0 does not return the last {order.reorder} pictures of this AVI "
                        f"({index.codec} with B-frames: its decoder outputs them at the end of the stream without "
@@ -270,11 +286,13 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
             notes.append("MPEG-2 with B-frames in an MPEG stream: decord 0.6.0's seeks land on a PES timestamp, "
                          "not on a keyframe, and its decoder starts at the next I-frame, so after a seek frame k is "
                          "another picture (replayed here)")
-        elif where == "AVI" and index.codec == "h264":
-            seeks = decord_index_without_pts(n, tuple(int(k) for k in index.keyframes))
-            notes.append("H.264 in AVI: decord 0.6.0's FFmpeg gives its packets no pts, so every seek lands on the "
-                         "first keyframe and frame k is another picture after a seek (replayed here, taking the "
-                         "keyframes for IDR pictures)")
+        elif where == "AVI" and index.codec in ("h264", "hevc"):
+            # the pictures output at the drain: the decoder's has_b_frames (x264 B-pyramid, x265 bframes=3: 2)
+            drain = index.reordered.reorder if index.reordered is not None else H264_DRAIN_PICTURES
+            seeks = decord_index_without_pts(n, tuple(int(k) for k in index.keyframes), drain)
+            notes.append(f"{'H.264' if index.codec == 'h264' else 'HEVC'} in AVI: decord 0.6.0's FFmpeg gives its "
+                         "packets no pts, so every seek lands on the first keyframe and frame k is another picture "
+                         "after a seek (replayed here)")
         exact = seeks is not None or not where
         if not exact:
             notes.append(_DECORD_NOT_REPLAYED.format(codec=index.codec, where=where))

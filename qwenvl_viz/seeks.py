@@ -23,6 +23,10 @@ dts of the packet whose decoding output it. H.264 outputs with a fixed delay, ``
 the SPS, so picture ``p`` carries dts ``p + has_b_frames`` and the last ``has_b_frames`` pictures,
 output at the drain, none (``delayed_order``): read in order torchcodec returns ``n - has_b_frames``
 frames, and after a seek index ``k`` gives picture ``k - has_b_frames`` (x264 with B-pyramid: 2).
+HEVC in AVI does the same (x265, bframes=3: has_b_frames 2) while every seek lands on an IDR: its
+first keyframe, or any keyframe of a closed-GOP stream (measured). x265's default later keyframes are
+open-GOP CRAs: after a seek there the decoder drops the leading pictures, so the stamps shift and other
+pictures come back; such seeks are named in ``Replay.unmodelled`` (``TorchcodecIndex.replayed_keys``).
 Source: torchcodec 0.13.0 ``SingleStreamDecoder::getFrameAtIndexInternal`` sets the cursor only when
 the index is not the last one + 1; ``canWeAvoidSeeking`` and ``maybeSeekToBeforeDesiredPts`` as above.
 
@@ -62,8 +66,8 @@ decord's model reaches two more kinds of file (``decord_index``, ``decord_index_
   GOP (``decode_chunks``, libavcodec/mpeg12dec.c: no reference, no sync). So ``Seek(0)`` from the
   end of the index, ``av_seek_frame(pts of frame 0, BACKWARD)``, lands on the P-frame whose dts is
   that pts, and a fresh reader of such a TS returns the second GOP's pictures from frame 0 on.
-- H.264 in AVI: no packet gets a pts, so every ``FrameToPTS`` is ``INT64_MIN`` and every seek
-  lands on the first keyframe; the decoder's pictures keep their packets' dts as best-effort
+- H.264 and HEVC in AVI: no packet gets a pts, so every ``FrameToPTS`` is ``INT64_MIN`` and every seek
+  lands on the first keyframe (an IDR, whatever the later ones are); the decoder's pictures keep their packets' dts as best-effort
   timestamps, save those it outputs at the drain (no dts: ``AV_NOPTS_VALUE``).
 
 One thing is not deterministic in decord itself: ``SkipFramesImpl`` asks its worker thread to drop
@@ -132,6 +136,9 @@ class Replay:
     pictures: tuple[int | None, ...]  # per requested index: the picture (presentation order) returned
     unstable: tuple[int, ...]  # decord: requested indices after which its worker may drop a picture
     error: str | None = None  # decord: the replay left what it models; torchcodec: its failure
+    # torchcodec: requested indices whose seek lands on a keyframe the replay does not model (past
+    # ``TorchcodecIndex.replayed_keys``); the pictures from there on are the fixed delay's guess
+    unmodelled: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,12 +226,14 @@ def decord_index(order: PacketOrder) -> DecordIndex:
 
 
 @functools.lru_cache(maxsize=8)
-def decord_index_without_pts(frames: int, key_packets: tuple[int, ...]) -> DecordIndex:
-    """decord's view of H.264 in AVI: no packet has a pts, the AVI index timestamps are the packets'
-    decode positions, and each keyframe is an IDR picture (all before it are shown before it: x264's
-    closed GOPs), so the picture it starts is its position. The pictures output at the drain carry
-    no timestamp (``H264_DRAIN_PICTURES``); the others their packets' dts, never in the index."""
-    best = tuple(range(frames - H264_DRAIN_PICTURES)) + (NOPTS,) * min(H264_DRAIN_PICTURES, frames)
+def decord_index_without_pts(frames: int, key_packets: tuple[int, ...], drain: int = H264_DRAIN_PICTURES) -> DecordIndex:
+    """decord's view of H.264 or HEVC in AVI: no packet has a pts, the AVI index timestamps are the
+    packets' decode positions, and each keyframe is taken to be an IDR picture (all before it are shown
+    before it: x264's closed GOPs), so the picture it starts is its position. That holds for every seek
+    decord makes there: with no pts, each lands on the first keyframe (measured on x265's open GOPs too,
+    whose later keyframes are CRAs). The ``drain`` pictures output at the end of the stream (the
+    decoder's has_b_frames) carry no timestamp; the others their packets' dts, never in the index."""
+    best = tuple(range(frames - drain)) + (NOPTS,) * min(drain, frames)
     return DecordIndex(frames, (NOPTS,) * frames, key_packets, key_packets, key_packets, best[-frames:])
 
 
@@ -433,6 +442,10 @@ class TorchcodecIndex:
     key_scan_pts: tuple[int, ...]  # keyFrames[j].pts, sorted
     key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to keyframe j
     picture_pts: tuple[int | None, ...]  # per picture: the pts it is stamped with; None: output at the drain
+    # keyframes (the first n by scan pts) a seek to which is replayed; None: all. HEVC: 1, the IDR that
+    # opens the stream; x265's later keyframes are open-GOP CRAs, whose leading pictures (RASL) the
+    # decoder drops after a seek there, which shifts every later output's pkt_dts stamp
+    replayed_keys: int | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -451,8 +464,10 @@ def delayed_order(order: PacketOrder) -> Decode:
 
 
 @functools.lru_cache(maxsize=8)
-def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> TorchcodecIndex:
-    """``presentation_pts``: the pictures' pts in presentation order (what the MPEG-4 decoder stamps).
+def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...],
+                     replayed_keys: int | None = None) -> TorchcodecIndex:
+    """``presentation_pts``: the pictures' pts in presentation order (what the MPEG-4 decoder stamps);
+    ``replayed_keys``: see ``TorchcodecIndex``.
 
     With ``order.reorder`` (H.264 / HEVC in AVI) the packets carry no pts in FFmpeg 5.1, so the frame's
     pts is unset and torchcodec's ``getPtsOrDts`` takes its ``pkt_dts``: the dts of the packet whose
@@ -465,7 +480,7 @@ def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> T
         decode = decode_order(order)
         pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
     keys = sorted(d for d, k in zip(order.dts, order.key) if k)
-    return TorchcodecIndex(tuple(sorted(order.dts)), tuple(keys), decode.key_picture, pts)
+    return TorchcodecIndex(tuple(sorted(order.dts)), tuple(keys), decode.key_picture, pts, replayed_keys)
 
 
 def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
@@ -482,6 +497,7 @@ def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
     last: int | None = None  # lastDecodedAvFramePts
     cursor = 0
     prev: tuple[int, int] | None = None  # (index, its position in req)
+    unmodelled: list[int] = []
     for i in sorted(range(len(req)), key=lambda i: req[i]):
         k = req[i]
         if prev is not None and k == prev[0]:  # a repeat is copied
@@ -491,13 +507,16 @@ def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
             cursor = index.scan_pts[k]
             avoid = last is not None and cursor > last and key_of(last) >= 0 and key_of(last) == key_of(cursor)
             if not avoid:
-                nxt = index.key_picture[max(key_of(cursor), 0)]
+                j = max(key_of(cursor), 0)
+                nxt = index.key_picture[j]
+                if index.replayed_keys is not None and j >= index.replayed_keys:
+                    unmodelled.append(k)
         while nxt < n_pic and (index.picture_pts[nxt] is None or index.picture_pts[nxt] < cursor):
             nxt += 1
         if nxt >= n_pic:
             return Replay(tuple(out), (), "torchcodec 0.13.0: RuntimeError: Requested next frame while there are "
-                                          "no more frames left to decode")
+                                          "no more frames left to decode", tuple(unmodelled))
         out[i], last = nxt, index.picture_pts[nxt]
         nxt += 1
         prev = (k, i)
-    return Replay(tuple(out), ())
+    return Replay(tuple(out), (), None, tuple(unmodelled))

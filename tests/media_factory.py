@@ -293,18 +293,29 @@ CORPUS = {
                                           args=["-c:v", "msmpeg4", "-q:v", "2"])),
 }
 
+
+def _x265(params: str) -> list[str]:
+    """ffmpeg arguments for x265 with B-frames, deterministic (one thread), plus ``params``."""
+    return ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+            f"bframes=3:{params}:pools=none:frame-threads=1:log-level=error"]
+
+
 # More codecs and timestamp layouts, kept apart from CORPUS so tests that loop over CORPUS keep their set.
-# HEVC and AV1 as phones and web video store them; packet timestamps out of presentation order (H.264 with
-# B-frames in AVI: pts = dts in decode order; MPEG-2 program stream: pts out of order, some dts missing)
+# HEVC and AV1 as phones and web video store them; packet timestamps out of presentation order (H.264 and
+# HEVC with B-frames in AVI: pts = dts in decode order; MPEG-2 program stream: pts out of order, some dts missing)
 # and missing altogether (a raw H.264 elementary stream).
-_X265 = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
-         "bframes=3:keyint=250:pools=none:frame-threads=1:log-level=error"]
+_X265 = _x265("keyint=250")
 CODEC_CORPUS = {
     "hevc_bframes_mp4": ("mp4", dict(frames=40, fps=30, args=[*_X265, "-tag:v", "hvc1"])),
     "av1_mp4": ("mp4", dict(frames=30, fps=30, args=["-c:v", "libaom-av1", "-cpu-used", "8", "-row-mt", "0",
                                                      "-threads", "1", "-crf", "40", "-g", "250"])),
     "h264_bframes_avi": ("avi", dict(frames=60, fps=30, args=["-c:v", "libx264", "-bf", "3", "-g", "250",
                                                               "-threads", "1"])),
+    # x265's default open GOPs, a keyframe every 20 frames (CRAs after the first, as in a long file). FFmpeg's
+    # AVI muxer has no fourcc for HEVC (it writes 0: rawvideo); "hev1", a mov tag its AVI demuxer falls back
+    # to, is the one decord's FFmpeg 4.1 reads too ("HEVC" and "H265" came to FFmpeg's AVI demuxer later).
+    "hevc_bframes_avi": ("avi", dict(frames=60, fps=30, args=[*_x265("keyint=20:min-keyint=20:scenecut=0"),
+                                                              "-tag:v", "hev1"])),
     "mpeg2_bframes_mpg": ("mpg", dict(frames=45, fps=30, args=["-c:v", "mpeg2video", "-bf", "2", "-g", "15",
                                                                "-q:v", "4"])),
     "h264_raw": ("h264", dict(frames=60, fps=30, args=["-c:v", "libx264", "-bf", "3", "-g", "250", "-threads", "1"])),

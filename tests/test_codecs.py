@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from media_factory import CODEC_CORPUS, frame_index_of, media_files  # noqa: F401  (pytest fixture)
+from media_factory import CODEC_CORPUS, _x265, frame_index_of, media_files  # noqa: F401  (pytest fixture)
 from oracles import load_video_processor, official
 from qwenvl_viz import VizError, explain
 from qwenvl_viz import media as media_stage
 from qwenvl_viz.decoders import Decoder, decoder_view
+from qwenvl_viz.seeks import replay_torchcodec, torchcodec_index
 
 decord = pytest.importorskip("decord")
 torchcodec_decoders = pytest.importorskip("torchcodec.decoders")
@@ -30,7 +31,7 @@ torchcodec_decoders = pytest.importorskip("torchcodec.decoders")
 CLIPS = list(CODEC_CORPUS)
 MODELS = ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]
 BACKENDS = [d.value for d in Decoder]
-ENCODER = {"hevc_bframes_mp4": "libx265", "av1_mp4": "libaom-av1"}  # the others use encoders every build has
+ENCODER = {"hevc_bframes_mp4": "libx265", "hevc_bframes_avi": "libx265", "av1_mp4": "libaom-av1"}  # the others use encoders every build has
 
 # (clip, backend) -> (what the trace's error says, what the real backend raises). Measured:
 # - decord 0.6.0 bundles FFmpeg 4.1 without libdav1d / libaom: no AV1 decoder, so no video stream;
@@ -179,9 +180,56 @@ def test_h264_bframes_in_avi_is_read_torchcodec_replayed_and_decord_flagged(medi
     assert view.exact and list(view.returned) == got == [0, 30, 27]  # frame 59: a seek to keyframe 0, 26 skipped
 
 
+def test_hevc_bframes_in_avi_is_read_torchcodec_flagged_after_a_cra_and_decord_replayed(media_files):
+    """x265 in AVI, open GOPs (CRAs at decode positions 17 and 37, pictures 20 and 40): like H.264 there,
+    torchcodec returns picture k - 2 after a seek to the first keyframe and stops 2 short read in order; a
+    seek to a CRA drops its leading pictures, so other pictures come back (flagged). decord never seeks
+    past the first keyframe (no pts), so its replay is H.264's."""
+    path = _clip(media_files, "hevc_bframes_avi")
+    info = media_stage.open_media(path)
+    assert [frame_index_of(f) for f in media_stage.read_frames(info, [0, 1, 2, 30, 59])] == [0, 1, 2, 30, 59]
+    tc, de = decoder_view(info, "torchcodec"), decoder_view(info, "decord")
+    assert (tc.decodable, de.decodable, info.frames) == (58, 60, 60)
+    real = [frame_index_of(f) for f in _tc(path).get_frames_at(indices=[0, 3, 14]).data.permute(0, 2, 3, 1).numpy()]
+    assert tc.sampled([0, 3, 14]).exact and real == tc.pictures([0, 3, 14]) == [0, 1, 12]
+    flagged = tc.sampled([0, 20, 39, 59])  # the reference's fps=2 request: seeks to both CRAs
+    real = [frame_index_of(f) for f in _tc(path).get_frames_at(indices=[0, 20, 39, 59]).data.permute(0, 2, 3, 1).numpy()]
+    assert not flagged.exact and "open-GOP CRA" in flagged.notes[-1] and real != [0, 20, 39, 59]
+    got = [frame_index_of(f) for f in decord.VideoReader(str(path)).get_batch([0, 21, 59]).asnumpy()]
+    view = de.sampled([0, 21, 59])
+    # frames 21 and 59: each seek lands on keyframe 0, then skips 4 and 22 (counted from keyframes 17 and 37)
+    assert view.exact and list(view.returned) == got == [0, 4, 22]
+
+
 # Random sorted requests (repeats and gaps), the way qwen-vl-utils and transformers call get_frames_at.
 _RNG = np.random.default_rng(13)
 _RANDOM_REQUESTS = [sorted(_RNG.integers(0, 1 << 16, int(k)).tolist()) for k in _RNG.integers(1, 16, 16)]
+# HEVC in AVI beside the corpus clip (open GOPs): x265 with one keyframe, and with closed GOPs (IDRs)
+HEVC_AVI = {"hevc_one_gop_avi": "keyint=250", "hevc_closed_gop_avi": "keyint=20:min-keyint=20:scenecut=0:open-gop=0"}
+
+
+@pytest.fixture(scope="module")
+def hevc_avi(tmp_path_factory):
+    from media_factory import make_ffmpeg_video
+
+    if not shutil.which("ffmpeg") or " libx265 " not in _ffmpeg_encoders():
+        pytest.skip("the ffmpeg CLI with libx265 writes the clips")
+    root = tmp_path_factory.mktemp("hevc_avi")
+    return {name: make_ffmpeg_video(root / f"{name}.avi", frames=60, fps=30, args=[*_x265(p), "-tag:v", "hev1"])
+            for name, p in HEVC_AVI.items()}
+
+
+def _torchcodec_requests(n: int) -> list[list[int]]:
+    return [list(range(n)), [n - 1], [0, n // 2, n - 1], *(sorted(k % n for k in r) for r in _RANDOM_REQUESTS)]
+
+
+def _tc_pictures(path, idx) -> list[int] | None:
+    """The real ``get_frames_at(idx)``'s pictures; None where it runs out of frames."""
+    try:
+        return [frame_index_of(f) for f in _tc(path).get_frames_at(indices=idx).data.permute(0, 2, 3, 1).numpy()]
+    except RuntimeError as e:
+        assert "no more frames left to decode" in str(e)
+        return None
 
 
 @pytest.mark.parametrize("name", [
@@ -189,25 +237,46 @@ _RANDOM_REQUESTS = [sorted(_RNG.integers(0, 1 << 16, int(k)).tolist()) for k in 
         strict=True, reason="not replayed: after a seek FFmpeg 5.1's MPEG-PS demuxer lands on a PES by dts and "
                             "its parser restarts there, so torchcodec loses pictures and re-stamps others"))
     if n == "mpeg2_bframes_mpg" else n
-    for n in ("h264_bframes_avi", "mpeg2_bframes_mpg")])
-def test_torchcodec_replay_returns_the_pictures_of_the_real_one(media_files, name):
+    for n in ("h264_bframes_avi", "hevc_bframes_avi", "hevc_one_gop_avi", "mpeg2_bframes_mpg")])
+def test_torchcodec_replay_returns_the_pictures_of_the_real_one(media_files, hevc_avi, name):
     """Which picture each index of a request gives, or where the call fails, against the real
-    ``VideoDecoder(path).get_frames_at`` on the same request."""
-    path = _clip(media_files, name)
-    view = decoder_view(media_stage.open_media(path), "torchcodec")
-    n = view.frames
-    requests = [list(range(n)), [n - 1], [0, n // 2, n - 1], *([k % n for k in r] for r in _RANDOM_REQUESTS)]
-    failed = 0
-    for idx in (sorted(r) for r in requests):
-        ours = view.pictures(idx)
-        try:
-            real = [frame_index_of(f) for f in _tc(path).get_frames_at(indices=idx).data.permute(0, 2, 3, 1).numpy()]
-        except RuntimeError as e:
-            assert "no more frames left to decode" in str(e) and None in ours, (idx, ours)
+    ``VideoDecoder(path).get_frames_at`` on the same request. Requests the view flags (HEVC: a seek to an
+    open-GOP CRA) are not compared, but some of them must really differ, or the flag would be needless."""
+    path = hevc_avi[name] if name in hevc_avi else _clip(media_files, name)
+    info = media_stage.open_media(path)
+    view = decoder_view(info, "torchcodec")
+    keys = media_stage._index_for(info).keyframes
+    first_gop = int(keys[1]) if len(keys) > 1 else view.frames  # requests there never seek past keyframe 0
+    requests = _torchcodec_requests(view.frames) + [sorted(k % first_gop for k in r) for r in _RANDOM_REQUESTS]
+    failed = compared = differ = 0
+    for idx in requests:
+        ours, real = view.pictures(idx), _tc_pictures(path, idx)
+        if not view.sampled(idx).exact:
+            differ += real is None or real != ours
+            continue
+        compared += 1
+        if real is None:
+            assert None in ours, (idx, ours)
             failed += 1
             continue
         assert real == ours, idx
-    assert failed < len(requests) // 2
+    assert failed < len(requests) // 2 and compared >= len(requests) // 2
+    assert differ > 0 if name == "hevc_bframes_avi" else differ == 0
+
+
+def test_torchcodec_fixed_delay_covers_hevc_closed_gops_not_open_ones(media_files, hevc_avi):
+    """With every keyframe an IDR (x265 open-gop=0) the fixed-delay replay is exact after any seek; with
+    x265's default CRAs it is not. The probe cannot tell the two (the AVI index flags both as keyframes),
+    so the view trusts only seeks to the first keyframe (measured here with every keyframe trusted)."""
+    mismatches = {}
+    for name, path in (("closed", hevc_avi["hevc_closed_gop_avi"]), ("open", _clip(media_files, "hevc_bframes_avi"))):
+        index = media_stage._index_for(media_stage.open_media(path))
+        trusted = torchcodec_index(index.reordered, tuple(index.pts.tolist()))
+        mismatches[name] = 0
+        for idx in _torchcodec_requests(len(index.pts)):
+            r = replay_torchcodec(trusted, idx)
+            mismatches[name] += (None if r.error else list(r.pictures)) != _tc_pictures(path, idx)
+    assert mismatches["closed"] == 0 < mismatches["open"]
 
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "pyav"])
@@ -315,14 +384,14 @@ def test_mpeg_ts_decord_pictures(mpeg2_ts):
 
 # decord 0.6.0 on B-frames whose seeks land elsewhere: the replay against the real library. Requests whose
 # replay reaches a race of its reader with its decoder thread are flagged inexact and skipped here.
-DECORD_REPLAYED = ["h264_bframes_avi", "mpeg2_bframes_mpg", "mpeg2_ts"]
+DECORD_REPLAYED = ["h264_bframes_avi", "hevc_bframes_avi", "hevc_closed_gop_avi", "mpeg2_bframes_mpg", "mpeg2_ts"]
 
 
 @pytest.mark.parametrize("name", DECORD_REPLAYED)
-def test_decord_replay_equals_decord_on_random_sorted_requests(media_files, mpeg2_ts, name):
+def test_decord_replay_equals_decord_on_random_sorted_requests(media_files, mpeg2_ts, hevc_avi, name):
     import random
 
-    path = mpeg2_ts if name == "mpeg2_ts" else _clip(media_files, name)
+    path = mpeg2_ts if name == "mpeg2_ts" else hevc_avi[name] if name in hevc_avi else _clip(media_files, name)
     view = decoder_view(media_stage.open_media(path), "decord")
     assert view.seeks is not None and view.exact
     rng = random.Random(name)
