@@ -162,7 +162,7 @@ def test_a_frame_lost_while_skipping_is_decoded_again_without_skipping(media_fil
                 continue  # as if the codec had dropped a wanted frame under skip_frame=NONREF
             yield frame
 
-    monkeypatch.setattr(media, "_decoded_frames", lossy)
+    monkeypatch.setattr(media.probe, "_decoded_frames", lossy)
     assert [frame_index_of(f) for f in read_frames(info, [10, 20, 30])] == [10, 20, 30]
 
 
@@ -379,7 +379,7 @@ def test_the_same_bytes_under_another_name_are_not_probed_again(media_files, tmp
     m.clear_cache()
     calls = []
     real = m._probe_video
-    monkeypatch.setattr(m, "_probe_video", lambda *args: (calls.append(args[0]), real(*args))[1])
+    monkeypatch.setattr(m.probe, "_probe_video", lambda *args: (calls.append(args[0]), real(*args))[1])
     ia, ib = m.open_media(a), m.open_media(b)
     assert calls == [str(a)]  # one demux pass for both names
     assert (ia.path, ib.path) == (str(a), str(b)) and ia.content_hash == ib.content_hash

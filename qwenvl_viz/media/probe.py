@@ -50,9 +50,9 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .seeks import B_VOP, REF, REF_PACKED_B, SLOT, PacketOrder
-from .errors import VizError
-from .words import say
+from ..seeks import B_VOP, REF, REF_PACKED_B, SLOT, PacketOrder
+from ..errors import VizError
+from ..words import say
 
 __all__ = [
     "MediaInfo",
