@@ -154,16 +154,19 @@ def test_gop30_clip_seeks_and_decodes_fewer_frames_with_the_same_pixels(media_fi
 
 def test_a_frame_lost_while_skipping_is_decoded_again_without_skipping(media_files, monkeypatch):
     info = open_media(media_files.video("mp4", frames=40, gop=40))
-    real = media._decoded_frames
+    real = media.frames._decoded_frames
+    dropped = []
 
     def lossy(container, stream, index, wanted, skip):
         for frame in real(container, stream, index, wanted, skip):
-            if skip and media._frame_index(index, frame.pts) == 20:
+            if skip and media.frames._frame_index(index, frame.pts) == 20:
+                dropped.append(20)
                 continue  # as if the codec had dropped a wanted frame under skip_frame=NONREF
             yield frame
 
-    monkeypatch.setattr(media, "_decoded_frames", lossy)
+    monkeypatch.setattr(media.frames, "_decoded_frames", lossy)  # where _decode_pass looks it up
     assert [frame_index_of(f) for f in read_frames(info, [10, 20, 30])] == [10, 20, 30]
+    assert dropped == [20]  # the loss happened, and the retry without skipping recovered the frame
 
 
 def test_second_call_decodes_nothing_and_superset_decodes_only_new_frames(media_files):
@@ -379,7 +382,7 @@ def test_the_same_bytes_under_another_name_are_not_probed_again(media_files, tmp
     m.clear_cache()
     calls = []
     real = m._probe_video
-    monkeypatch.setattr(m, "_probe_video", lambda *args: (calls.append(args[0]), real(*args))[1])
+    monkeypatch.setattr(m.probe, "_probe_video", lambda *args: (calls.append(args[0]), real(*args))[1])
     ia, ib = m.open_media(a), m.open_media(b)
     assert calls == [str(a)]  # one demux pass for both names
     assert (ia.path, ib.path) == (str(a), str(b)) and ia.content_hash == ib.content_hash

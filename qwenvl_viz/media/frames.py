@@ -1,0 +1,290 @@
+"""Decoding: the frames asked for, each decoded at most once (seek or skip, whichever decodes less),
+served through the frame cache, optionally a couple of frames ahead on a background thread."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+
+import av
+import numpy as np
+
+from ..errors import VizError
+from .caches import _count, _frame_cache
+from .info import MediaInfo, _VideoIndex
+from .probe import _av_open, _index_for
+
+SEEK_COST_FRAMES = 4  # a seek (flush + restart) costs about this many decoded frames
+# Codecs whose skip_frame=NONREF drops only frames no other frame references (checked bit-exact
+# against decord in tests/test_media.py for h264, vp8, vp9, mpeg4).
+SKIP_NONREF_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg2video", "vp8", "vp9"})
+
+
+def _check_indices(info: MediaInfo, indices: Sequence[int]) -> list[int]:
+    out = [int(i) for i in indices]
+    bad = [i for i in out if not 0 <= i < info.frames]
+    if bad:
+        raise VizError(
+            f"frame index {bad[0]} is out of range for {os.path.basename(info.path)!r}: it has "
+            f"{info.frames} frames, allowed 0..{info.frames - 1}",
+            field="frames",
+        )
+    return out
+
+
+def _ascending_runs(req: list[int]) -> list[list[int]]:
+    """``req`` cut where an index goes back: each run is one decode pass."""
+    runs: list[list[int]] = []
+    for i in req:
+        if runs and i >= runs[-1][-1]:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def _to_display(frame: av.VideoFrame, rotation_k: int) -> np.ndarray:
+    rgb = frame.to_ndarray(format="rgb24")
+    if rotation_k:
+        rgb = np.rot90(rgb, rotation_k)
+    rgb = np.ascontiguousarray(rgb)
+    rgb.setflags(write=False)  # shared with the cache: copy before writing
+    return rgb
+
+
+def _decode_wanted(info: MediaInfo, index: _VideoIndex, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(i, rgb)`` for each ``i`` of ``wanted`` (unique, ascending), decoding as little as possible.
+
+    Two savings, both exact (the frames kept are bit-identical to a full decode):
+    - seek: ``pos`` is the presentation index of the next frame the decoder outputs. For a target
+      ``t`` whose closest keyframe at or before it is ``k``, seek to ``k`` when ``k > pos`` and
+      decoding ``t - k`` frames plus the seek's cost beats decoding ``t - pos`` frames forward.
+    - skip: packets of frames nobody wants are fed with ``skip_frame=NONREF``, so the decoder drops
+      the ones no other frame references (about a third of an x264 stream with B-frames).
+    If the container's index or the codec misbehaves (a seek lands past its target, a wanted frame
+    goes missing), the pass restarts without that saving from the first frame not yet delivered.
+    """
+    name = os.path.basename(info.path)
+    allow_seek = allow_skip = index.seekable
+    while True:
+        try:
+            yield from _decode_pass(info, index, wanted, allow_seek, allow_skip, name)
+            return
+        except _Restart as e:
+            wanted = [i for i in wanted if i >= e.target]
+            allow_seek = allow_seek and not e.seek_failed
+            allow_skip = allow_skip and e.seek_failed  # a missing frame: stop skipping first
+
+
+class _Restart(Exception):
+    def __init__(self, target: int, *, seek_failed: bool) -> None:
+        self.target = target
+        self.seek_failed = seek_failed
+
+
+def _keyframe_at_or_before(index: _VideoIndex, target: int) -> int:
+    j = int(np.searchsorted(index.keyframes, target, side="right")) - 1
+    return int(index.keyframes[j]) if j >= 0 else 0
+
+
+def _frame_index(index: _VideoIndex, ts: int | None) -> int | None:
+    """Presentation index of the frame with timestamp ``ts`` (None when unknown)."""
+    if ts is None or not index.seekable:
+        return None
+    j = int(np.searchsorted(index.pts, ts))
+    return j if j < len(index.pts) and index.pts[j] == ts else None
+
+
+def _decoded_frames(container, stream, index: _VideoIndex, wanted: set[int], skip: bool) -> Iterator[av.VideoFrame]:
+    """Demux + decode from the current position; unwanted packets go in with skip_frame=NONREF."""
+    cc = stream.codec_context
+    mode = cc.skip_frame
+    for pkt in container.demux(stream):
+        if skip:
+            idx = _frame_index(index, pkt.pts)
+            want = "DEFAULT" if idx is None or idx in wanted else "NONREF"
+            if want != mode:  # read by the decoder when this packet is submitted (frame threads too)
+                cc.skip_frame = mode = want
+        yield from pkt.decode()
+
+
+def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_seek: bool, allow_skip: bool, name: str):
+    wanted_set = set(wanted)
+    with _av_open(info.path) as container:
+        stream = container.streams[index.stream_index]
+        skip = allow_skip and stream.codec_context.name in SKIP_NONREF_CODECS
+        frames = _decoded_frames(container, stream, index, wanted_set, skip)
+        pos = 0
+        just_seeked = False
+        for target in wanted:
+            if allow_seek:
+                k = _keyframe_at_or_before(index, target)
+                if k > pos and (target - k) + SEEK_COST_FRAMES < (target - pos):
+                    frames.close()
+                    container.seek(int(index.pts[k]), stream=stream, backward=True, any_frame=False)
+                    _count("seeks")
+                    frames = _decoded_frames(container, stream, index, wanted_set, skip)
+                    pos, just_seeked = k, True
+            try:
+                for frame in frames:
+                    _count("frames_decoded")
+                    idx = _frame_index(index, frame.pts)
+                    if idx is None:
+                        idx = pos  # without usable pts, frames are counted in output order
+                    if just_seeked and idx > target:
+                        raise _Restart(target, seek_failed=True)
+                    just_seeked = False
+                    if idx > pos:
+                        _count("frames_skipped", idx - pos)
+                    pos = idx + 1
+                    if idx == target:
+                        _count("frames_converted")
+                        yield target, _to_display(frame, index.rotation_k)
+                        break
+                    if idx > target:
+                        if skip:
+                            raise _Restart(target, seek_failed=False)
+                        raise VizError(f"frame {target} of {name!r} could not be decoded (the decoder skipped it)")
+                else:
+                    if skip:
+                        raise _Restart(target, seek_failed=False)
+                    raise VizError(
+                        f"frame {target} of {name!r} could not be decoded: the stream ended after frame {pos - 1} "
+                        f"although {info.frames} packets were counted; the file may be truncated"
+                    )
+            except (VizError, _Restart):
+                raise
+            except (av.FFmpegError, ValueError) as e:
+                raise VizError(f"decoding frame {target} of {name!r} failed: {e}; the file may be corrupt") from None
+        frames.close()
+
+
+def _prefetched(gen: Iterator[tuple[int, np.ndarray]], depth: int = 2) -> Iterator[tuple[int, np.ndarray]]:
+    """Run ``gen`` in a background thread ``depth`` items ahead (PyAV releases the GIL in decode)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in gen:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as e:  # handed to the consumer, raised there
+            q.put(e)
+        finally:
+            gen.close()
+
+    worker = threading.Thread(target=produce, name="qwenvl-viz-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()
+
+
+def iter_frames(info: MediaInfo, indices: Sequence[int], *, prefetch: bool = True) -> Iterator[np.ndarray]:
+    """Yield one uint8 ``[H, W, 3]`` RGB frame (displayed orientation, read-only) per index.
+
+    ``indices`` are checked at once, before decoding. Cached frames cost nothing; the others are
+    decoded in one pass per ascending run of ``indices`` (a backend that seeks may return an earlier
+    picture after a later one), which seeks only where a keyframe between the current position and
+    the target makes that cheaper, and converts to RGB only the frames yielded. With ``prefetch`` a
+    background thread decodes up to two frames ahead.
+    """
+    if info.kind != "video":
+        raise VizError(f"iter_frames needs a video; {os.path.basename(info.path)!r} is an {info.kind}; use load_image")
+    req = _check_indices(info, indices)
+    index = _index_for(info) if req else None
+    runs = _ascending_runs(req)
+    if len(runs) <= 1:
+        return _iter_frames(info, index, req, prefetch)
+    return _iter_runs(info, index, runs, prefetch)
+
+
+def _iter_runs(info: MediaInfo, index: _VideoIndex, runs: list[list[int]], prefetch: bool) -> Iterator[np.ndarray]:
+    for run in runs:
+        yield from _iter_frames(info, index, run, prefetch)
+
+
+def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], prefetch: bool) -> Iterator[np.ndarray]:
+    if not req or index is None:
+        return
+    # Take the cached frames now, so decoding the others cannot evict them before they are yielded.
+    have: dict[int, np.ndarray] = {}
+    for i in dict.fromkeys(req):
+        arr = _frame_cache.get((info.content_hash, i))
+        if arr is not None:
+            have[i] = arr
+    _count("cache_hits", sum(1 for i in req if i in have))
+    missing = [i for i in dict.fromkeys(req) if i not in have]
+    _count("cache_misses", len(missing))
+    # A pass never evicts its own frames: LRU over a scan larger than the cache would keep only its
+    # tail, which a repeat of the same scan evicts before reaching it; keeping the head gives hits.
+    room = _frame_cache.max_bytes - sum(a.nbytes for a in have.values())
+    decoded: Iterator[tuple[int, np.ndarray]] = iter(())
+    if missing:
+        decoded = _decode_wanted(info, index, missing)
+        if prefetch and len(missing) > 1:
+            decoded = _prefetched(decoded)
+    try:
+        last: tuple[int, np.ndarray] | None = None
+        for i in req:
+            if i in have:
+                yield have[i]
+            elif last is not None and last[0] == i:
+                yield last[1]
+            else:
+                j, arr = next(decoded)
+                assert j == i, (j, i)  # decode order = sorted unique missing = request order
+                if arr.nbytes <= room:
+                    _frame_cache.put((info.content_hash, i), arr)
+                    room -= arr.nbytes
+                last = (i, arr)
+                yield arr
+    finally:
+        close = getattr(decoded, "close", None)
+        if close is not None:
+            close()
+
+
+def frame_times(info: MediaInfo, indices: Sequence[int]) -> list[float | None]:
+    """When frame ``i`` (presentation order) is shown, in seconds from the stream's first frame: its pts.
+
+    Beside ``i / fps`` (what the references compute) this shows the real playback time on VFR clips
+    and AVIs with dropped-frame slots. None where the file has no usable timestamps.
+    """
+    index = _index_for(info)
+    if not index.seekable or not index.time_base:
+        return [None for _ in indices]
+    first = int(index.pts[0])
+    return [float((int(index.pts[i]) - first) * index.time_base) for i in indices]
+
+
+def read_frames(info: MediaInfo, indices: Sequence[int]) -> np.ndarray:
+    """Stacked uint8 ``[n, H, W, 3]`` frames (a new, writable array); for small clips and tests."""
+    frames = list(iter_frames(info, indices))
+    if not frames:
+        return np.zeros((0, info.height, info.width, 3), np.uint8)
+    return np.stack(frames)
