@@ -153,8 +153,8 @@ _TORCHCODEC_NOT_REPLAYED = (
     "B-frames in {where} ({codec}): after a seek torchcodec may return other pictures than the index says; "
     "its seeks are replayed for MPEG-4 Part 2, H.264 and HEVC in AVI only, so shown here are the pictures the "
     "index names")
-# Measured on x265's default open GOPs in AVI (torchcodec 0.13.0): after a seek to a CRA other than the first
-# keyframe, its decoder drops the leading (RASL) pictures and stamps the rest with other packets' dts.
+# HEVC in AVI: seeks to IDRs and CRAs are replayed (seeks.delayed_order); one to any other keyframe (a BLA, a
+# type the probe could not read) or into a stream that does not open on an IDR is not.
 _TORCHCODEC_UNMODELLED_KEY = (
     "HEVC in AVI: for indices {k} torchcodec seeks to a keyframe that is neither an IDR nor a CRA (or a stream "
     "that does not open on an IDR); not replayed, so shown from there are the pictures an IDR would give, which "

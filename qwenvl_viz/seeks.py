@@ -24,16 +24,17 @@ the SPS, so picture ``p`` carries dts ``p + has_b_frames`` and the last ``has_b_
 output at the drain, none (``delayed_order``): read in order torchcodec returns ``n - has_b_frames``
 frames, and after a seek index ``k`` gives picture ``k - has_b_frames`` (x264 with B-pyramid: 2).
 HEVC in AVI does the same (x265, bframes=3: has_b_frames 2), reading in order and after a seek to an
-IDR. x265's default later keyframes are open-GOP CRAs, after which the decoder (flushed by the seek) drops
-the RASL pictures, the leading ones that reference the previous GOP: libavcodec/hevcdec.c
-``decode_nal_unit`` sets ``max_ra`` to the CRA's POC on the first picture after a flush (``max_ra ==
-INT_MAX``) and skips a RASL_N / RASL_R slice whose POC is <= it, before ``hevc_frame_start``, so that packet
-outputs nothing. The others are output by POC, one per decoded packet once more than ``num_reorder_pics``
+IDR. x265's default later keyframes are open-GOP CRAs, after which the decoder drops the RASL pictures,
+the leading ones that reference the previous GOP (FFmpeg 5.1, libavcodec/hevcdec.c): the seek flushes it
+(``hevc_decode_flush``: ``max_ra = INT_MAX``), ``decode_nal_unit`` sets ``max_ra`` to the CRA's POC on the
+first picture after that and skips a RASL_N / RASL_R slice whose POC is <= it before ``hevc_frame_start``
+(which alone calls ``ff_hevc_output_frame``), so that packet outputs nothing. The others are output by POC, one per decoded packet once more than ``num_reorder_pics``
 (= has_b_frames) wait (hevc_refs.c ``ff_hevc_output_frame``). The RASL pictures are shown first among the
 CRA's leading ones (H.265 7.4.2.2: a RASL picture precedes every RADL picture of its CRA in output order),
 so after a seek to a CRA at decode position q with R RASL packets the pictures come out from q + R on, the
-m-th stamped with the dts of the (m + has_b_frames)-th packet decoded (``delayed_order``). Measured on
-x265 streams with 1 and 3 RASL pictures per CRA. The probe reads each packet's NAL unit type
+m-th stamped with the dts of the (m + has_b_frames)-th packet decoded: the stamp it has read in order
+(``delayed_order``). Measured on x265 streams with 1, 3 and 5 RASL pictures per CRA, and with IDRs that
+have RADL pictures. The probe reads each packet's NAL unit type
 (``PacketOrder.nal_types``); a seek to a keyframe that is neither an IDR nor a CRA (a BLA, or an unknown
 type) is named in ``Replay.unmodelled``.
 Source: torchcodec 0.13.0 ``SingleStreamDecoder::getFrameAtIndexInternal`` sets the cursor only when
