@@ -10,8 +10,8 @@ measured against the real library on clips the tests generate (tests/test_decode
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
   ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
   scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at`` (MPEG-4 Part 2,
-  H.264 and HEVC, but not a seek to a later HEVC keyframe, an open-GOP CRA in x265's streams; nor
-  MPEG-2 in a program stream, whose seeks land where its parser restarts).
+  H.264 and HEVC, whose open-GOP CRAs drop their RASL pictures after a seek; not MPEG-2 in a program
+  stream, whose seeks land where its parser restarts).
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
@@ -59,13 +59,9 @@ DECORD_COPY_FAILS = frozenset({"cinepak"})
 # Codecs whose streams decord 0.6.0 cannot count: its FFmpeg's GIF demuxer sets neither nb_frames nor a
 # frame rate, so VideoReader::GetFrameCount (video_reader.cc) estimates 0 frames and fails.
 DECORD_COUNT_FAILS = frozenset({"gif"})
-# Codecs whose B-frames in AVI torchcodec's replay covers with a fixed reorder delay (seeks.delayed_order),
-# which holds while every seek lands on an IDR: x264's keyframes are IDRs.
+# Codecs whose B-frames in AVI torchcodec's replay covers with a fixed reorder delay (seeks.delayed_order):
+# x264's keyframes are IDRs; HEVC's are IDRs or CRAs, told apart by the probe's NAL unit types.
 TORCHCODEC_REORDER_REPLAYED = frozenset({"h264", "hevc"})
-# Of those, codecs whose keyframes after the first may be open-GOP CRAs (x265's default), whose leading
-# pictures the decoder drops after a seek there: measured, other pictures come back. The probe cannot tell
-# a CRA from an IDR (the AVI index flags both), so a seek to such a keyframe is flagged per request.
-OPEN_GOP_CODECS = frozenset({"hevc"})
 # Codecs (FFmpeg's codec names) that decord 0.6.0's bundled FFmpeg 4.1 has no decoder for (it ships
 # neither libdav1d nor libaom): av_find_best_stream finds no video stream it can open.
 DECORD_NO_DECODER = frozenset({"av1"})
@@ -122,7 +118,7 @@ class DecoderView:
         notes = list(self.notes)
         if isinstance(self.seeks, TorchcodecIndex):  # its failure is part of what is emulated
             if r.unmodelled:
-                notes.append(_TORCHCODEC_OPEN_GOP.format(k=list(r.unmodelled)))
+                notes.append(_TORCHCODEC_UNMODELLED_KEY.format(k=list(r.unmodelled)))
             return replace(self, indices=ks, returned=r.pictures, exact=not r.unmodelled, notes=tuple(notes))
         if r.error:
             notes.append(f"{r.error}; shown here are the pictures the indices name")
@@ -157,12 +153,12 @@ _TORCHCODEC_NOT_REPLAYED = (
     "B-frames in {where} ({codec}): after a seek torchcodec may return other pictures than the index says; "
     "its seeks are replayed for MPEG-4 Part 2, H.264 and HEVC in AVI only, so shown here are the pictures the "
     "index names")
-# Measured on x265's default open GOPs in AVI (torchcodec 0.13.0): after a seek to a CRA other than the first
-# keyframe, its decoder drops the leading (RASL) pictures and stamps the rest with other packets' dts.
-_TORCHCODEC_OPEN_GOP = (
-    "HEVC in AVI: for indices {k} torchcodec seeks to a keyframe after the first, which x265 writes as an "
-    "open-GOP CRA whose leading pictures its decoder drops; not replayed, so shown from there are the pictures "
-    "a closed GOP (IDR) would give, which may differ by a few frames")
+# HEVC in AVI: seeks to IDRs and CRAs are replayed (seeks.delayed_order); one to any other keyframe (a BLA, a
+# type the probe could not read) or into a stream that does not open on an IDR is not.
+_TORCHCODEC_UNMODELLED_KEY = (
+    "HEVC in AVI: for indices {k} torchcodec seeks to a keyframe that is neither an IDR nor a CRA (or a stream "
+    "that does not open on an IDR); not replayed, so shown from there are the pictures an IDR would give, which "
+    "may differ by a few frames")
 # Measured on torchcodec 0.13.0 (Debian's FFmpeg 5.1) with MPEG-2 in .mpg: read in order every picture is
 # where it belongs; after a seek (avformat_seek_file -> av_seek_frame backward -> mpegps_read_dts) the
 # demuxer lands on the last PES whose dts is <= the keyframe's scan pts and its parser restarts there.
@@ -220,9 +216,7 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         where = _b_frame_container(index)
         order = index.packets or (index.reordered if index.codec in TORCHCODEC_REORDER_REPLAYED else None)
         if order is not None:
-            # only a seek to the first keyframe is sure to land on an IDR where CRAs may follow
-            keys = 1 if index.packets is None and index.codec in OPEN_GOP_CODECS else None
-            seeks = torchcodec_index(order, tuple(index.pts.tolist()), keys)
+            seeks = torchcodec_index(order, tuple(index.pts.tolist()))
             held = order.reorder or 1  # pictures the decoder outputs at the drain, without a pts
             stamp = ("the dts of the packet whose decoding outputs each picture" if order.reorder
                      else "the pictures' own pts")

@@ -23,10 +23,20 @@ dts of the packet whose decoding output it. H.264 outputs with a fixed delay, ``
 the SPS, so picture ``p`` carries dts ``p + has_b_frames`` and the last ``has_b_frames`` pictures,
 output at the drain, none (``delayed_order``): read in order torchcodec returns ``n - has_b_frames``
 frames, and after a seek index ``k`` gives picture ``k - has_b_frames`` (x264 with B-pyramid: 2).
-HEVC in AVI does the same (x265, bframes=3: has_b_frames 2) while every seek lands on an IDR: its
-first keyframe, or any keyframe of a closed-GOP stream (measured). x265's default later keyframes are
-open-GOP CRAs: after a seek there the decoder drops the leading pictures, so the stamps shift and other
-pictures come back; such seeks are named in ``Replay.unmodelled`` (``TorchcodecIndex.replayed_keys``).
+HEVC in AVI does the same (x265, bframes=3: has_b_frames 2), reading in order and after a seek to an
+IDR. x265's default later keyframes are open-GOP CRAs, after which the decoder drops the RASL pictures,
+the leading ones that reference the previous GOP (FFmpeg 5.1, libavcodec/hevcdec.c): the seek flushes it
+(``hevc_decode_flush``: ``max_ra = INT_MAX``), ``decode_nal_unit`` sets ``max_ra`` to the CRA's POC on the
+first picture after that and skips a RASL_N / RASL_R slice whose POC is <= it before ``hevc_frame_start``
+(which alone calls ``ff_hevc_output_frame``), so that packet outputs nothing. The others are output by POC, one per decoded packet once more than ``num_reorder_pics``
+(= has_b_frames) wait (hevc_refs.c ``ff_hevc_output_frame``). The RASL pictures are shown first among the
+CRA's leading ones (H.265 7.4.2.2: a RASL picture precedes every RADL picture of its CRA in output order),
+so after a seek to a CRA at decode position q with R RASL packets the pictures come out from q + R on, the
+m-th stamped with the dts of the (m + has_b_frames)-th packet decoded: the stamp it has read in order
+(``delayed_order``). Measured on x265 streams with 1, 3 and 5 RASL pictures per CRA, and with IDRs that
+have RADL pictures. The probe reads each packet's NAL unit type
+(``PacketOrder.nal_types``); a seek to a keyframe that is neither an IDR nor a CRA (a BLA, or an unknown
+type) is named in ``Replay.unmodelled``.
 Source: torchcodec 0.13.0 ``SingleStreamDecoder::getFrameAtIndexInternal`` sets the cursor only when
 the index is not the last one + 1; ``canWeAvoidSeeking`` and ``maybeSeekToBeforeDesiredPts`` as above.
 
@@ -100,6 +110,12 @@ REWIND_RETRY_MAX = 16  # DECORD_REWIND_RETRY_MAX default
 # before it packed behind it (DivX 5), and the placeholder after such a packet (FFmpeg decodes the
 # stored B-VOP in its place).
 REF, B_VOP, REF_PACKED_B, SLOT = "ref", "b", "ref+b", "slot"
+# HEVC NAL unit types (H.265 Table 7-1) of a packet's first slice; NAL_UNKNOWN where none was found
+HEVC_RASL = frozenset({8, 9})  # RASL_N, RASL_R: leading pictures that reference the previous GOP
+HEVC_IRAP = range(16, 24)  # BLA_W_LP .. reserved IRAP types
+HEVC_IDR = frozenset({19, 20})  # IDR_W_RADL, IDR_N_LP
+HEVC_CRA = 21
+NAL_UNKNOWN = -1
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,8 @@ class PacketOrder:
     pts: tuple[int, ...] = ()
     pes: tuple[bool, ...] = ()
     reorder: int = 0  # H.264 / HEVC: the decoder's has_b_frames, its fixed output delay in packets
+    # HEVC in AVI: per packet, the NAL unit type of its first slice (``HEVC_*``); () for other codecs
+    nal_types: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,8 +154,8 @@ class Replay:
     pictures: tuple[int | None, ...]  # per requested index: the picture (presentation order) returned
     unstable: tuple[int, ...]  # decord: requested indices after which its worker may drop a picture
     error: str | None = None  # decord: the replay left what it models; torchcodec: its failure
-    # torchcodec: requested indices whose seek lands on a keyframe the replay does not model (past
-    # ``TorchcodecIndex.replayed_keys``); the pictures from there on are the fixed delay's guess
+    # torchcodec: requested indices whose seek lands on a keyframe the replay does not model
+    # (``TorchcodecIndex.key_modelled``); the pictures from there on are a guess (an IDR's)
     unmodelled: tuple[int, ...] = ()
 
 
@@ -148,6 +166,8 @@ class Decode:
     key_picture: tuple[int, ...]  # per keyframe packet: its picture, the first output after a seek there
     released_by: tuple[int, ...]  # per picture: dts of the packet whose decoding outputs it; NOPTS: the drain
     packet: tuple[int, ...] = ()  # per picture: the packet that holds it
+    # ``delayed_order``: per keyframe, whether a seek there is modelled (HEVC: an IDR or a CRA); (): all are
+    key_modelled: tuple[bool, ...] = ()
 
 
 @functools.lru_cache(maxsize=8)
@@ -442,10 +462,20 @@ class TorchcodecIndex:
     key_scan_pts: tuple[int, ...]  # keyFrames[j].pts, sorted
     key_picture: tuple[int, ...]  # the first picture the decoder outputs after a seek to keyframe j
     picture_pts: tuple[int | None, ...]  # per picture: the pts it is stamped with; None: output at the drain
-    # keyframes (the first n by scan pts) a seek to which is replayed; None: all. HEVC: 1, the IDR that
-    # opens the stream; x265's later keyframes are open-GOP CRAs, whose leading pictures (RASL) the
-    # decoder drops after a seek there, which shifts every later output's pkt_dts stamp
-    replayed_keys: int | None = None
+    # per keyframe: False where a seek there is not replayed (HEVC: neither an IDR nor a CRA); (): all are
+    key_modelled: tuple[bool, ...] = ()
+
+
+def _rasl_after(nal_types: tuple[int, ...], q: int) -> list[int]:
+    """The packets FFmpeg's HEVC decoder skips after a flush and a CRA at packet ``q``: the RASL pictures up
+    to the next IRAP (``max_ra`` is the CRA's POC; later CRAs' RASL pictures have larger POCs)."""
+    skipped = []
+    for i in range(q + 1, len(nal_types)):
+        if nal_types[i] in HEVC_IRAP:
+            break
+        if nal_types[i] in HEVC_RASL:
+            skipped.append(i)
+    return skipped
 
 
 @functools.lru_cache(maxsize=8)
@@ -455,19 +485,33 @@ def delayed_order(order: PacketOrder) -> Decode:
     released by packet ``p + D`` and the last D at the drain. Measured on torchcodec 0.13.0 (x264,
     B-pyramid, D = 2): picture p comes stamped with the dts of packet p + 2, across an IDR too.
 
-    A keyframe is taken to be an IDR (closed GOP: nothing shown before it is decoded after it, x264's
-    default), so a seek there outputs from the picture its decode position numbers, stamped as in order.
+    After a seek to an IDR (x264's keyframes, x265's closed GOPs: nothing shown before it is decoded after
+    it) the outputs are the in-order ones from the picture its decode position numbers. After a seek to
+    an HEVC CRA at packet q the decoder skips its R RASL packets, so the pictures start at q + R (the RASL
+    pictures are the first R shown from q on). The m-th is released by the (m + D)-th packet decoded, and
+    that is packet q + R + m + D, the in-order one: the CRA and the RADL pictures decoded before the last
+    RASL one are shown after it, so there are at most D of them (num_reorder_pics bounds the pictures that
+    precede another in decode order and follow it in output order), and the (m + D)-th is past the last
+    skipped packet.
+
+    >>> o = PacketOrder(tuple(range(8)), (), (True, False, False, False, True, False, False, False),
+    ...                 reorder=1, nal_types=(19, 1, 1, 1, 21, 8, 1, 1))
+    >>> delayed_order(o).key_picture  # packet 5 (RASL) is skipped after a seek to the CRA at packet 4
+    (0, 5)
     """
-    n, d = len(order.dts), order.reorder
+    n, d, nal = len(order.dts), order.reorder, order.nal_types
     released = tuple(order.dts[p + d] if p + d < n else NOPTS for p in range(n))
-    return Decode(tuple(q for q in range(n) if order.key[q]), released)
+    keys = [q for q in range(n) if order.key[q]]
+    # a stream that does not open on an IDR drops RASL pictures read in order too: not modelled
+    opens_on_idr = not nal or nal[0] in HEVC_IDR
+    start = tuple(q + len(_rasl_after(nal, q)) if nal and nal[q] == HEVC_CRA else q for q in keys)
+    modelled = tuple(opens_on_idr and (not nal or nal[q] in HEVC_IDR or nal[q] == HEVC_CRA) for q in keys)
+    return Decode(start, released, (), modelled)
 
 
 @functools.lru_cache(maxsize=8)
-def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...],
-                     replayed_keys: int | None = None) -> TorchcodecIndex:
-    """``presentation_pts``: the pictures' pts in presentation order (what the MPEG-4 decoder stamps);
-    ``replayed_keys``: see ``TorchcodecIndex``.
+def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> TorchcodecIndex:
+    """``presentation_pts``: the pictures' pts in presentation order (what the MPEG-4 decoder stamps).
 
     With ``order.reorder`` (H.264 / HEVC in AVI) the packets carry no pts in FFmpeg 5.1, so the frame's
     pts is unset and torchcodec's ``getPtsOrDts`` takes its ``pkt_dts``: the dts of the packet whose
@@ -480,7 +524,7 @@ def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...],
         decode = decode_order(order)
         pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
     keys = sorted(d for d, k in zip(order.dts, order.key) if k)
-    return TorchcodecIndex(tuple(sorted(order.dts)), tuple(keys), decode.key_picture, pts, replayed_keys)
+    return TorchcodecIndex(tuple(sorted(order.dts)), tuple(keys), decode.key_picture, pts, decode.key_modelled)
 
 
 def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
@@ -509,7 +553,7 @@ def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
             if not avoid:
                 j = max(key_of(cursor), 0)
                 nxt = index.key_picture[j]
-                if index.replayed_keys is not None and j >= index.replayed_keys:
+                if index.key_modelled and not index.key_modelled[j]:
                     unmodelled.append(k)
         while nxt < n_pic and (index.picture_pts[nxt] is None or index.picture_pts[nxt] < cursor):
             nxt += 1

@@ -294,10 +294,10 @@ CORPUS = {
 }
 
 
-def _x265(params: str) -> list[str]:
+def _x265(params: str, bframes: int = 3) -> list[str]:
     """ffmpeg arguments for x265 with B-frames, deterministic (one thread), plus ``params``."""
     return ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
-            f"bframes=3:{params}:pools=none:frame-threads=1:log-level=error"]
+            f"bframes={bframes}:{params}:pools=none:frame-threads=1:log-level=error"]
 
 
 # More codecs and timestamp layouts, kept apart from CORPUS so tests that loop over CORPUS keep their set.

@@ -10,6 +10,8 @@ the same bits in PyAV's FFmpeg, Debian's 5.1 and decord's 4.1 (``test_pixels_are
 
 from __future__ import annotations
 
+import dataclasses
+import doctest
 import functools
 import shutil
 import subprocess
@@ -23,7 +25,7 @@ from oracles import load_video_processor, official
 from qwenvl_viz import VizError, explain
 from qwenvl_viz import media as media_stage
 from qwenvl_viz.decoders import Decoder, decoder_view
-from qwenvl_viz.seeks import replay_torchcodec, torchcodec_index
+from qwenvl_viz.seeks import PacketOrder, replay_torchcodec, torchcodec_index
 
 decord = pytest.importorskip("decord")
 torchcodec_decoders = pytest.importorskip("torchcodec.decoders")
@@ -180,21 +182,22 @@ def test_h264_bframes_in_avi_is_read_torchcodec_replayed_and_decord_flagged(medi
     assert view.exact and list(view.returned) == got == [0, 30, 27]  # frame 59: a seek to keyframe 0, 26 skipped
 
 
-def test_hevc_bframes_in_avi_is_read_torchcodec_flagged_after_a_cra_and_decord_replayed(media_files):
-    """x265 in AVI, open GOPs (CRAs at decode positions 17 and 37, pictures 20 and 40): like H.264 there,
-    torchcodec returns picture k - 2 after a seek to the first keyframe and stops 2 short read in order; a
-    seek to a CRA drops its leading pictures, so other pictures come back (flagged). decord never seeks
-    past the first keyframe (no pts), so its replay is H.264's."""
+def test_hevc_bframes_in_avi_is_read_torchcodec_replayed_after_a_cra_and_decord_replayed(media_files):
+    """x265 in AVI, open GOPs (CRAs at decode positions 17 and 37, pictures 20 and 40, each with 3 RASL
+    pictures): like H.264 there, torchcodec returns picture k - 2 after a seek to the first keyframe and stops
+    2 short read in order; after a seek to a CRA its decoder skips the RASL pictures, so the first picture out
+    is the CRA's. decord never seeks past the first keyframe (no pts), so its replay is H.264's."""
     path = _clip(media_files, "hevc_bframes_avi")
     info = media_stage.open_media(path)
     assert [frame_index_of(f) for f in media_stage.read_frames(info, [0, 1, 2, 30, 59])] == [0, 1, 2, 30, 59]
     tc, de = decoder_view(info, "torchcodec"), decoder_view(info, "decord")
     assert (tc.decodable, de.decodable, info.frames) == (58, 60, 60)
-    real = [frame_index_of(f) for f in _tc(path).get_frames_at(indices=[0, 3, 14]).data.permute(0, 2, 3, 1).numpy()]
-    assert tc.sampled([0, 3, 14]).exact and real == tc.pictures([0, 3, 14]) == [0, 1, 12]
-    flagged = tc.sampled([0, 20, 39, 59])  # the reference's fps=2 request: seeks to both CRAs
-    real = [frame_index_of(f) for f in _tc(path).get_frames_at(indices=[0, 20, 39, 59]).data.permute(0, 2, 3, 1).numpy()]
-    assert not flagged.exact and "open-GOP CRA" in flagged.notes[-1] and real != [0, 20, 39, 59]
+    assert tc.seeks.key_picture == (0, 20, 40)  # packets 18-20 and 38-40 are RASL
+    for idx in ([0, 3, 14], [0, 20, 39, 59], [16, 20, 22]):  # the last two: the reference's fps=2 request, and
+        view = tc.sampled(idx)  # one whose seeks to the CRA at 17 return picture 20 twice
+        real = [frame_index_of(f) for f in _tc(path).get_frames_at(indices=idx).data.permute(0, 2, 3, 1).numpy()]
+        assert view.exact and list(view.returned) == real == tc.pictures(idx), idx
+    assert tc.pictures([16, 20, 22]) == [14, 20, 20]
     got = [frame_index_of(f) for f in decord.VideoReader(str(path)).get_batch([0, 21, 59]).asnumpy()]
     view = de.sampled([0, 21, 59])
     # frames 21 and 59: each seek lands on keyframe 0, then skips 4 and 22 (counted from keyframes 17 and 37)
@@ -204,8 +207,12 @@ def test_hevc_bframes_in_avi_is_read_torchcodec_flagged_after_a_cra_and_decord_r
 # Random sorted requests (repeats and gaps), the way qwen-vl-utils and transformers call get_frames_at.
 _RNG = np.random.default_rng(13)
 _RANDOM_REQUESTS = [sorted(_RNG.integers(0, 1 << 16, int(k)).tolist()) for k in _RNG.integers(1, 16, 16)]
-# HEVC in AVI beside the corpus clip (open GOPs): x265 with one keyframe, and with closed GOPs (IDRs)
-HEVC_AVI = {"hevc_one_gop_avi": "keyint=250", "hevc_closed_gop_avi": "keyint=20:min-keyint=20:scenecut=0:open-gop=0"}
+# HEVC in AVI beside the corpus clip (open GOPs, 3 RASL pictures per CRA): x265 with one keyframe, with closed
+# GOPs (IDRs, two of them with 2 RADL pictures), and with open GOPs of 24 frames and 5 B-frames (5 RASL per CRA)
+HEVC_AVI = {"hevc_one_gop_avi": "keyint=250", "hevc_closed_gop_avi": "keyint=20:min-keyint=20:scenecut=0:open-gop=0",
+            "hevc_radl_avi": "keyint=20:min-keyint=20:scenecut=0:open-gop=0:radl=2",
+            "hevc_5_rasl_avi": "keyint=24:min-keyint=24:scenecut=0:rc-lookahead=10:b-adapt=0"}
+HEVC_AVI_BFRAMES = {"hevc_5_rasl_avi": 5}  # x265's bframes where not 3
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +222,8 @@ def hevc_avi(tmp_path_factory):
     if not shutil.which("ffmpeg") or " libx265 " not in _ffmpeg_encoders():
         pytest.skip("the ffmpeg CLI with libx265 writes the clips")
     root = tmp_path_factory.mktemp("hevc_avi")
-    return {name: make_ffmpeg_video(root / f"{name}.avi", frames=60, fps=30, args=[*_x265(p), "-tag:v", "hev1"])
+    return {name: make_ffmpeg_video(root / f"{name}.avi", frames=60, fps=30,
+                                    args=[*_x265(p, HEVC_AVI_BFRAMES.get(name, 3)), "-tag:v", "hev1"])
             for name, p in HEVC_AVI.items()}
 
 
@@ -237,46 +245,58 @@ def _tc_pictures(path, idx) -> list[int] | None:
         strict=True, reason="not replayed: after a seek FFmpeg 5.1's MPEG-PS demuxer lands on a PES by dts and "
                             "its parser restarts there, so torchcodec loses pictures and re-stamps others"))
     if n == "mpeg2_bframes_mpg" else n
-    for n in ("h264_bframes_avi", "hevc_bframes_avi", "hevc_one_gop_avi", "mpeg2_bframes_mpg")])
+    for n in ("h264_bframes_avi", "hevc_bframes_avi", *HEVC_AVI, "mpeg2_bframes_mpg")])
 def test_torchcodec_replay_returns_the_pictures_of_the_real_one(media_files, hevc_avi, name):
     """Which picture each index of a request gives, or where the call fails, against the real
-    ``VideoDecoder(path).get_frames_at`` on the same request. Requests the view flags (HEVC: a seek to an
-    open-GOP CRA) are not compared, but some of them must really differ, or the flag would be needless."""
+    ``VideoDecoder(path).get_frames_at`` on the same request: every request exact, seeks to HEVC CRAs too."""
     path = hevc_avi[name] if name in hevc_avi else _clip(media_files, name)
-    info = media_stage.open_media(path)
-    view = decoder_view(info, "torchcodec")
-    keys = media_stage._index_for(info).keyframes
-    first_gop = int(keys[1]) if len(keys) > 1 else view.frames  # requests there never seek past keyframe 0
-    requests = _torchcodec_requests(view.frames) + [sorted(k % first_gop for k in r) for r in _RANDOM_REQUESTS]
-    failed = compared = differ = 0
+    view = decoder_view(media_stage.open_media(path), "torchcodec")
+    requests = _torchcodec_requests(view.frames)
+    failed = 0
     for idx in requests:
         ours, real = view.pictures(idx), _tc_pictures(path, idx)
-        if not view.sampled(idx).exact:
-            differ += real is None or real != ours
-            continue
-        compared += 1
+        assert view.sampled(idx).exact, idx
         if real is None:
             assert None in ours, (idx, ours)
             failed += 1
             continue
         assert real == ours, idx
-    assert failed < len(requests) // 2 and compared >= len(requests) // 2
-    assert differ > 0 if name == "hevc_bframes_avi" else differ == 0
+    assert failed < len(requests) // 2
 
 
-def test_torchcodec_fixed_delay_covers_hevc_closed_gops_not_open_ones(media_files, hevc_avi):
-    """With every keyframe an IDR (x265 open-gop=0) the fixed-delay replay is exact after any seek; with
-    x265's default CRAs it is not. The probe cannot tell the two (the AVI index flags both as keyframes),
-    so the view trusts only seeks to the first keyframe (measured here with every keyframe trusted)."""
+def test_hevc_keyframe_types_decide_what_a_seek_returns(media_files, hevc_avi):
+    """The probe tells an IDR from a CRA by its NAL unit type (the AVI index flags both as keyframes): with
+    closed GOPs the fixed delay alone is exact after every seek, with open GOPs it is not, and the RASL skip
+    (each CRA's first picture: its decode position + its RASL count) makes it so."""
+    cases = {"hevc_closed_gop_avi": ((20, 20, 20), (0, 20, 40)), "hevc_radl_avi": ((20, 19, 19), (0, 18, 38)),
+             "hevc_bframes_avi": ((20, 21, 21), (0, 20, 40)), "hevc_5_rasl_avi": ((20, 21, 21), (0, 24, 48))}
     mismatches = {}
-    for name, path in (("closed", hevc_avi["hevc_closed_gop_avi"]), ("open", _clip(media_files, "hevc_bframes_avi"))):
+    for name, (key_types, key_picture) in cases.items():
+        path = hevc_avi[name] if name in hevc_avi else _clip(media_files, name)
         index = media_stage._index_for(media_stage.open_media(path))
-        trusted = torchcodec_index(index.reordered, tuple(index.pts.tolist()))
-        mismatches[name] = 0
-        for idx in _torchcodec_requests(len(index.pts)):
-            r = replay_torchcodec(trusted, idx)
-            mismatches[name] += (None if r.error else list(r.pictures)) != _tc_pictures(path, idx)
-    assert mismatches["closed"] == 0 < mismatches["open"]
+        order = index.reordered
+        assert tuple(t for t, k in zip(order.nal_types, order.key) if k) == key_types
+        assert torchcodec_index(order, tuple(index.pts.tolist())).key_picture == key_picture
+        fixed_delay = torchcodec_index(dataclasses.replace(order, nal_types=()), tuple(index.pts.tolist()))
+        mismatches[name] = sum((None if r.error else list(r.pictures)) != _tc_pictures(path, idx)
+                               for idx in _torchcodec_requests(len(index.pts))
+                               for r in [replay_torchcodec(fixed_delay, idx)])
+    assert mismatches["hevc_closed_gop_avi"] == mismatches["hevc_radl_avi"] == 0
+    assert mismatches["hevc_bframes_avi"] > 0 and mismatches["hevc_5_rasl_avi"] > 0
+
+
+def test_torchcodec_flags_seeks_to_hevc_keyframes_it_does_not_model():
+    """A keyframe that is neither an IDR nor a CRA (here a BLA), or a stream that opens on a CRA (its RASL
+    pictures are dropped read in order too): the requests that seek there are flagged, the others not."""
+    from qwenvl_viz import seeks
+
+    assert doctest.testmod(seeks).failed == 0
+    key = (True,) + (False,) * 9 + (True,) + (False,) * 9
+    bla = PacketOrder(tuple(range(20)), (), key, reorder=2, nal_types=(19,) + (1,) * 9 + (16,) + (1,) * 9)
+    r = replay_torchcodec(torchcodec_index(bla, tuple(range(20))), [3, 12])
+    assert r.unmodelled == (12,) and not replay_torchcodec(torchcodec_index(bla, tuple(range(20))), [3, 5]).unmodelled
+    cra_first = dataclasses.replace(bla, nal_types=(21, 8) + (1,) * 8 + (19,) + (1,) * 9)
+    assert replay_torchcodec(torchcodec_index(cra_first, tuple(range(20))), [3]).unmodelled == (3,)
 
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "pyav"])

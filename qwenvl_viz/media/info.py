@@ -60,7 +60,8 @@ class _VideoIndex:
     # whether a PES timestamp starts it (the MPEG demuxers seek to those), for replaying decord's seeks
     pes_packets: PacketOrder | None = None
     # H.264 / HEVC with B-frames in AVI: the packets in decode order with the decoder's reorder depth
-    # (``PacketOrder.reorder``), for replaying torchcodec's seeks
+    # (``PacketOrder.reorder``) and, for HEVC, each packet's first slice type (``PacketOrder.nal_types``:
+    # IDR, CRA, RASL), for replaying torchcodec's seeks
     reordered: PacketOrder | None = None
     header_duration_s: float | None = None  # the container's stated duration; None in raw elementary streams
     codec_family: str = ""  # FFmpeg's codec name ("av1"), whichever decoder ("libdav1d") PyAV picked

@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from ..errors import VizError
-from ..seeks import B_VOP, REF, REF_PACKED_B, SLOT, PacketOrder
+from ..seeks import B_VOP, NAL_UNKNOWN, REF, REF_PACKED_B, SLOT, PacketOrder
 from .caches import PROBE_CACHE_ENTRIES, _content_cache, _count, _lock, _probe_cache
 from .images import _probe_image
 from .info import MediaInfo, _VideoIndex
@@ -27,6 +27,8 @@ IO_TIMEOUT_S = 20.0  # FFmpeg interrupt callback: no single open/read may block 
 FIRST_FRAME_MAX_PACKETS = 512  # packets fed before the first frame must come out
 MPEG4_VOP_START = b"\x00\x00\x01\xb6"
 PACKED_SCAN_PACKETS = 300  # packed B-frames show within the first GOPs
+ANNEX_B_START = b"\x00\x00\x01"
+NAL_HEAD_BYTES = 64  # where a packet's first slice starts unless parameter sets and SEI come first
 SUPPORTED = (
     "images: png, jpeg, webp, bmp, tiff, gif; videos: mp4, mov, mkv, webm (vp8/vp9), avi (mpeg4), "
     "animated gif"
@@ -176,7 +178,10 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         # has_b_frames as avformat_find_stream_info leaves it (codecpar video_delay): the pictures the
         # decoder holds back before its first output, from the SPS (H.264 / HEVC) whatever the build
         reorder_depth = int(stream.codec_context.reorder_depth or 0)
-        pts, dts, durations, key_pts, last_end, packed, key_flags, vops, pes = _demux_pass(container, stream, name)
+        # HEVC in AVI (Annex B): each packet's first slice type, for replaying torchcodec's seeks to CRAs
+        nal_types = fmt == "avi" and codec == "hevc"
+        pts, dts, durations, key_pts, last_end, packed, key_flags, vops, pes, nals = _demux_pass(
+            container, stream, name, nal_types)
     n = len(pts)
     notes: list[str] = []
     if n == 0:
@@ -314,7 +319,8 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         lead_pts=lead_pts,
         packets=_packet_order(pts, dts, key_flags, vops, packed) if replayable else None,
         pes_packets=_packet_order(pts, dts, key_flags, vops, False, pes) if pes_replayable else None,
-        reordered=(PacketOrder(tuple(int(d) for d in dts), (), tuple(key_flags), reorder=reorder_depth)
+        reordered=(PacketOrder(tuple(int(d) for d in dts), (), tuple(key_flags), reorder=reorder_depth,
+                               nal_types=tuple(nals))
                    if decode_order_pts and reorder_depth > 0 and all(d is not None for d in dts) else None),
         header_duration_s=header_duration_s,
         codec_family=codec_family,
@@ -340,8 +346,24 @@ def _packet_order(pts, dts, key_flags, vops, packed: bool, pes=None) -> PacketOr
     return PacketOrder(tuple(int(d) for d in dts), tuple(kinds), tuple(key_flags))
 
 
-def _demux_pass(container, stream, name: str):
-    """Read every packet of ``stream`` once (no decoding), bounded in count and time."""
+def _first_slice_type(pkt) -> int:
+    """HEVC in Annex B: the NAL unit type of the packet's first slice (a VCL NAL unit, type < 32), from the
+    byte after its start code; NAL_UNKNOWN if there is none. Reads the packet's head, all of it only where
+    parameter sets and SEI come first (keyframes)."""
+    view = memoryview(pkt)
+    for buf in (bytes(view[:NAL_HEAD_BYTES]), bytes(view) if len(view) > NAL_HEAD_BYTES else b""):
+        i = buf.find(ANNEX_B_START)
+        while 0 <= i < len(buf) - 3:
+            nal_type = (buf[i + 3] >> 1) & 0x3F
+            if nal_type < 32:
+                return nal_type
+            i = buf.find(ANNEX_B_START, i + 3)
+    return NAL_UNKNOWN
+
+
+def _demux_pass(container, stream, name: str, nal_types: bool = False):
+    """Read every packet of ``stream`` once (no decoding), bounded in count and time; ``nal_types``: also
+    each packet's first slice type (HEVC in Annex B)."""
     pts: list[int | None] = []
     dts: list[int | None] = []
     durations: list[int | None] = []
@@ -350,6 +372,7 @@ def _demux_pass(container, stream, name: str):
     vops: list[int] = []  # VOP start codes per packet (MPEG-4 Part 2; all packets once packed is seen)
     # a byte position: the parser gives one only to the first picture that begins in a PES (MPEG-PS / TS)
     pes: list[bool] = []
+    nals: list[int] = []
     last_end = 0
     packed = False
     look_for_packed = stream.codec_context.name == "mpeg4"
@@ -365,6 +388,8 @@ def _demux_pass(container, stream, name: str):
                 packed = packed or vops[-1] > 1
             else:
                 vops.append(1)
+            if nal_types:
+                nals.append(_first_slice_type(pkt))
             dts.append(pkt.dts)
             durations.append(pkt.duration)
             key_flags.append(bool(pkt.is_keyframe))
@@ -384,7 +409,7 @@ def _demux_pass(container, stream, name: str):
             f"video {name!r} is corrupt or truncated: demuxing stopped after {len(pts)} frames "
             f"({getattr(e, 'strerror', None) or e})"
         ) from None
-    return pts, dts, durations, key_pts, last_end, packed, key_flags, vops, pes
+    return pts, dts, durations, key_pts, last_end, packed, key_flags, vops, pes, nals
 
 
 def _decode_first_frame(path: str, name: str, stream_index: int) -> av.VideoFrame:
