@@ -601,7 +601,7 @@ WORDS.update({
     "l_prompt_ts": ("{n} timestamps in the text, `{first}` … `{last}`, one before each frame pair.",
                     "文本中有 {n} 个时间戳，`{first}` … `{last}`，每对帧之前一个。"),
     "l_prompt_lead": ("{n} vision placeholders in the prompt.", "提示中有 {n} 个视觉占位符。"),
-    "l_encoder": ("The tower embeds {rows} patch rows, runs its blocks, and the merger joins each {m}×{m} block "
+    "l_encoder_lead": ("The tower embeds {rows} patch rows, runs its blocks, and the merger joins each {m}×{m} block "
                   "into one of {tokens} tokens. The heatmap colours each token by the PCA of its embedding.",
                   "视觉塔嵌入 {rows} 行补丁，经过各层 block，merger 再把每个 {m}×{m} 块合成 {tokens} 个 token 之一。"
                   "热力图按每个 token 嵌入的 PCA 上色。"),

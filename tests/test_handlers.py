@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from app_server import ROOT
 from qwenvl_viz import explain
 from qwenvl_viz.profiles import PROFILES, Decoder, default_profile
@@ -104,3 +106,27 @@ def test_in_chinese_an_error_names_its_control_in_chinese_before_the_librarys_me
     too_long = h.outputs_by_name(h.glance(h.AppConfig(max_duration_s=5.0), *h.update_inputs(Request(media=CLIP),
                                                                                        lang="中文")), h.GLANCE_OUTPUTS)
     assert "视频时长" in too_long["banner"] and "出错" not in too_long["banner"]  # already Chinese: as it is
+
+
+def test_the_word_table_names_each_key_once():
+    """A repeated key in words.py silently keeps only its last text (step 7's title once showed the
+    encoder paragraph with its raw {rows} placeholders): every key is written once."""
+    import ast
+    from collections import Counter
+
+    from qwenvl_viz import words
+
+    tree = ast.parse(open(words.__file__, encoding="utf-8").read())
+    keys = [k.value for node in ast.walk(tree) if isinstance(node, ast.Dict)
+            for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+    assert [k for k, n in Counter(keys).items() if n > 1] == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_lesson_step_has_its_title_and_live_numbers(lang):
+    trace = explain(CLIP, fps=2.0)
+    for k, step in enumerate(lesson.STEPS):
+        head = lesson.lesson_text(trace, k, lang).splitlines()[0]
+        assert "{" not in head and len(head) < 80, head
+        assert lesson.tr(step.key, lang) in head
+    assert f"{trace.patchify.rows:,}" in lesson.lesson_text(trace, lesson.N_STEPS - 1, lang)

@@ -46,7 +46,7 @@ def _prompt_lead(trace: Trace, lang: str) -> str:
 
 
 def _encoder_text(trace: Trace, lang: str) -> str:
-    return tr("l_encoder", lang, rows=f"{trace.patchify.rows:,}", tokens=f"{trace.num_vision_tokens:,}",
+    return tr("l_encoder_lead", lang, rows=f"{trace.patchify.rows:,}", tokens=f"{trace.num_vision_tokens:,}",
               m=trace.patchify.merge_size)
 
 
