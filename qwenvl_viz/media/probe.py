@@ -168,7 +168,6 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
         codec_family = getattr(stream.codec_context.codec, "canonical_name", codec)
         header_duration_s = container.duration / 1e6 if container.duration is not None else None  # AV_TIME_BASE
         frames_header = int(stream.frames or 0)
-        stream_duration = stream.duration  # in time_base units; None when the container has none
         average_rate = stream.average_rate
         # what libavformat's compute_frame_duration takes for a packet without a duration: the codec's
         # frame rate (the H.264 SPS timing) where the codec has a parser, else r_frame_rate

@@ -10,9 +10,7 @@ import copy
 import os
 from collections.abc import Callable
 
-import torch
-
-from ..encoder import DEFAULT_PRESET, PRESETS, EncoderTrace, config_from_checkpoint, encode, get_preset, get_tower
+from ..encoder import PRESETS, EncoderTrace, config_from_checkpoint, encode, get_preset, get_tower
 from ..errors import VizError
 from ..heatmaps import Heatmap, heatmap
 from ..profiles import Family

@@ -19,7 +19,7 @@ from . import gallery
 from .encoder_view import MERGED, default_tower, tower_choices
 from .handlers import (ASSETS, DETAILS_OUTPUTS, ENCODER_OUTPUTS, EXAMPLES, GLANCE_OUTPUTS, REQUEST_FIELDS,
                        UPDATE_OUTPUTS, VIEW_FIELDS, AppConfig, banner, warm_up)
-from .state import DELETE_CACHE, FIELDS
+from .state import DELETE_CACHE
 from .style import CSS, HEAD, launch_kwargs
 from .widgets import DEFAULT_MODEL, build
 
