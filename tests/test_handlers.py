@@ -130,3 +130,13 @@ def test_every_lesson_step_has_its_title_and_live_numbers(lang):
         assert "{" not in head and len(head) < 80, head
         assert lesson.tr(step.key, lang) in head
     assert f"{trace.patchify.rows:,}" in lesson.lesson_text(trace, lesson.N_STEPS - 1, lang)
+
+
+def test_the_encoder_step_says_what_its_heatmaps_are():
+    """Step 7 quotes cell (e)'s caption, so a lesson on a projector says "random weights" as the glance does."""
+    trace = explain(CLIP, fps=2.0)
+    cap = '<div class="glance-cap">Heatmaps of the tower (random weights)</div>'
+    text, pic, _ = lesson.lesson_views(trace, lesson.N_STEPS - 1, "en", {"g_heatmaps": "/tmp/h.jpg", "g_heat_cap": cap})
+    assert pic == "/tmp/h.jpg" and text.endswith(cap)
+    text, _, _ = lesson.lesson_views(trace, 0, "en", {"g_frames": "/tmp/f.jpg", "g_heat_cap": cap})
+    assert cap not in text

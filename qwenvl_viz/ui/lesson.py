@@ -55,6 +55,7 @@ class Step:
     key: str  # word-table key of its title
     texts: tuple[Callable[[Trace, str], str], ...]  # narration paragraphs, in order
     view: str  # the glance view shown beside the text
+    caption: str = ""  # the glance caption that goes with it (what the picture is: e.g. random weights)
 
 
 STEPS: tuple[Step, ...] = (
@@ -64,7 +65,7 @@ STEPS: tuple[Step, ...] = (
     Step("l_patch", (_patch_lead, narration.patch_text), "g_patches"),
     Step("l_prompt", (_prompt_lead, narration.prompt_text), "g_timestamps"),
     Step("l_rope", (narration.rope_text,), "g_time_ids"),
-    Step("l_encoder", (_encoder_text,), "g_heatmaps"),
+    Step("l_encoder", (_encoder_text,), "g_heatmaps", "g_heat_cap"),
 )
 N_STEPS = len(STEPS)
 
@@ -92,4 +93,7 @@ def lesson_views(trace: Trace, step: int, lang: str, rendered: dict) -> tuple[st
     st = STEPS[clamp_step(step)]
     value = rendered.get(st.view)
     is_picture = st.view in ("g_frames", "g_patches", "g_heatmaps")
-    return lesson_text(trace, step, lang), (value if is_picture else None), ("" if is_picture else (value or ""))
+    text = lesson_text(trace, step, lang)
+    if st.caption and rendered.get(st.caption):
+        text += "\n\n" + rendered[st.caption]  # the cell's own words: which tower, random weights or not
+    return text, (value if is_picture else None), ("" if is_picture else (value or ""))

@@ -327,7 +327,9 @@ def _lesson(key: tuple, trace: Trace, view: ViewOptions, lang: str, out: dict) -
     shown = lesson.STEPS[step].view
     text, pic, table = lesson.lesson_views(trace, step, lang, {n: v for n, (_, v) in out.items()})
     base = out[shown][0] if shown in out else None
-    return {"lesson_text": (("lesson_text", key, step, lang), text),
+    cap = lesson.STEPS[step].caption
+    cap_key = out[cap][0] if cap in out else None  # the text quotes the caption: a new caption, a new text
+    return {"lesson_text": (("lesson_text", key, step, lang, cap_key), text),
             "lesson_pic": (("lesson_pic", base if pic is not None else None), pic),
             "lesson_html": (("lesson_html", base if table else None), table)}
 
