@@ -14,8 +14,9 @@ decoder stamps a frame with the pts of the packet that started it, else torchcod
 (the packet whose decoding output it; none at the drain), so the 5.1 stamp is worked out per frame from
 the packet it came from (``copy_opaque``).
 
-Each output frame is named by the in-order packet with the same bytes and checked pixel for pixel against
-that picture as ``frames`` decodes it. Decoding stops once the packets are back in step with the in-order
+Each output frame is named by the in-order packet with the same bytes (the first packet after a landing
+may be cut shorter: then by the packets with its pts or dts) and checked pixel for pixel against that
+picture as ``frames`` decodes it. Decoding stops once the packets are back in step with the in-order
 read (same bytes, same dts) and ``REJOIN_RUN`` frames in a row are the in-order ones with their in-order
 stamps: from there the decoder's state and input are those of reading in order. Work is done per keyframe
 a request seeks to, once per file (``caches._landing_cache``).
@@ -28,7 +29,7 @@ import hashlib
 import av
 import numpy as np
 
-from ..seeks import Landing, PacketOrder, TorchcodecIndex, mpeg_ps_pts
+from ..seeks import Landing, PacketOrder, TorchcodecIndex, decode_order, mpeg_ps_pts
 from .caches import LANDING_CACHE_ENTRIES, _landing_cache, _lock
 from .frames import _to_display, read_frames
 from .info import MediaInfo, _VideoIndex
@@ -85,7 +86,9 @@ def mpeg_ps_landing(info: MediaInfo, index: _VideoIndex, order: PacketOrder, tc:
 def _land(info: MediaInfo, index: _VideoIndex, order: PacketOrder, tc: TorchcodecIndex, j: int) -> Landing:
     packets = _in_order(info, index)
     in_order_pts = mpeg_ps_pts(order)
-    picture_of = np.searchsorted(index.pts, np.asarray(order.pts, dtype=np.int64))  # decode position -> picture
+    picture_of = [0] * len(order.dts)  # decode position -> picture (output rank: PES pts may repeat)
+    for p, q in enumerate(decode_order(order).packet):
+        picture_of[q] = p
     outputs: list[tuple[int | None, int]] = []
     modelled = True
     run = 0
@@ -100,9 +103,11 @@ def _land(info: MediaInfo, index: _VideoIndex, order: PacketOrder, tc: Torchcode
                 data = bytes(pkt)
                 pts51 = pkt.pts if pkt.pos is not None or _is_b_picture(data) else None  # seeks.mpeg_ps_pts
                 same = packets.get(_digest(pkt), [])
+                # the packet the parser starts with is cut otherwise (headers left in the PES before): its pts
+                cut = [q for q in range(len(order.dts)) if order.pts[q] == pkt.pts or order.dts[q] == pkt.dts]
                 in_step = any(order.dts[q] == pkt.dts and in_order_pts[q] == pts51 for q in same)
                 pkt.opaque = len(fed)
-                fed.append((pts51, same))
+                fed.append((pts51, same or cut))
             for frame in pkt.decode():
                 pts51, _ = fed[frame.opaque]
                 stamp = pts51 if pts51 is not None else frame.dts  # getPtsOrDts; frame.dts is pkt_dts
