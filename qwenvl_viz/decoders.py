@@ -10,8 +10,9 @@ measured against the real library on clips the tests generate (tests/test_decode
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
   ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
   scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at`` (MPEG-4 Part 2,
-  H.264 and HEVC, whose open-GOP CRAs drop their RASL pictures after a seek; not MPEG-2 in a program
-  stream, whose seeks land where its parser restarts).
+  H.264 and HEVC, whose open-GOP CRAs drop their RASL pictures after a seek); with MPEG-1/2 B-frames in
+  a program stream its seeks land on a PES where the parser restarts: ``media.landings`` makes each such
+  seek again with PyAV's FFmpeg and ``seeks`` replays the rest.
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.

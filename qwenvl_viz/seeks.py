@@ -37,6 +37,9 @@ m-th stamped with the dts of the (m + has_b_frames)-th packet decoded: the stamp
 have RADL pictures. The probe reads each packet's NAL unit type
 (``PacketOrder.nal_types``); a seek to a keyframe that is neither an IDR nor a CRA (a BLA, or an unknown
 type) is named in ``Replay.unmodelled``.
+MPEG-1/2 in an MPEG program stream: FFmpeg 5.1 stamps pictures with their PES pts or a B-frame's dts, else the
+releasing packet's dts (``mpeg_ps_pts``); what a seek outputs is measured by making it again (``Landing``,
+``media.landings``), and the same cursor rule picks from it.
 Source: torchcodec 0.13.0 ``SingleStreamDecoder::getFrameAtIndexInternal`` sets the cursor only when
 the index is not the last one + 1; ``canWeAvoidSeeking`` and ``maybeSeekToBeforeDesiredPts`` as above.
 
