@@ -10,8 +10,9 @@ measured against the real library on clips the tests generate (tests/test_decode
   so a clip whose header says 15 fps but which holds dropped-frame slots gets its real rate; frame
   ``k`` is the k-th picture by pts; the display rotation is applied. In an AVI with B-frames its
   scan and its decoder disagree on the pts: ``seeks`` replays ``get_frames_at`` (MPEG-4 Part 2,
-  H.264 and HEVC, whose open-GOP CRAs drop their RASL pictures after a seek; not MPEG-2 in a program
-  stream, whose seeks land where its parser restarts).
+  H.264 and HEVC, whose open-GOP CRAs drop their RASL pictures after a seek); with MPEG-1/2 B-frames in
+  a program stream its seeks land on a PES where the parser restarts: ``media.landings`` makes each such
+  seek again with PyAV's FFmpeg and ``seeks`` replays the rest.
 - ``decord`` 0.6.0 (qwen-vl-utils with decord). ``len(vr)`` counts the demuxed packets, fps is the
   stream's ``avg_frame_rate`` (the header's 15 on such a clip); frame ``k`` is the k-th by pts;
   the rotation is applied (measured: the same pixels as torchcodec). Cinepak fails in its frame copy.
@@ -27,6 +28,7 @@ measured against the real library on clips the tests generate (tests/test_decode
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field, replace
 
@@ -118,7 +120,9 @@ class DecoderView:
         notes = list(self.notes)
         if isinstance(self.seeks, TorchcodecIndex):  # its failure is part of what is emulated
             if r.unmodelled:
-                notes.append(_TORCHCODEC_UNMODELLED_KEY.format(k=list(r.unmodelled)))
+                unmodelled = (_TORCHCODEC_UNMODELLED_LANDING if self.seeks.landing is not None
+                              else _TORCHCODEC_UNMODELLED_KEY)
+                notes.append(unmodelled.format(k=list(r.unmodelled)))
             return replace(self, indices=ks, returned=r.pictures, exact=not r.unmodelled, notes=tuple(notes))
         if r.error:
             notes.append(f"{r.error}; shown here are the pictures the indices name")
@@ -151,8 +155,8 @@ _DECORD_NOT_REPLAYED = (
 
 _TORCHCODEC_NOT_REPLAYED = (
     "B-frames in {where} ({codec}): after a seek torchcodec may return other pictures than the index says; "
-    "its seeks are replayed for MPEG-4 Part 2, H.264 and HEVC in AVI only, so shown here are the pictures the "
-    "index names")
+    "its seeks are replayed for MPEG-4 Part 2, H.264 and HEVC in AVI and MPEG-1/2 in an MPEG program stream "
+    "only, so shown here are the pictures the index names")
 # HEVC in AVI: seeks to IDRs and CRAs are replayed (seeks.delayed_order); one to any other keyframe (a BLA, a
 # type the probe could not read) or into a stream that does not open on an IDR is not.
 _TORCHCODEC_UNMODELLED_KEY = (
@@ -161,16 +165,17 @@ _TORCHCODEC_UNMODELLED_KEY = (
     "may differ by a few frames")
 # Measured on torchcodec 0.13.0 (Debian's FFmpeg 5.1) with MPEG-2 in .mpg: read in order every picture is
 # where it belongs; after a seek (avformat_seek_file -> av_seek_frame backward -> mpegps_read_dts) the
-# demuxer lands on the last PES whose dts is <= the keyframe's scan pts and its parser restarts there.
-# Landing inside the previous GOP gives the keyframe's picture (its open-GOP B-frames dropped); landing on
-# the keyframe's own PES loses that I-frame (the pictures up to the next one are dropped) or re-stamps
-# pictures with interpolated pts (one whose pts is 318000 came back as 325500), which follows how the
-# PES packets split the frames: not replayed.
+# demuxer lands on the last PES whose dts is <= the keyframe's scan pts and its parser restarts there:
+# landing inside the previous GOP gives the keyframe's picture (its open-GOP B-frames dropped), landing on
+# the keyframe's own PES re-stamps the pictures up to the next PES timestamp (an I-frame output at the
+# drain then has no stamp at all). The seek is made again with PyAV's FFmpeg (media.landings).
 _TORCHCODEC_MPEG_PS = (
     "B-frames in an MPEG program stream (mpeg2video): after a seek FFmpeg 5.1's MPEG-PS demuxer lands on a "
-    "PES by its dts and its parser restarts there, so torchcodec may skip pictures up to the next I-frame "
-    "or stamp them with other pts; not replayed, so shown here are the pictures the index names (exact "
-    "for indices read in order)")
+    "PES by its dts and its parser restarts there, so torchcodec may skip pictures or stamp them otherwise; "
+    "each seek is made again with PyAV's FFmpeg, which lands and cuts the packets the same way (replayed here)")
+_TORCHCODEC_UNMODELLED_LANDING = (
+    "MPEG program stream: for indices {k} torchcodec's seek lands where a frame comes out that is not a "
+    "picture of the in-order decode (damaged or cut otherwise); shown there is the next picture in order")
 
 
 def _b_frame_container(index) -> str:
@@ -215,7 +220,14 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         decodable, missing, seeks = n, "", None
         where = _b_frame_container(index)
         order = index.packets or (index.reordered if index.codec in TORCHCODEC_REORDER_REPLAYED else None)
-        if order is not None:
+        if index.fmt == "mpeg" and index.pes_packets is not None:
+            # MPEG-2 in a program stream: each seek is made again with PyAV (media.landings), lazily
+            from .media.landings import mpeg_ps_landing
+
+            seeks = torchcodec_index(index.pes_packets, ())
+            seeks = replace(seeks, landing=functools.partial(mpeg_ps_landing, info, index, index.pes_packets, seeks))
+            notes.append(_TORCHCODEC_MPEG_PS)
+        elif order is not None:
             seeks = torchcodec_index(order, tuple(index.pts.tolist()))
             held = order.reorder or 1  # pictures the decoder outputs at the drain, without a pts
             stamp = ("the dts of the packet whose decoding outputs each picture" if order.reorder
@@ -234,23 +246,26 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
                        "attribute 'read_video'")
             last = f"picture {n - 1} (the last)" if order.reorder == 1 else f"pictures {decodable}..{n - 1} (the last)"
             notes.append(f"{last} never returned by torchcodec on this AVI; read in order it stops after {decodable}")
+        elif seeks is not None and seeks.landing is not None:
+            # MPEG-PS: read in order every picture comes back; which seek runs out of frames is replayed
+            missing = ("torchcodec 0.13.0 runs out of frames after its seek for this index of the MPEG program "
+                       "stream (B-frames: the seek lands on a PES where the restarted parser leaves the pictures "
+                       "from there none stamped >= the frame's pts): RuntimeError: Requested next frame while there "
+                       "are no more frames left to decode. qwen-vl-utils then retries with torchvision, which "
+                       "fails: module 'torchvision.io' has no attribute 'read_video'")
         elif index.lead_pts > 0 and index.fmt in ("avi", "mpeg") and index.codec not in ("h264", "hevc"):
-            # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not; MPEG-2 in .mpg): a seek to frame
-            # n - 1 ends at the drain, where the last picture comes out without a pts.
+            # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not): a seek to frame n - 1 ends at the
+            # drain, where the last picture comes out without a pts.
             kind = where.split()[-1]
-            why = ("its seek to the last keyframe lands on that I-frame's own PES, where the restarted parser loses it"
-                   if index.fmt == "mpeg" else "its decoder outputs it at the end of the stream without a pts")
             decodable = n - 1
-            missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: {why}): "
-                       "RuntimeError: Requested next frame while there are no more frames left to decode. "
-                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has no "
-                       "attribute 'read_video'")
-            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}"
-                         + (" after a seek (read in order it is)" if index.fmt == "mpeg" else ""))
+            missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: its decoder "
+                       "outputs it at the end of the stream without a pts): RuntimeError: Requested next frame "
+                       "while there are no more frames left to decode. qwen-vl-utils then retries with "
+                       "torchvision, which fails: module 'torchvision.io' has no attribute 'read_video'")
+            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}")
         exact = seeks is not None or not where
         if not exact:
-            notes.append(_TORCHCODEC_MPEG_PS if index.fmt == "mpeg" else
-                         _TORCHCODEC_NOT_REPLAYED.format(codec=index.codec, where=where))
+            notes.append(_TORCHCODEC_NOT_REPLAYED.format(codec=index.codec, where=where))
         return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
                            None, tuple(notes), missing, exact, seeks=seeks)
     if dec is Decoder.DECORD:

@@ -37,6 +37,9 @@ m-th stamped with the dts of the (m + has_b_frames)-th packet decoded: the stamp
 have RADL pictures. The probe reads each packet's NAL unit type
 (``PacketOrder.nal_types``); a seek to a keyframe that is neither an IDR nor a CRA (a BLA, or an unknown
 type) is named in ``Replay.unmodelled``.
+MPEG-1/2 in an MPEG program stream: FFmpeg 5.1 stamps pictures with their PES pts or a B-frame's dts, else the
+releasing packet's dts (``mpeg_ps_pts``); what a seek outputs is measured by making it again (``Landing``,
+``media.landings``), and the same cursor rule picks from it.
 Source: torchcodec 0.13.0 ``SingleStreamDecoder::getFrameAtIndexInternal`` sets the cursor only when
 the index is not the last one + 1; ``canWeAvoidSeeking`` and ``maybeSeekToBeforeDesiredPts`` as above.
 
@@ -92,10 +95,11 @@ from __future__ import annotations
 
 import bisect
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 __all__ = ["PacketOrder", "Decode", "decode_order", "DecordIndex", "decord_index", "decord_index_without_pts",
-           "replay_decord", "Replay", "TorchcodecIndex", "delayed_order", "torchcodec_index", "replay_torchcodec"]
+           "replay_decord", "Replay", "Landing", "TorchcodecIndex", "delayed_order", "mpeg_ps_pts", "torchcodec_index", "replay_torchcodec"]
 
 NOPTS = -(2**63)  # AV_NOPTS_VALUE
 DRAIN_MARKERS = 128  # FFMPEGThreadedDecoder::WorkerThreadImpl: end-of-stream markers queued per drain
@@ -455,6 +459,20 @@ def replay_decord(index: DecordIndex, indices) -> Replay:
 
 
 @dataclass(frozen=True)
+class Landing:
+    """What the decoder outputs after a seek to one keyframe, where that is not the in-order run from one
+    picture on (MPEG-2 in an MPEG-PS: the demuxer lands on a PES, the parser restarts there).
+
+    ``outputs`` are the frames first output, each (the stamp torchcodec reads, None: none; the picture);
+    then the in-order pictures from ``rejoin`` on follow, stamped as read in order. ``modelled``: False
+    where an output is not a picture of the in-order decode (its pixels differ)."""
+
+    outputs: tuple[tuple[int | None, int], ...]
+    rejoin: int
+    modelled: bool = True
+
+
+@dataclass(frozen=True)
 class TorchcodecIndex:
     """torchcodec's scan of one file, and the pts its decoder stamps on each picture."""
 
@@ -464,6 +482,8 @@ class TorchcodecIndex:
     picture_pts: tuple[int | None, ...]  # per picture: the pts it is stamped with; None: output at the drain
     # per keyframe: False where a seek there is not replayed (HEVC: neither an IDR nor a CRA); (): all are
     key_modelled: tuple[bool, ...] = ()
+    # MPEG-PS: keyframe j -> what its seek outputs, measured by doing the same seek (run lazily, cached per file)
+    landing: Callable[[int], Landing] | None = field(default=None, compare=False, repr=False)
 
 
 def _rasl_after(nal_types: tuple[int, ...], q: int) -> list[int]:
@@ -509,6 +529,14 @@ def delayed_order(order: PacketOrder) -> Decode:
     return Decode(start, released, (), modelled)
 
 
+def mpeg_ps_pts(order: PacketOrder) -> tuple[int | None, ...]:
+    """Per packet of an MPEG-PS, the pts FFmpeg 5.1 (torchcodec's) gives it: its PES header's where the
+    picture is the first to begin in a PES with a timestamp, a B-frame's dts (``compute_pkt_fields``: not
+    delayed, pts = dts); None for the other references, whose pts newer builds (PyAV's) interpolate.
+    Checked packet by packet against ffprobe 5.1, in order and after each seek (tests/test_codecs.py)."""
+    return tuple(p if pes or kind == B_VOP else None for p, pes, kind in zip(order.pts, order.pes, order.kinds))
+
+
 @functools.lru_cache(maxsize=8)
 def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> TorchcodecIndex:
     """``presentation_pts``: the pictures' pts in presentation order (what the MPEG-4 decoder stamps).
@@ -520,6 +548,14 @@ def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> T
     if order.reorder:
         decode = delayed_order(order)
         pts = tuple(None if rel == NOPTS else rel for rel in decode.released_by)
+    elif order.pes:
+        decode = decode_order(order)
+        own = mpeg_ps_pts(order)
+        pts = tuple(own[q] if own[q] is not None else None if rel == NOPTS else rel
+                    for q, rel in zip(decode.packet, decode.released_by))
+        scan = tuple(d if p is None else p for p, d in zip(own, order.dts))  # getPtsOrDts(packet)
+        keys = sorted(t for t, k in zip(scan, order.key) if k)
+        return TorchcodecIndex(tuple(sorted(scan)), tuple(keys), decode.key_picture, pts)
     else:
         decode = decode_order(order)
         pts = tuple(None if rel == NOPTS else int(p) for p, rel in zip(presentation_pts, decode.released_by))
@@ -529,7 +565,10 @@ def torchcodec_index(order: PacketOrder, presentation_pts: tuple[int, ...]) -> T
 
 def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
     """The pictures ``VideoDecoder(path).get_frames_at(indices)`` returns; where it runs out of
-    frames (it raises for the whole call) the pictures from that index on are None."""
+    frames (it raises for the whole call) the pictures from that index on are None.
+
+    After a seek to keyframe j the decoder outputs ``index.landing(j)``'s frames, then the in-order
+    pictures from its ``rejoin`` on; without a landing, the in-order pictures from ``key_picture[j]`` on."""
     req = [int(k) for k in indices]
     out: list[int | None] = [None] * len(req)
     n_pic = len(index.picture_pts)
@@ -537,11 +576,22 @@ def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
     def key_of(pts: int) -> int:  # getKeyFrameIndexForPtsUsingScannedIndex
         return bisect.bisect_right(index.key_scan_pts, pts) - 1
 
-    nxt = 0  # the decoder's next output (a picture number)
+    first: list[tuple[int | None, int]] = []  # frames the last seek outputs before the in-order run, reversed
+    nxt = 0  # the in-order run's next picture
     last: int | None = None  # lastDecodedAvFramePts
     cursor = 0
     prev: tuple[int, int] | None = None  # (index, its position in req)
     unmodelled: list[int] = []
+
+    def decoded() -> tuple[int | None, int] | None:  # the decoder's next frame (stamp, picture); None: no more
+        nonlocal nxt
+        if first:
+            return first.pop()
+        if nxt >= n_pic:
+            return None
+        nxt += 1
+        return index.picture_pts[nxt - 1], nxt - 1
+
     for i in sorted(range(len(req)), key=lambda i: req[i]):
         k = req[i]
         if prev is not None and k == prev[0]:  # a repeat is copied
@@ -552,15 +602,15 @@ def replay_torchcodec(index: TorchcodecIndex, indices) -> Replay:
             avoid = last is not None and cursor > last and key_of(last) >= 0 and key_of(last) == key_of(cursor)
             if not avoid:
                 j = max(key_of(cursor), 0)
-                nxt = index.key_picture[j]
-                if index.key_modelled and not index.key_modelled[j]:
+                landing = index.landing(j) if index.landing is not None else Landing((), index.key_picture[j])
+                first, nxt = list(reversed(landing.outputs)), landing.rejoin
+                if not landing.modelled or (index.key_modelled and not index.key_modelled[j]):
                     unmodelled.append(k)
-        while nxt < n_pic and (index.picture_pts[nxt] is None or index.picture_pts[nxt] < cursor):
-            nxt += 1
-        if nxt >= n_pic:
+        while (frame := decoded()) is not None and (frame[0] is None or frame[0] < cursor):
+            pass
+        if frame is None:
             return Replay(tuple(out), (), "torchcodec 0.13.0: RuntimeError: Requested next frame while there are "
                                           "no more frames left to decode", tuple(unmodelled))
-        out[i], last = nxt, index.picture_pts[nxt]
-        nxt += 1
+        last, out[i] = frame
         prev = (k, i)
     return Replay(tuple(out), (), None, tuple(unmodelled))

@@ -447,7 +447,8 @@ def _explain(source, model, pipeline, budget: Budget, params: dict) -> Trace:
         if missing:
             raise VizError(
                 f"{view.label}: sampled frames {missing[:6]} of the {view.frames} its metadata lists cannot be "
-                f"decoded (only {view.decodable} decode): {view.missing_error}. Try another decoder",
+                f"decoded{f' (only {view.decodable} decode)' if view.decodable < view.frames else ''}: "
+                f"{view.missing_error}. Try another decoder",
                 field="decoder")
         notes.extend(f"{view.label}: {n}" for n in view.notes)
         if info.rotation:

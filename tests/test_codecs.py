@@ -240,18 +240,38 @@ def _tc_pictures(path, idx) -> list[int] | None:
         return None
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(
-        strict=True, reason="not replayed: after a seek FFmpeg 5.1's MPEG-PS demuxer lands on a PES by dts and "
-                            "its parser restarts there, so torchcodec loses pictures and re-stamps others"))
-    if n == "mpeg2_bframes_mpg" else n
-    for n in ("h264_bframes_avi", "hevc_bframes_avi", *HEVC_AVI, "mpeg2_bframes_mpg")])
-def test_torchcodec_replay_returns_the_pictures_of_the_real_one(media_files, hevc_avi, name):
+# MPEG program streams beside the corpus clip, each GOP and PES split its own: -bf 3 in 1 KiB packs, MPEG-1
+# with 800-byte packs, -bf 1 at 320x240 in 4 KiB packs (several packs a picture)
+MPEG_PS = {
+    "mpeg2_bf3_pack1k_mpg": dict(frames=90, fps=30, args=["-c:v", "mpeg2video", "-bf", "3", "-g", "12", "-q:v", "3",
+                                                          "-packetsize", "1024"]),
+    "mpeg1_pack800_mpg": dict(frames=60, fps=30, width=192, height=128,
+                              args=["-c:v", "mpeg1video", "-bf", "2", "-g", "18", "-q:v", "2", "-packetsize", "800"]),
+    "mpeg2_bf1_pack4k_mpg": dict(frames=75, fps=25, width=320, height=240,
+                                 args=["-c:v", "mpeg2video", "-bf", "1", "-g", "9", "-q:v", "2", "-packetsize", "4096"]),
+}
+
+
+@pytest.fixture(scope="module")
+def mpeg_ps(tmp_path_factory):
+    from media_factory import make_ffmpeg_video
+
+    if not shutil.which("ffmpeg"):
+        pytest.skip("the ffmpeg CLI writes the clips; not installed")
+    root = tmp_path_factory.mktemp("mpeg_ps")
+    return {name: make_ffmpeg_video(root / f"{name}.mpg", **kw) for name, kw in MPEG_PS.items()}
+
+
+@pytest.mark.parametrize("name", ["h264_bframes_avi", "hevc_bframes_avi", *HEVC_AVI, "mpeg2_bframes_mpg", *MPEG_PS])
+def test_torchcodec_replay_returns_the_pictures_of_the_real_one(media_files, hevc_avi, mpeg_ps, name):
     """Which picture each index of a request gives, or where the call fails, against the real
-    ``VideoDecoder(path).get_frames_at`` on the same request: every request exact, seeks to HEVC CRAs too."""
-    path = hevc_avi[name] if name in hevc_avi else _clip(media_files, name)
+    ``VideoDecoder(path).get_frames_at`` on the same request: every request exact, seeks to HEVC CRAs and
+    into MPEG program streams (a seek to each keyframe: the single-index requests) too."""
+    path = hevc_avi.get(name) or mpeg_ps.get(name) or _clip(media_files, name)
     view = decoder_view(media_stage.open_media(path), "torchcodec")
     requests = _torchcodec_requests(view.frames)
+    if name in MPEG_PS or name == "mpeg2_bframes_mpg":
+        requests += [[k] for k in range(view.frames)]
     failed = 0
     for idx in requests:
         ours, real = view.pictures(idx), _tc_pictures(path, idx)
@@ -297,6 +317,34 @@ def test_torchcodec_flags_seeks_to_hevc_keyframes_it_does_not_model():
     assert r.unmodelled == (12,) and not replay_torchcodec(torchcodec_index(bla, tuple(range(20))), [3, 5]).unmodelled
     cra_first = dataclasses.replace(bla, nal_types=(21, 8) + (1,) * 8 + (19,) + (1,) * 9)
     assert replay_torchcodec(torchcodec_index(cra_first, tuple(range(20))), [3]).unmodelled == (3,)
+
+
+@pytest.mark.parametrize("name", ["mpeg2_bframes_mpg", *MPEG_PS])
+def test_mpeg_ps_seeks_land_and_cut_packets_as_ffmpeg_5_1_does(media_files, mpeg_ps, name):
+    """The claim media.landings rests on: after av_seek_frame(keyframe's scan pts, BACKWARD), PyAV's FFmpeg
+    lands on the same byte and its parser cuts the same packets with the same dts as FFmpeg 5.1 (Debian's
+    ffprobe, torchcodec's build), and the same pts wherever 5.1 gives one (seeks.mpeg_ps_pts)."""
+    import av
+
+    from qwenvl_viz.media.landings import _is_b_picture
+
+    ffprobe = shutil.which("ffprobe")
+    if not ffprobe or "version 5.1" not in subprocess.run([ffprobe, "-version"], capture_output=True, text=True).stdout:
+        pytest.skip("needs FFmpeg 5.1's ffprobe (torchcodec's build)")
+    path = mpeg_ps.get(name) or _clip(media_files, name)
+    view = decoder_view(media_stage.open_media(path), "torchcodec")
+    for ts in view.seeks.key_scan_pts:
+        # ffprobe's interval start: avformat_seek_file(-1, -INT64_MAX, ts, INT64_MAX, 0) -> av_seek_frame BACKWARD
+        out = subprocess.run([ffprobe, "-v", "error", "-read_intervals", f"{ts * 1_000_000 // 90000}us%",
+                              "-select_streams", "v", "-show_entries", "packet=pts,dts,size,pos", "-of", "csv=p=0",
+                              str(path)], capture_output=True, text=True, check=True).stdout
+        theirs = [tuple(None if v == "N/A" else int(v) for v in line.split(",")) for line in out.split()]
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            c.seek(ts, stream=s, backward=True, any_frame=False)
+            ours = [(p.pts if p.pos is not None or _is_b_picture(bytes(p)) else None, p.dts, p.size, p.pos)
+                    for p in c.demux(s) if p.size]
+        assert ours == theirs, ts
 
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "pyav"])

@@ -24,6 +24,10 @@ _probe_cache: OrderedDict[tuple, MediaInfo] = OrderedDict()  # (realpath, size, 
 # content hash -> (info, its video index): the same bytes under another name (a second upload) are not probed
 # again; bounded like the path cache
 _content_cache: OrderedDict[str, tuple[MediaInfo, _VideoIndex | None]] = OrderedDict()
+# content hash -> its in-order packets, and (content hash, keyframe) -> what a seek there outputs
+# (landings.py: replaying torchcodec's seeks in an MPEG program stream); bounded like the probe caches
+_landing_cache: OrderedDict[tuple, object] = OrderedDict()
+LANDING_CACHE_ENTRIES = 1024
 _STAT_KEYS = ("frames_decoded", "frames_skipped", "frames_converted", "seeks", "cache_hits", "cache_misses", "opens")
 _stats: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
 
@@ -88,6 +92,7 @@ def clear_cache() -> None:
     with _lock:
         _probe_cache.clear()
         _content_cache.clear()
+        _landing_cache.clear()
 
 
 def set_frame_cache_limit(max_bytes: int) -> None:

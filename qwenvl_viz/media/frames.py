@@ -117,7 +117,7 @@ def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_s
         skip = allow_skip and stream.codec_context.name in SKIP_NONREF_CODECS
         frames = _decoded_frames(container, stream, index, wanted_set, skip)
         pos = 0
-        just_seeked = False
+        just_seeked = seeked = False
         for target in wanted:
             if allow_seek:
                 k = _keyframe_at_or_before(index, target)
@@ -127,6 +127,7 @@ def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_s
                     _count("seeks")
                     frames = _decoded_frames(container, stream, index, wanted_set, skip)
                     pos, just_seeked = k, True
+                    seeked = True
             try:
                 for frame in frames:
                     _count("frames_decoded")
@@ -148,6 +149,8 @@ def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_s
                             raise _Restart(target, seek_failed=False)
                         raise VizError(f"frame {target} of {name!r} could not be decoded (the decoder skipped it)")
                 else:
+                    if seeked:  # MPEG-PS: a seek onto an I-frame's own PES can lose it and the rest of its GOP
+                        raise _Restart(target, seek_failed=True)
                     if skip:
                         raise _Restart(target, seek_failed=False)
                     raise VizError(
