@@ -68,6 +68,10 @@ def _decode_wanted(info: MediaInfo, index: _VideoIndex, wanted: list[int]) -> It
     """
     name = os.path.basename(info.path)
     allow_seek = allow_skip = index.seekable
+    if index.fmt == "mpeg" and index.lead_pts > 0:
+        # An MPEG program stream with B-frames: a seek lands on a PES by dts and FFmpeg then makes up pts
+        # for the pictures it cuts anew, one of which may equal another picture's: read in order instead.
+        allow_seek = False
     while True:
         try:
             yield from _decode_pass(info, index, wanted, allow_seek, allow_skip, name)
