@@ -81,7 +81,13 @@ def _in_order(info: MediaInfo, index: _VideoIndex) -> dict[bytes, list[int]]:
 
 def mpeg_ps_landing(info: MediaInfo, index: _VideoIndex, order: PacketOrder, tc: TorchcodecIndex, j: int) -> Landing:
     """What torchcodec's decoder outputs after its seek to keyframe ``j`` of ``tc`` (cached per file)."""
-    return _cached((info.content_hash, "landing", j), lambda: _land(info, index, order, tc, j))
+    def make() -> Landing:
+        try:
+            return _land(info, index, order, tc, j)
+        except (av.FFmpegError, ValueError):  # a damaged file: the pictures there are not replayed (flagged)
+            return Landing((), len(tc.picture_pts), modelled=False)
+
+    return _cached((info.content_hash, "landing", j), make)
 
 
 def _land(info: MediaInfo, index: _VideoIndex, order: PacketOrder, tc: TorchcodecIndex, j: int) -> Landing:
