@@ -477,3 +477,23 @@ def test_decord_replay_equals_decord_on_random_sorted_requests(media_files, mpeg
         assert got == list(ours.returned), req
         compared += 1
     assert compared >= 4
+
+
+def test_a_landing_that_fails_to_decode_is_flagged_not_raised(media_files, monkeypatch):
+    """If PyAV cannot decode after a seek (a damaged program stream), that request is flagged not exact
+    with the rest of the trace intact, instead of an exception from deep in the replay."""
+    import av
+
+    from qwenvl_viz.media import landings
+
+    path = _clip(media_files, "mpeg2_bframes_mpg")
+    media_stage.clear_cache()
+
+    def broken(*args):
+        raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(landings, "_land", broken)
+    view = decoder_view(media_stage.open_media(path), "torchcodec")
+    got = view.sampled([0, 1, 2, 30])  # the first index seeks too (to keyframe 0)
+    assert not got.exact and got.returned == (0, 1, 2, 30)  # the index's pictures, flagged
+    media_stage.clear_cache()

@@ -84,8 +84,8 @@ def mpeg_ps_landing(info: MediaInfo, index: _VideoIndex, order: PacketOrder, tc:
     def make() -> Landing:
         try:
             return _land(info, index, order, tc, j)
-        except (av.FFmpegError, ValueError):  # a damaged file: the pictures there are not replayed (flagged)
-            return Landing((), len(tc.picture_pts), modelled=False)
+        except (av.FFmpegError, ValueError):  # a damaged file: shown as the in-order run from the keyframe, flagged
+            return Landing((), tc.key_picture[j], modelled=False)
 
     return _cached((info.content_hash, "landing", j), make)
 
