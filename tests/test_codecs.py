@@ -310,7 +310,8 @@ def test_torchcodec_flags_seeks_to_hevc_keyframes_it_does_not_model():
     pictures are dropped read in order too): the requests that seek there are flagged, the others not."""
     from qwenvl_viz import seeks
 
-    assert doctest.testmod(seeks).failed == 0
+    doctests = doctest.testmod(seeks)  # the package re-exports its parts' examples (``seeks.__test__``)
+    assert doctests.failed == 0 and doctests.attempted > 0
     key = (True,) + (False,) * 9 + (True,) + (False,) * 9
     bla = PacketOrder(tuple(range(20)), (), key, reorder=2, nal_types=(19,) + (1,) * 9 + (16,) + (1,) * 9)
     r = replay_torchcodec(torchcodec_index(bla, tuple(range(20))), [3, 12])

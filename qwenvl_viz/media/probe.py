@@ -202,7 +202,7 @@ def _probe_video(path: str, content_hash: str, size: int) -> tuple[MediaInfo, _V
     decode_order_pts = fmt == "avi" and codec in ("h264", "hevc")
     seekable = has_pts and n == len(np.unique(pts_arr)) and not packed and not decode_order_pts
     lead_pts = int(pts[0] - dts[0]) if pts[0] is not None and dts[0] is not None else 0
-    # MPEG-4 Part 2 with B-frames in AVI: the backends' seeks go wrong there, in ways seeks.py replays
+    # MPEG-4 Part 2 with B-frames in AVI: the backends' seeks go wrong there, in ways ``seeks`` replays
     # (its decoder model, one reference held back, is MPEG-4 Part 2's; H.264's reorder depth differs).
     replayable = fmt == "avi" and codec == "mpeg4" and (packed or lead_pts > 0)
     pes_replayable = fmt in ("mpeg", "mpegts") and codec in ("mpeg1video", "mpeg2video") and lead_pts > 0
