@@ -123,7 +123,8 @@ def test_decord_seeks_in_b_frame_avis_return_the_replayed_pictures(media_files, 
     for idx in SEEK_REQUESTS:
         view = base.sampled(idx)
         ours = list(view.returned)
-        for _ in range(3 if view.exact else 1):  # a drop deeper than READ_AHEAD on a loaded machine: run again
+        # a drop deeper than READ_AHEAD on a loaded machine: run again (a wrong replay differs in every run)
+        for _ in range(8 if view.exact else 1):
             real = [frame_index_of(f) for f in decord.VideoReader(str(path)).get_batch(idx).asnumpy()]
             if real == ours:
                 break
@@ -182,7 +183,10 @@ def test_h264_pyramid_avi_is_replayed_by_both_seeking_backends(media_files):
     # decord needs no decoder model there: no packet has a pts, so every seek lands on the first keyframe
     decord = pytest.importorskip("decord")
     view = decoder_view(info, "decord").sampled([0, 7, 15, 22, 30])
-    got = [frame_index_of(f) for f in decord.VideoReader(str(path)).get_batch([0, 7, 15, 22, 30]).asnumpy()]
+    for _ in range(8):  # its worker thread may drop a picture on a loaded machine; a wrong replay differs each run
+        got = [frame_index_of(f) for f in decord.VideoReader(str(path)).get_batch([0, 7, 15, 22, 30]).asnumpy()]
+        if got == list(view.returned):
+            break
     assert view.exact and list(view.returned) == got
 
 
