@@ -189,6 +189,11 @@ def _b_frame_container(index) -> str:
     return ""
 
 
+# What torchcodec raises where it runs out of frames, and what qwen-vl-utils' torchvision retry then raises.
+_TC_RAN_OUT = ("RuntimeError: Requested next frame while there are no more frames left to decode. qwen-vl-utils then "
+               "retries with torchvision, which fails: module 'torchvision.io' has no attribute 'read_video'")
+
+
 def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> DecoderView:
     """The metadata ``decoder`` reports for the video ``info`` (images: not applicable)."""
     from .media import _index_for  # private: the probe's demux facts
@@ -197,117 +202,120 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
     if info.kind != "video":
         raise VizError(f"decoder views are for videos; {os.path.basename(info.path)!r} is an {info.kind}")
     index = _index_for(info)
-    n = info.frames
-    rotated = (info.width, info.height)
-    coded = (info.coded_width, info.coded_height)
-    name = os.path.basename(info.path)
     if dec is Decoder.TORCHCODEC:
-        if index.begin_s is None:
-            # Measured on raw H.264 and HEVC elementary streams: their packets carry no timestamps
-            # and the raw demuxers cannot seek, so the scan's seek back to the start fails.
-            error = (f"torchcodec 0.13.0 cannot open {name!r} ({info.container}: no packet timestamps): "
-                     "RuntimeError: scanFileAndUpdateMetadataAndIndex: Could not seek file to pts=0: "
-                     "Operation not permitted")
-            return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", info.fps, True, *rotated, 0,
-                               error)
-        span = index.span_s or 0.0
-        fps = n / span if span > 0 else info.fps
-        notes = []
-        if info.frames_header and info.frames_header != n:
-            notes.append(f"header lists {info.frames_header} frames; torchcodec counts {n} from its scan")
-        if fps is not None and info.fps and abs(fps - info.fps) > 1e-6 * info.fps:
-            notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
-        decodable, missing, seeks = n, "", None
-        where = _b_frame_container(index)
-        order = index.packets or (index.reordered if index.codec in TORCHCODEC_REORDER_REPLAYED else None)
-        if index.fmt == "mpeg" and index.pes_packets is not None:
-            # MPEG-2 in a program stream: each seek is made again with PyAV (media.landings), lazily
-            from .media.landings import mpeg_ps_landing
-
-            seeks = torchcodec_index(index.pes_packets, ())
-            seeks = replace(seeks, landing=functools.partial(mpeg_ps_landing, info, index, index.pes_packets, seeks))
-            notes.append(_TORCHCODEC_MPEG_PS)
-        elif order is not None:
-            seeks = torchcodec_index(order, tuple(index.pts.tolist()))
-            held = order.reorder or 1  # pictures the decoder outputs at the drain, without a pts
-            stamp = ("the dts of the packet whose decoding outputs each picture" if order.reorder
-                     else "the pictures' own pts")
-            notes.append(f"B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder {stamp}, "
-                         f"so after a seek frame k is often picture k - {held} (replayed here)")
-        if order is not None and order.reorder:
-            # Measured (x264 with B-pyramid, x265 with bframes=3: has_b_frames 2): read in order it returns
-            # n - 2 frames; the last two pictures come out at the drain without a pts, though a seek reaches
-            # every index.
-            decodable = n - order.reorder
-            missing = (f"torchcodec 0.13.0 does not return the last {order.reorder} pictures of this AVI "
-                       f"({index.codec} with B-frames: its decoder outputs them at the end of the stream without "
-                       "a pts): RuntimeError: Requested next frame while there are no more frames left to decode. "
-                       "qwen-vl-utils then retries with torchvision, which fails: module 'torchvision.io' has no "
-                       "attribute 'read_video'")
-            last = f"picture {n - 1} (the last)" if order.reorder == 1 else f"pictures {decodable}..{n - 1} (the last)"
-            notes.append(f"{last} never returned by torchcodec on this AVI; read in order it stops after {decodable}")
-        elif seeks is not None and seeks.landing is not None:
-            # MPEG-PS: read in order every picture comes back; which seek runs out of frames is replayed
-            missing = ("torchcodec 0.13.0 runs out of frames after its seek for this index of the MPEG program "
-                       "stream (B-frames: the seek lands on a PES where the restarted parser leaves the pictures "
-                       "from there none stamped >= the frame's pts): RuntimeError: Requested next frame while there "
-                       "are no more frames left to decode. qwen-vl-utils then retries with torchvision, which "
-                       "fails: module 'torchvision.io' has no attribute 'read_video'")
-        elif index.lead_pts > 0 and index.fmt in ("avi", "mpeg") and index.codec not in ("h264", "hevc"):
-            # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not): a seek to frame n - 1 ends at the
-            # drain, where the last picture comes out without a pts.
-            kind = where.split()[-1]
-            decodable = n - 1
-            missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: its decoder "
-                       "outputs it at the end of the stream without a pts): RuntimeError: Requested next frame "
-                       "while there are no more frames left to decode. qwen-vl-utils then retries with "
-                       "torchvision, which fails: module 'torchvision.io' has no attribute 'read_video'")
-            notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}")
-        exact = seeks is not None or not where
-        if not exact:
-            notes.append(_TORCHCODEC_NOT_REPLAYED.format(codec=index.codec, where=where))
-        return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
-                           None, tuple(notes), missing, exact, seeks=seeks)
+        return _torchcodec_view(info, index)
     if dec is Decoder.DECORD:
-        error = None
-        if index.codec in DECORD_COPY_FAILS:
-            error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: Check failed: "
-                     f"from_size == to_size ... DECORDArrayCopyFromTo: The size must exactly match")
-        elif index.codec in DECORD_COUNT_FAILS:
-            error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: [{name}] Failed to measure "
-                     f"duration/frame-count due to broken metadata.")
-        elif index.codec_family in DECORD_NO_DECODER:
-            error = (f"decord 0.6.0 cannot read {name!r}: its bundled FFmpeg 4.1 has no {index.codec_family} "
-                     "decoder: DECORDError: Check failed: st_nb >= 0 ... ERROR cannot find video stream with "
-                     "wanted index: -1")
-        elif not info.frames_header and index.header_duration_s is None:
-            # Its count falls back to avg_frame_rate x the container's duration, which a raw stream lacks.
-            error = (f"decord 0.6.0 cannot read {name!r} ({info.container}: no frame count and no duration in "
-                     "the container): DECORDError: Failed to measure duration/frame-count due to broken metadata")
-        notes, seeks = [], None
-        where = _b_frame_container(index)
-        if index.packets is not None:
-            seeks = decord_index(index.packets)
-            notes.append("B-frames in AVI: decord 0.6.0's FFmpeg gives the reference frames no pts, so its index "
-                         "is wrong and after a seek frame k is another picture (replayed here)")
-        elif index.pes_packets is not None:
-            seeks = decord_index(index.pes_packets)
-            notes.append("MPEG-2 with B-frames in an MPEG stream: decord 0.6.0's seeks land on a PES timestamp, "
-                         "not on a keyframe, and its decoder starts at the next I-frame, so after a seek frame k is "
-                         "another picture (replayed here)")
-        elif where == "AVI" and index.codec in ("h264", "hevc"):
-            # the pictures output at the drain: the decoder's has_b_frames (x264 B-pyramid, x265 bframes=3: 2)
-            drain = index.reordered.reorder if index.reordered is not None else H264_DRAIN_PICTURES
-            seeks = decord_index_without_pts(n, tuple(int(k) for k in index.keyframes), drain)
-            notes.append(f"{'H.264' if index.codec == 'h264' else 'HEVC'} in AVI: decord 0.6.0's FFmpeg gives its "
-                         "packets no pts, so every seek lands on the first keyframe and frame k is another picture "
-                         "after a seek (replayed here)")
-        exact = seeks is not None or not where
-        if not exact:
-            notes.append(_DECORD_NOT_REPLAYED.format(codec=index.codec, where=where))
-        return DecoderView(dec, n, "packets (len(vr))", info.fps, True, *rotated, n, error, tuple(notes), "", exact,
-                           seeks=seeks)
-    # PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size.
+        return _decord_view(info, index)
+    return _pyav_view(info)
+
+
+def _torchcodec_view(info: MediaInfo, index) -> DecoderView:
+    dec, n, rotated, name = Decoder.TORCHCODEC, info.frames, (info.width, info.height), os.path.basename(info.path)
+    if index.begin_s is None:
+        # Measured on raw H.264 and HEVC elementary streams: their packets carry no timestamps
+        # and the raw demuxers cannot seek, so the scan's seek back to the start fails.
+        error = (f"torchcodec 0.13.0 cannot open {name!r} ({info.container}: no packet timestamps): "
+                 "RuntimeError: scanFileAndUpdateMetadataAndIndex: Could not seek file to pts=0: "
+                 "Operation not permitted")
+        return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", info.fps, True, *rotated, 0, error)
+    span = index.span_s or 0.0
+    fps = n / span if span > 0 else info.fps
+    notes = []
+    if info.frames_header and info.frames_header != n:
+        notes.append(f"header lists {info.frames_header} frames; torchcodec counts {n} from its scan")
+    if fps is not None and info.fps and abs(fps - info.fps) > 1e-6 * info.fps:
+        notes.append(f"average_fps {fps:.6g} from the scan (n / span of pts); the header says {info.fps:.6g}")
+    decodable, missing, seeks = n, "", None
+    where = _b_frame_container(index)
+    order = index.packets or (index.reordered if index.codec in TORCHCODEC_REORDER_REPLAYED else None)
+    if index.fmt == "mpeg" and index.pes_packets is not None:
+        # MPEG-2 in a program stream: each seek is made again with PyAV (media.landings), lazily
+        from .media.landings import mpeg_ps_landing
+
+        seeks = torchcodec_index(index.pes_packets, ())
+        seeks = replace(seeks, landing=functools.partial(mpeg_ps_landing, info, index, index.pes_packets, seeks))
+        notes.append(_TORCHCODEC_MPEG_PS)
+    elif order is not None:
+        seeks = torchcodec_index(order, tuple(index.pts.tolist()))
+        held = order.reorder or 1  # pictures the decoder outputs at the drain, without a pts
+        stamp = "the dts of the packet whose decoding outputs each picture" if order.reorder else "the pictures' own pts"
+        notes.append(f"B-frames in AVI: torchcodec's scan gives these packets pts = dts, the decoder {stamp}, "
+                     f"so after a seek frame k is often picture k - {held} (replayed here)")
+    if order is not None and order.reorder:
+        # Measured (x264 with B-pyramid, x265 with bframes=3: has_b_frames 2): read in order it returns
+        # n - 2 frames; the last two pictures come out at the drain without a pts, though a seek reaches
+        # every index.
+        decodable = n - order.reorder
+        missing = (f"torchcodec 0.13.0 does not return the last {order.reorder} pictures of this AVI "
+                   f"({index.codec} with B-frames: its decoder outputs them at the end of the stream without "
+                   f"a pts): {_TC_RAN_OUT}")
+        last = f"picture {n - 1} (the last)" if order.reorder == 1 else f"pictures {decodable}..{n - 1} (the last)"
+        notes.append(f"{last} never returned by torchcodec on this AVI; read in order it stops after {decodable}")
+    elif seeks is not None and seeks.landing is not None:
+        # MPEG-PS: read in order every picture comes back; which seek runs out of frames is replayed
+        missing = ("torchcodec 0.13.0 runs out of frames after its seek for this index of the MPEG program "
+                   "stream (B-frames: the seek lands on a PES where the restarted parser leaves the pictures "
+                   f"from there none stamped >= the frame's pts): {_TC_RAN_OUT}")
+    elif index.lead_pts > 0 and index.fmt in ("avi", "mpeg") and index.codec not in ("h264", "hevc"):
+        # Measured (B-frames: MPEG-4 Part 2 in AVI, packed or not): a seek to frame n - 1 ends at the
+        # drain, where the last picture comes out without a pts.
+        kind = where.split()[-1]
+        decodable = n - 1
+        missing = (f"torchcodec 0.13.0 does not return the last picture of this {kind} (B-frames: its decoder "
+                   f"outputs it at the end of the stream without a pts): {_TC_RAN_OUT}")
+        notes.append(f"frame {n - 1} (the last) cannot be decoded by torchcodec on this {kind}")
+    exact = seeks is not None or not where
+    if not exact:
+        notes.append(_TORCHCODEC_NOT_REPLAYED.format(codec=index.codec, where=where))
+    return DecoderView(dec, n, "scan of the packets (num_frames_from_content)", fps, True, *rotated, decodable,
+                       None, tuple(notes), missing, exact, seeks=seeks)
+
+
+def _decord_view(info: MediaInfo, index) -> DecoderView:
+    n, name = info.frames, os.path.basename(info.path)
+    error = None
+    if index.codec in DECORD_COPY_FAILS:
+        error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: Check failed: "
+                 f"from_size == to_size ... DECORDArrayCopyFromTo: The size must exactly match")
+    elif index.codec in DECORD_COUNT_FAILS:
+        error = (f"decord 0.6.0 cannot read {name!r} ({index.codec}): DECORDError: [{name}] Failed to measure "
+                 f"duration/frame-count due to broken metadata.")
+    elif index.codec_family in DECORD_NO_DECODER:
+        error = (f"decord 0.6.0 cannot read {name!r}: its bundled FFmpeg 4.1 has no {index.codec_family} "
+                 "decoder: DECORDError: Check failed: st_nb >= 0 ... ERROR cannot find video stream with "
+                 "wanted index: -1")
+    elif not info.frames_header and index.header_duration_s is None:
+        # Its count falls back to avg_frame_rate x the container's duration, which a raw stream lacks.
+        error = (f"decord 0.6.0 cannot read {name!r} ({info.container}: no frame count and no duration in "
+                 "the container): DECORDError: Failed to measure duration/frame-count due to broken metadata")
+    notes, seeks = [], None
+    where = _b_frame_container(index)
+    if index.packets is not None:
+        seeks = decord_index(index.packets)
+        notes.append("B-frames in AVI: decord 0.6.0's FFmpeg gives the reference frames no pts, so its index "
+                     "is wrong and after a seek frame k is another picture (replayed here)")
+    elif index.pes_packets is not None:
+        seeks = decord_index(index.pes_packets)
+        notes.append("MPEG-2 with B-frames in an MPEG stream: decord 0.6.0's seeks land on a PES timestamp, "
+                     "not on a keyframe, and its decoder starts at the next I-frame, so after a seek frame k is "
+                     "another picture (replayed here)")
+    elif where == "AVI" and index.codec in ("h264", "hevc"):
+        # the pictures output at the drain: the decoder's has_b_frames (x264 B-pyramid, x265 bframes=3: 2)
+        drain = index.reordered.reorder if index.reordered is not None else H264_DRAIN_PICTURES
+        seeks = decord_index_without_pts(n, tuple(int(k) for k in index.keyframes), drain)
+        notes.append(f"{'H.264' if index.codec == 'h264' else 'HEVC'} in AVI: decord 0.6.0's FFmpeg gives its "
+                     "packets no pts, so every seek lands on the first keyframe and frame k is another picture "
+                     "after a seek (replayed here)")
+    exact = seeks is not None or not where
+    if not exact:
+        notes.append(_DECORD_NOT_REPLAYED.format(codec=index.codec, where=where))
+    return DecoderView(Decoder.DECORD, n, "packets (len(vr))", info.fps, True, info.width, info.height, n, error,
+                       tuple(notes), "", exact, seeks=seeks)
+
+
+def _pyav_view(info: MediaInfo) -> DecoderView:
+    """PyAV through transformers' load_video: the header's count, frames in decoder output order, stored size."""
+    n = info.frames
     header = int(info.frames_header or 0)
     notes = []
     error = None
@@ -322,8 +330,8 @@ def decoder_view(info: MediaInfo, decoder: Decoder | str = DEFAULT_DECODER) -> D
         notes.append(f"PyAV does not apply the display rotation ({info.rotation} deg): frames as stored")
     missing = (f"transformers load_video(backend='pyav') trusts the header's {header} frames but only {n} "
                f"decode: it returns fewer frames than sampled, and the processor fails on the mismatch")
-    return DecoderView(dec, header, "container header (stream.frames)", info.fps, False, *coded, min(n, header),
-                       error, tuple(notes), missing)
+    return DecoderView(Decoder.PYAV, header, "container header (stream.frames)", info.fps, False, info.coded_width,
+                       info.coded_height, min(n, header), error, tuple(notes), missing)
 
 
 # --- the decoders view: the same request under each backend ------------------------------------------
