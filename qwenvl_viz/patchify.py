@@ -9,7 +9,6 @@ repeats the last frame; images are duplicated ``temporal_patch_size`` times).
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import sys
 import threading
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["Patchify", "plan_patchify", "build_pixel_values", "normalize"]
 
 RESCALE_FACTOR = 1 / 255  # Hub configs: rescale_factor 0.00392156862745098
-HUGE_PAGE = 2 << 20  # x86-64 / arm64 transparent huge page size
 
 
 @dataclass(frozen=True)
@@ -146,34 +144,20 @@ def _slot_view(out: np.ndarray, plan: Patchify, g: int, t: int) -> np.ndarray:
     return rows[:, :, :, :, :, t].transpose(4, 0, 2, 5, 1, 3, 6)  # (C, bh, mh, py, bw, mw, px)
 
 
-def _madvise():
-    if not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_HUGEPAGE"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).madvise
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes, fn.restype = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int), ctypes.c_int
-    return fn
-
-
-_MADVISE = _madvise()
-
-
 def empty_pixels(shape: tuple[int, int]) -> np.ndarray:
-    """``np.empty(shape, float32)`` whose pages the kernel may back with 2 MiB pages.
+    """A new float32 array for ``pixel_values``, in a private anonymous mapping of its own (ordinary
+    4 KiB pages; unmapped when the last array or view on it goes).
 
-    The tensor is written once, frame by frame; with 4 KiB pages a 1080p frame's slots (6.8 MB) cost
-    about 1,700 page faults, measured at ~14 ms of CPU a frame, more than resizing it. Where
-    transparent huge pages are enabled for ``madvise``d memory that drops to a few faults. A hint
-    only: the array is an ordinary numpy array either way.
+    numpy asks the kernel for transparent huge pages for any array over 4 MiB. On the 2-core VMs this
+    project runs on (Dec 2026) a fresh 2 MiB page is often much slower to fault in than 512 small
+    ones: the first write to a 1080p clip's 813 MB took 0.19-1.4 s with huge pages, 0.34-0.36 s
+    with 4 KiB pages, and its whole ``pixel_values`` 2.55-2.78 s against 2.25-2.50 s (5 runs each,
+    alternating). Elsewhere numpy's own array.
     """
-    out = np.empty(shape, np.float32)
-    if _MADVISE is not None and out.nbytes >= 4 * HUGE_PAGE:
-        start = -(-out.ctypes.data // HUGE_PAGE) * HUGE_PAGE
-        end = (out.ctypes.data + out.nbytes) // HUGE_PAGE * HUGE_PAGE
-        _MADVISE(start, end - start, mmap.MADV_HUGEPAGE)  # a refusal (EINVAL, THP off) changes nothing
-    return out
+    nbytes = int(np.prod(shape)) * 4
+    if nbytes < 4 * 2**20 or not hasattr(mmap, "MAP_PRIVATE"):
+        return np.empty(shape, np.float32)
+    return np.frombuffer(mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), np.float32).reshape(shape)
 
 
 def build_pixel_values(
@@ -182,6 +166,7 @@ def build_pixel_values(
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
     threads: int = 1,
     fused: Callable[..., bool] | None = None,
+    numbered: bool = False,
 ) -> np.ndarray:
     """``pixel_values`` float32 ``[rows, 3*Tp*p*p]`` (a numpy array) from the sampled frames, in order.
 
@@ -194,6 +179,7 @@ def build_pixel_values(
     many frames), at most ``threads + 1`` in flight, so memory stays at the output plus a few frames.
     ``fused(frame, out, rows0, ts, patch, mean, std)`` may do all three at once for a frame
     (``tv1_kernel.resample_into_patches``); where it returns False the frame takes the path above.
+    With ``numbered``, ``frames`` yields ``(j, frame)`` pairs in any order, each ``j`` once.
     """
     out = empty_pixels(plan.shape)
     p, m = plan.patch_size, plan.merge_size
@@ -206,9 +192,18 @@ def build_pixel_values(
     flat_mean, flat_std = mean.reshape(3), std.reshape(3)
     patch = (p, m, plan.temporal_patch_size)
 
+    seen: set[int] = set()
+
+    def checked(pairs: Iterable[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
+        for j, frame in pairs:
+            if j not in slots:
+                raise ValueError(f"got frame {j}, more frames than the plan's {plan.nframes}")
+            if j in seen:
+                raise ValueError(f"got frame {j} twice")
+            seen.add(j)
+            yield j, frame
+
     def fill(j: int, frame: np.ndarray) -> None:
-        if j not in slots:
-            raise ValueError(f"got more frames than the plan's {plan.nframes}")
         if fused is not None and fused(frame, out, *targets[j], patch, flat_mean, flat_std):
             return
         x = prepare(frame) if prepare is not None else frame.transpose(2, 0, 1).astype(np.float32, order="C")
@@ -218,20 +213,20 @@ def build_pixel_values(
         for g, t in slots[j]:
             np.copyto(_slot_view(out, plan, g, t), x)
 
-    count = 0
     it = iter(frames)
+    pairs = checked(it if numbered else enumerate(it))
     try:
         if threads <= 1:
-            for count, frame in enumerate(it, 1):
-                fill(count - 1, frame)
+            for j, frame in pairs:
+                fill(j, frame)
         else:
-            count = _run_threaded(fill, it, threads)
+            _run_threaded(fill, pairs, threads)
     finally:
         close = getattr(it, "close", None)
         if close is not None:
             close()  # stops a decoder thread behind the frames early on an error
-    if count != len(slots):
-        raise ValueError(f"got {count} frames, the plan needs {len(slots)}")
+    if len(seen) != len(slots):
+        raise ValueError(f"got {len(seen)} frames, the plan needs {len(slots)}")
     return out
 
 
@@ -265,16 +260,15 @@ def single_threaded_torch() -> Iterator[None]:
                 torch.set_num_threads(_torch_threads_saved)
 
 
-def _run_threaded(fill: Callable[[int, np.ndarray], None], frames: Iterator[np.ndarray], threads: int) -> int:
-    """``fill(j, frame)`` for every frame on ``threads`` workers; returns the number of frames."""
+def _run_threaded(fill: Callable[[int, np.ndarray], None], pairs: Iterable[tuple[int, np.ndarray]], threads: int) -> None:
+    """``fill(j, frame)`` for every pair on ``threads`` workers."""
     # torch resizes only where numpy / numba cannot (the caller loads it first then); untouched otherwise
     with single_threaded_torch() if "torch" in sys.modules else nullcontext():
         with ThreadPoolExecutor(threads, thread_name_prefix="qwenvl-viz-pixels") as pool:
             pending: deque[Future] = deque()
             try:
-                count = 0
-                for count, frame in enumerate(frames, 1):
-                    pending.append(pool.submit(fill, count - 1, frame))
+                for j, frame in pairs:
+                    pending.append(pool.submit(fill, j, frame))
                     while len(pending) > threads or (pending and pending[0].done()):
                         pending.popleft().result()
                 while pending:
@@ -282,4 +276,3 @@ def _run_threaded(fill: Callable[[int, np.ndarray], None], frames: Iterator[np.n
             finally:
                 for f in pending:
                     f.cancel()
-        return count

@@ -41,6 +41,8 @@ TEXT_RESUME = vocab.TEXT_RESUME
 # Workers that resize frames for pixel_values (torch single-threaded in each). Decoding is one more
 # thread; past ~4 workers it is the bottleneck.
 PIXEL_THREADS = 4
+# Decoders side by side for pixel_values: one with FFmpeg's threads keeps ~1.5 cores busy on a long clip.
+DECODE_PARTS = 4
 
 
 def _usable_cpus() -> int:
@@ -142,15 +144,25 @@ class Trace:
     def pixel_array(self) -> np.ndarray:
         """``pixel_values`` as a numpy array, built without torch where numpy / numba reproduce it.
 
-        Frames are decoded on a background thread and resized on ``PIXEL_THREADS`` workers while
-        the next ones decode; never more than a few frames are held besides the output.
+        Frames are decoded on background threads (``DECODE_PARTS`` decoders, each over its own run of
+        keyframes, where a seek is exact) and resized on ``PIXEL_THREADS`` workers as they come, in
+        any order; never more than a few frames are held besides the output.
         """
         n = self.patchify.nframes
-        threads = min(PIXEL_THREADS, _usable_cpus()) if n > 1 else 1
+        cpus = _usable_cpus()
+        threads = min(PIXEL_THREADS, cpus) if n > 1 else 1
         if threads > 1 and self._resizes_with_torch():
             import torch  # noqa: F401  (loaded before the workers, so each runs it single-threaded)
-        return build_pixel_values(self.patchify, self.iter_source_frames(), prepare=self._resized_chw, threads=threads,
-                                  fused=self._fused_writer())
+        return build_pixel_values(self.patchify, self._numbered_source_frames(min(DECODE_PARTS, cpus)),
+                                  prepare=self._resized_chw, threads=threads, fused=self._fused_writer(), numbered=True)
+
+    def _numbered_source_frames(self, parts: int):
+        """``(j, frame)`` for each sampled frame ``j`` (as ``iter_source_frames``), in any order."""
+        if self.kind == "image":
+            yield 0, media_stage.load_image(self.media, apply_exif=self.exif_applied)
+            return
+        for j, frame in media_stage.iter_frames_unordered(self.media, self._pictures(), parts=parts):
+            yield j, self._as_decoder_returns(frame)
 
     def _resizes_with_torch(self) -> bool:
         """Whether a resample of this trace runs on torch (``tv2``, or a ``tv1`` geometry not verified)."""

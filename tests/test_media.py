@@ -211,6 +211,70 @@ def test_prefetch_on_and_off_give_the_same_frames_and_early_stop_does_not_hang(m
     assert not frames[0].flags.writeable  # shared with the cache
 
 
+def test_several_decoders_give_every_position_the_frames_one_decoder_and_decord_give(media_files, monkeypatch):
+    """iter_frames_unordered: each decoder over its own keyframes (one FFmpeg thread each); positions
+    in any order, repeats served from one decode, pixels equal to iter_frames' and decord's."""
+    monkeypatch.setattr(media.frames, "MIN_PART_FRAMES", 20)
+    path = media_files.video("mp4", frames=150, gop=30)  # x264 with B-frames, a keyframe every 30
+    info = open_media(path)
+    want = [149, 3, 40, 40, 77, 100, 3, 131, 60, 12]
+    before = decode_stats()
+    pairs = list(media.iter_frames_unordered(info, want, parts=3))
+    assert decode_stats()["opens"] - before["opens"] == 3
+    assert _delta(before)["frames_converted"] == 8  # 3 and 40 decoded once each
+    assert sorted(pos for pos, _ in pairs) == list(range(len(want)))
+    got = np.stack([f for _, f in sorted(pairs, key=lambda pf: pf[0])])
+    assert [frame_index_of(f) for f in got] == want
+    clear_cache()
+    np.testing.assert_array_equal(got, read_frames(info, want))
+    np.testing.assert_array_equal(got, _decord_frames(path, want)[0])
+    # cached now: served without decoding
+    before = decode_stats()
+    again = dict(media.iter_frames_unordered(info, want, parts=3))
+    assert _delta(before)["frames_decoded"] == 0 and [frame_index_of(again[i]) for i in range(len(want))] == want
+
+
+def test_decoders_split_at_keyframes_into_balanced_runs_and_never_where_a_seek_is_not_exact():
+    import dataclasses
+
+    from qwenvl_viz.media.frames import MIN_PART_FRAMES, _parts
+    from qwenvl_viz.media.info import _VideoIndex
+
+    n = 1800
+    index = _VideoIndex(stream_index=0, pts=np.arange(n, dtype=np.int64) * 512,
+                        keyframes=np.arange(0, n, 250, dtype=np.int64), seekable=True, rotation_k=0)
+    wanted = list(range(0, n, 15))  # 120 frames of a 60 s clip at 2 fps, GOP 250
+    runs = _parts(index, wanted, 2)
+    assert [r[0] for r in runs] == [0, 1005] and sum(runs, []) == wanted  # cut at keyframe 1000, nearest 900
+    four = _parts(index, wanted, 4)
+    assert [r[0] for r in four] == [0, 510, 1005, 1260] and sum(four, []) == wanted  # keyframes nearest 450, 900, 1350
+    assert _parts(index, wanted[:4], 2) == [wanted[:4]]  # 46 frames: not worth a second decoder
+    # as many decoders as asked only where keyframes allow: each GOP boundary from 250 to 1500 (1750 would
+    # leave the last run 36 frames, under half of MIN_PART_FRAMES)
+    assert [r[0] for r in _parts(index, wanted, 99)] == [0, 255, 510, 750, 1005, 1260, 1500] and MIN_PART_FRAMES == 120
+    ps = dataclasses.replace(index, fmt="mpeg", lead_pts=3600)  # MPEG-PS with B-frames: read in order
+    assert _parts(ps, wanted, 2) == [wanted]
+    assert _parts(dataclasses.replace(index, seekable=False), wanted, 2) == [wanted]
+
+
+def test_an_error_in_one_of_several_decoders_is_raised_and_the_others_stop(media_files, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(media.frames, "MIN_PART_FRAMES", 20)
+    info = open_media(media_files.video("mp4", frames=120, gop=30))
+    real = media.frames._decode_pass
+
+    def failing(info_, index, wanted, *args):
+        if wanted[0] >= 60:
+            raise VizError("frame 60 of 'x.mp4' could not be decoded: the file may be corrupt")
+        yield from real(info_, index, wanted, *args)
+
+    monkeypatch.setattr(media.frames, "_decode_pass", failing)
+    with pytest.raises(VizError, match="could not be decoded"):
+        list(media.iter_frames_unordered(info, list(range(0, 120, 5)), parts=2))
+    assert not [t for t in threading.enumerate() if t.name == "qwenvl-viz-decode"]
+
+
 def test_frame_cache_is_bounded_by_bytes_and_a_long_pass_keeps_its_head(media_files):
     info = open_media(media_files.video("mp4", width=64, height=48, frames=20))
     frame_bytes = 64 * 48 * 3

@@ -96,6 +96,24 @@ def test_official_video_equals_reference(media_files, ext, w, h, fps, frames, pa
     _same(ours, ref, atol=ONE_LEVEL if ext == "avi" else ATOL)
 
 
+def test_pixel_values_decoded_by_two_decoders_side_by_side_equal_the_reference(media_files, monkeypatch):
+    """pixel_array decodes a long clip with one decoder per run of keyframes, frames written as they come."""
+    import qwenvl_viz.trace as trace_mod
+
+    monkeypatch.setattr(media_stage.frames, "MIN_PART_FRAMES", 20)
+    monkeypatch.setattr(trace_mod, "_usable_cpus", lambda: 2)
+    path = media_files.video("mp4", width=160, height=120, fps=30, frames=150, gop=30)
+    media_stage.clear_cache()
+    ours = explain(path, model="qwen2.5-vl", fps=4.0)
+    before = media_stage.decode_stats()
+    pv = ours.pixel_values
+    assert media_stage.decode_stats()["opens"] - before["opens"] == 2
+    ref = oracles.official(path, "video", "qwen2.5-vl", fps=4.0)
+    assert list(ours.sampling.indices) == ref["indices"] and len(ref["indices"]) == 20
+    assert torch.equal(pv, ref["pixel_values"].float())
+    _same(ours, ref)
+
+
 def test_video_budget_below_the_frame_minimum_fails_like_the_reference(media_files):
     """qwen-vl-utils asserts max_pixels >= min_pixels per frame; we say so, naming both numbers."""
     from qwenvl_viz import VizError
@@ -176,6 +194,26 @@ def test_pixel_values_are_the_same_on_one_thread_and_many_and_torch_threads_are_
     assert np.array_equal(one, many) and torch.equal(torch.from_numpy(one), t.pixel_values)
     with pytest.raises(ValueError, match="got 6 frames"):
         build_pixel_values(t.patchify, frames[:6], prepare=t._resized_chw, threads=2)
+
+
+def test_frames_may_come_numbered_in_any_order_each_once(media_files):
+    from qwenvl_viz.patchify import build_pixel_values
+
+    path = media_files.video("mp4", width=160, height=120, fps=30, frames=75, gop=12)
+    t = explain(path, model="qwen2.5-vl", nframes=7)
+    frames = list(t.iter_source_frames())
+    n = len(frames)
+    order = [5, 0, 6, 2, 1, 4, 3, 7]
+    assert n == 8  # nframes 7 rounds up to the frame factor 2
+    shuffled = build_pixel_values(t.patchify, [(j, frames[j]) for j in order], prepare=t._resized_chw, threads=2,
+                                  numbered=True)
+    assert torch.equal(torch.from_numpy(shuffled), t.pixel_values)
+    with pytest.raises(ValueError, match="got frame 5 twice"):
+        build_pixel_values(t.patchify, [(5, frames[5]), (5, frames[5])], prepare=t._resized_chw, numbered=True)
+    with pytest.raises(ValueError, match=f"got {n - 1} frames, the plan needs {n}"):
+        build_pixel_values(t.patchify, [(j, frames[j]) for j in order[:-1]], prepare=t._resized_chw, numbered=True)
+    with pytest.raises(ValueError, match=f"got frame {n}, more frames than the plan's {n}"):
+        build_pixel_values(t.patchify, [(n, frames[0])], prepare=t._resized_chw, threads=2, numbered=True)
 
 
 def test_frames_are_written_in_to_merge_blocks_order():

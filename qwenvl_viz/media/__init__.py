@@ -62,6 +62,7 @@ from .frames import (  # noqa: F401
     _frame_index,
     frame_times,
     iter_frames,
+    iter_frames_unordered,
     read_frames,
 )
 from .images import (  # noqa: F401
@@ -96,6 +97,7 @@ __all__ = [
     "load_image",
     "exif_size",
     "iter_frames",
+    "iter_frames_unordered",
     "read_frames",
     "frame_times",
     "decode_stats",

@@ -20,6 +20,8 @@ SEEK_COST_FRAMES = 4  # a seek (flush + restart) costs about this many decoded f
 # Codecs whose skip_frame=NONREF drops only frames no other frame references (checked bit-exact
 # against decord in tests/test_media.py for h264, vp8, vp9, mpeg4).
 SKIP_NONREF_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg2video", "vp8", "vp9"})
+# iter_frames_unordered: frames one decoder of several decodes at least (below that, fewer decoders)
+MIN_PART_FRAMES = 120
 
 
 def _check_indices(info: MediaInfo, indices: Sequence[int]) -> list[int]:
@@ -54,7 +56,14 @@ def _to_display(frame: av.VideoFrame, rotation_k: int) -> np.ndarray:
     return rgb
 
 
-def _decode_wanted(info: MediaInfo, index: _VideoIndex, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+def _may_seek(index: _VideoIndex) -> bool:
+    # An MPEG program stream with B-frames: a seek lands on a PES by dts and FFmpeg then makes up pts
+    # for the pictures it cuts anew, one of which may equal another picture's: read it in order.
+    return index.seekable and not (index.fmt == "mpeg" and index.lead_pts > 0)
+
+
+def _decode_wanted(info: MediaInfo, index: _VideoIndex, wanted: list[int],
+                   single_thread: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(i, rgb)`` for each ``i`` of ``wanted`` (unique, ascending), decoding as little as possible.
 
     Two savings, both exact (the frames kept are bit-identical to a full decode):
@@ -65,16 +74,13 @@ def _decode_wanted(info: MediaInfo, index: _VideoIndex, wanted: list[int]) -> It
       the ones no other frame references (about a third of an x264 stream with B-frames).
     If the container's index or the codec misbehaves (a seek lands past its target, a wanted frame
     goes missing), the pass restarts without that saving from the first frame not yet delivered.
+    ``single_thread`` turns off FFmpeg's own threads (for one of several decoders run side by side).
     """
     name = os.path.basename(info.path)
-    allow_seek = allow_skip = index.seekable
-    if index.fmt == "mpeg" and index.lead_pts > 0:
-        # An MPEG program stream with B-frames: a seek lands on a PES by dts and FFmpeg then makes up pts
-        # for the pictures it cuts anew, one of which may equal another picture's: read in order instead.
-        allow_seek = False
+    allow_seek, allow_skip = _may_seek(index), index.seekable
     while True:
         try:
-            yield from _decode_pass(info, index, wanted, allow_seek, allow_skip, name)
+            yield from _decode_pass(info, index, wanted, allow_seek, allow_skip, name, single_thread)
             return
         except _Restart as e:
             wanted = [i for i in wanted if i >= e.target]
@@ -114,10 +120,13 @@ def _decoded_frames(container, stream, index: _VideoIndex, wanted: set[int], ski
         yield from pkt.decode()
 
 
-def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_seek: bool, allow_skip: bool, name: str):
+def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_seek: bool, allow_skip: bool, name: str,
+                 single_thread: bool = False):
     wanted_set = set(wanted)
     with _av_open(info.path) as container:
         stream = container.streams[index.stream_index]
+        if single_thread:
+            stream.thread_type = "NONE"  # the same pictures: FFmpeg's threads change speed, not output
         skip = allow_skip and stream.codec_context.name in SKIP_NONREF_CODECS
         frames = _decoded_frames(container, stream, index, wanted_set, skip)
         pos = 0
@@ -168,13 +177,14 @@ def _decode_pass(info: MediaInfo, index: _VideoIndex, wanted: list[int], allow_s
         frames.close()
 
 
-def _prefetched(gen: Iterator[tuple[int, np.ndarray]], depth: int = 2) -> Iterator[tuple[int, np.ndarray]]:
-    """Run ``gen`` in a background thread ``depth`` items ahead (PyAV releases the GIL in decode)."""
+def _prefetched(gens: Sequence[Iterator[tuple[int, np.ndarray]]], depth: int = 2) -> Iterator[tuple[int, np.ndarray]]:
+    """Run each of ``gens`` in a background thread, together at most ``depth`` items ahead (PyAV
+    releases the GIL in decode); items come in the order they are ready (one generator: its order)."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
-    def produce() -> None:
+    def produce(gen: Iterator[tuple[int, np.ndarray]]) -> None:
         try:
             for item in gen:
                 while not stop.is_set():
@@ -191,24 +201,48 @@ def _prefetched(gen: Iterator[tuple[int, np.ndarray]], depth: int = 2) -> Iterat
         finally:
             gen.close()
 
-    worker = threading.Thread(target=produce, name="qwenvl-viz-decode", daemon=True)
-    worker.start()
+    workers = [threading.Thread(target=produce, args=(gen,), name="qwenvl-viz-decode", daemon=True) for gen in gens]
+    for worker in workers:
+        worker.start()
     try:
-        while True:
+        running = len(workers)
+        while running:
             item = q.get()
             if item is done:
-                return
+                running -= 1
+                continue
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
         stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
+        while any(w.is_alive() for w in workers):  # unblock producers waiting on a full queue
             try:
                 q.get(timeout=0.05)
             except queue.Empty:
                 pass
-        worker.join()
+        for worker in workers:
+            worker.join()
+
+
+def _parts(index: _VideoIndex, wanted: list[int], parts: int) -> list[list[int]]:
+    """``wanted`` (unique, ascending) cut at keyframes into at most ``parts`` runs that each decode about
+    as many frames, at least ``MIN_PART_FRAMES`` (a run of its own costs one more open and a seek)."""
+    if parts < 2 or len(wanted) < 2 or not _may_seek(index) or len(index.keyframes) < 2:
+        return [wanted]
+    start = _keyframe_at_or_before(index, wanted[0])
+    span = wanted[-1] + 1 - start
+    n = min(parts, span // MIN_PART_FRAMES)
+    keyframes = np.asarray(index.keyframes, np.int64)
+    cuts: list[int] = []
+    for i in range(1, n):
+        ideal = start + span * i / n
+        j = int(np.searchsorted(keyframes, ideal))
+        near = min((int(keyframes[k]) for k in (j - 1, j) if 0 <= k < len(keyframes)), key=lambda k: abs(k - ideal))
+        if (cuts[-1] if cuts else start) + MIN_PART_FRAMES <= near <= wanted[-1] - MIN_PART_FRAMES // 2:
+            cuts.append(near)
+    bounds = [0] + [int(np.searchsorted(wanted, c)) for c in cuts] + [len(wanted)]
+    return [wanted[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def iter_frames(info: MediaInfo, indices: Sequence[int], *, prefetch: bool = True) -> Iterator[np.ndarray]:
@@ -254,7 +288,7 @@ def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], pre
     if missing:
         decoded = _decode_wanted(info, index, missing)
         if prefetch and len(missing) > 1:
-            decoded = _prefetched(decoded)
+            decoded = _prefetched([decoded])
     try:
         last: tuple[int, np.ndarray] | None = None
         for i in req:
@@ -274,6 +308,47 @@ def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], pre
         close = getattr(decoded, "close", None)
         if close is not None:
             close()
+
+
+def iter_frames_unordered(info: MediaInfo, indices: Sequence[int], *, parts: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """``(position, frame)`` for every position of ``indices``, in the order the frames are ready: the
+    cached ones first, then the others decoded by up to ``parts`` decoders side by side, each over its own
+    run of keyframes with one FFmpeg thread (where a seek is exact; else one decoder in order). For work
+    whose frames are independent (``pixel_values``): on a long clip every frame up to the last wanted one
+    is decoded, and one decoder with FFmpeg's threads keeps about 1.5 cores busy, several about all.
+    Frames are the ones :func:`iter_frames` yields, bit for bit (the same seeks, checked the same way).
+    """
+    if info.kind != "video":
+        raise VizError(f"iter_frames needs a video; {os.path.basename(info.path)!r} is an {info.kind}; use load_image")
+    req = _check_indices(info, indices)
+    if not req:
+        return
+    index = _index_for(info)
+    where: dict[int, list[int]] = {}
+    for pos, i in enumerate(req):
+        where.setdefault(i, []).append(pos)
+    have = {i: a for i in where if (a := _frame_cache.get((info.content_hash, i))) is not None}
+    _count("cache_hits", sum(len(where[i]) for i in have))
+    missing = [i for i in sorted(where) if i not in have]
+    _count("cache_misses", len(missing))
+    for i, arr in have.items():
+        for pos in where[i]:
+            yield pos, arr
+    if not missing:
+        return
+    room = _frame_cache.max_bytes - sum(a.nbytes for a in have.values())
+    runs = _parts(index, missing, parts)
+    gens = [_decode_wanted(info, index, run, single_thread=len(runs) > 1) for run in runs]
+    decoded = _prefetched(gens, depth=2 * len(gens)) if len(missing) > 1 else gens[0]
+    try:
+        for i, arr in decoded:
+            if arr.nbytes <= room:
+                _frame_cache.put((info.content_hash, i), arr)
+                room -= arr.nbytes
+            for pos in where[i]:
+                yield pos, arr
+    finally:
+        decoded.close()
 
 
 def frame_times(info: MediaInfo, indices: Sequence[int]) -> list[float | None]:
