@@ -82,79 +82,90 @@ if njit is not None:
             return njit(nogil=True)(fn)
 
     @_jit
-    def _horizontal(src, xmin, xn, xlim, xw, Wo):  # pragma: no cover - compiled
-        """The width pass of uint8 ``src [H, W, 3]`` as float32 ``[3, H, Wo]`` (a copy when no weights).
+    def _horizontal_rows(src, y0, xmin, xn, xlim, xw, tile, acc, inter):  # pragma: no cover - compiled
+        """Rows ``y0 .. y0 + ROWS_PER_TILE`` (fewer at the bottom) of the width pass of uint8
+        ``src [H, W, 3]`` into float32 ``inter [3, ring, Wo]``, row ``y`` at ``y % ring`` (a copy when
+        no weights), through the scratch ``tile [W, L]`` uint8 and ``acc [Wo, L]`` (L = 3 x ROWS_PER_TILE).
 
-        Lanes are a tile of ``ROWS_PER_TILE`` rows x 3 channels, always full width: a partial last
-        tile computes lanes it does not keep, which lets the compiler vectorize a loop of constant
-        length. The tile stays uint8 and is written line by line (a quarter of the bytes of a float32
-        tile, in order); each tap converts its lanes to float32, which costs less than moving floats.
+        Lanes are the tile's rows x 3 channels, always full width: a partial last tile computes lanes
+        it does not keep, which lets the compiler vectorize a loop of constant length. The tile stays
+        uint8 and is written line by line (a quarter of the bytes of a float32 tile, in order); each
+        tap converts its lanes to float32, which costs less than moving floats.
         """
         H, W, _ = src.shape
-        inter = np.empty((3, H, Wo), np.float32)
-        if xw.shape[0] == 0:
-            for y in range(H):
-                for x in range(W):
-                    for c in range(3):
-                        inter[c, y, x] = src[y, x, c]
-            return inter
+        ring, Wo = inter.shape[1], inter.shape[2]
         R = ROWS_PER_TILE
         L = 3 * R
-        tile = np.zeros((W, L), np.uint8)  # a block of rows, transposed: lanes = (row, channel)
-        acc = np.empty((Wo, L), np.float32)
-        for y0 in range(0, H, R):
-            rn = min(R, H - y0)
-            for x in range(W):
-                t = tile[x]
-                for r in range(rn):
+        rn = min(R, H - y0)
+        if xw.shape[0] == 0:
+            for r in range(rn):
+                for x in range(W):
                     for c in range(3):
-                        t[r * 3 + c] = src[y0 + r, x, c]
-            for ox in range(Wo):
-                x0 = xmin[ox]
-                a = acc[ox]
-                w = xw[ox, 0]
-                s = tile[x0]
-                for k in range(L):
-                    a[k] = np.float32(s[k]) * w
-                for j in range(1, xlim[ox] + 1):
-                    w = xw[ox, j]
-                    s = tile[x0 + j]
-                    for k in range(L):
-                        a[k] = a[k] + np.float32(s[k]) * w
-                for j in range(xlim[ox] + 1, xn[ox]):
-                    w = xw[ox, j]
-                    s = tile[x0 + j]
-                    for k in range(L):
-                        a[k] = _fma(np.float32(s[k]), w, a[k])
+                        inter[c, (y0 + r) % ring, x] = src[y0 + r, x, c]
+            return
+        for x in range(W):
+            t = tile[x]
             for r in range(rn):
                 for c in range(3):
-                    o = inter[c, y0 + r]
-                    for ox in range(Wo):
-                        o[ox] = acc[ox, r * 3 + c]
+                    t[r * 3 + c] = src[y0 + r, x, c]
+        for ox in range(Wo):
+            x0 = xmin[ox]
+            a = acc[ox]
+            w = xw[ox, 0]
+            s = tile[x0]
+            for k in range(L):
+                a[k] = np.float32(s[k]) * w
+            for j in range(1, xlim[ox] + 1):
+                w = xw[ox, j]
+                s = tile[x0 + j]
+                for k in range(L):
+                    a[k] = a[k] + np.float32(s[k]) * w
+            for j in range(xlim[ox] + 1, xn[ox]):
+                w = xw[ox, j]
+                s = tile[x0 + j]
+                for k in range(L):
+                    a[k] = _fma(np.float32(s[k]), w, a[k])
+        for r in range(rn):
+            for c in range(3):
+                o = inter[c, (y0 + r) % ring]
+                for ox in range(Wo):
+                    o[ox] = acc[ox, r * 3 + c]
+
+    @_jit
+    def _horizontal(src, xmin, xn, xlim, xw, Wo):  # pragma: no cover - compiled
+        """The width pass of uint8 ``src [H, W, 3]`` as float32 ``[3, H, Wo]`` (a copy when no weights)."""
+        H, W, _ = src.shape
+        inter = np.empty((3, H, Wo), np.float32)
+        tile = np.zeros((W, 3 * ROWS_PER_TILE), np.uint8)
+        acc = np.empty((Wo, 3 * ROWS_PER_TILE), np.float32)
+        for y0 in range(0, H, ROWS_PER_TILE):
+            _horizontal_rows(src, y0, xmin, xn, xlim, xw, tile, acc, inter)
         return inter
 
     @_jit
     def _vertical_row(inter, c, oy, ymin, yn, ylim, yw, o):  # pragma: no cover - compiled
-        """Output row ``oy`` of channel ``c`` of the height pass into ``o`` (a copy when no weights)."""
+        """Output row ``oy`` of channel ``c`` of the height pass into ``o`` (a copy when no weights);
+        input row ``y`` is ``inter[c, y % ring]``."""
         Wo = o.shape[0]
+        ring = inter.shape[1]
         if yw.shape[0] == 0:
-            s = inter[c, oy]
+            s = inter[c, oy % ring]
             for x in range(Wo):
                 o[x] = s[x]
             return
         y0 = ymin[oy]
         w = yw[oy, 0]
-        s = inter[c, y0]
+        s = inter[c, y0 % ring]
         for x in range(Wo):
             o[x] = s[x] * w
         for j in range(1, ylim[oy] + 1):
             w = yw[oy, j]
-            s = inter[c, y0 + j]
+            s = inter[c, (y0 + j) % ring]
             for x in range(Wo):
                 o[x] = o[x] + s[x] * w
         for j in range(ylim[oy] + 1, yn[oy]):
             w = yw[oy, j]
-            s = inter[c, y0 + j]
+            s = inter[c, (y0 + j) % ring]
             for x in range(Wo):
                 o[x] = _fma(s[x], w, o[x])
 
@@ -181,30 +192,53 @@ if njit is not None:
                           out, rows0, ts, p, m, tp, mean, std):  # pragma: no cover - compiled
         """``_resample`` (finished), normalized ``(v - mean[c]) / std[c]`` in float32 and written
         straight into the frame's slots of ``pixel_values`` ``out [rows, 3*tp*p*p]``: slot ``s`` starts
-        at row ``rows0[s]`` with time step ``ts[s]`` (the layout of ``patchify._slot_view``). Saves
-        the frame-sized float32 intermediate and the strided copy into the slots."""
-        inter = _horizontal(src, xmin, xn, xlim, xw, w)
+        at row ``rows0[s]`` with time step ``ts[s]`` (the layout of ``patchify._slot_view``).
+
+        Each band of ``p`` output rows is finished as soon as the width pass has the input rows it
+        reads, so the width pass keeps only a ring of rows (about 1 MB at 1080p, in cache) instead of
+        the frame, and nothing frame-sized is written but ``out``."""
+        H, W, _ = src.shape
+        R = ROWS_PER_TILE
+        nb = h // p
+        need = np.empty(nb, np.int64)  # band by reads input rows [first, need[by])
+        window = 0
+        for by in range(nb):
+            a, b = by * p, by * p + p - 1
+            first = a if yw.shape[0] == 0 else ymin[a]
+            need[by] = b + 1 if yw.shape[0] == 0 else ymin[b] + yn[b]
+            if by:
+                need[by] = max(need[by], need[by - 1])
+            window = max(window, need[by] - first)
+        # rows still read by the first pending band, plus the next tile
+        inter = np.empty((3, min(H, window + 2 * R), w), np.float32)
+        tile = np.zeros((W, 3 * R), np.uint8)
+        acc = np.empty((w, 3 * R), np.float32)
         band = np.empty((p, w), np.float32)  # one row of patches: each slot row then takes p*p values in a run
         lo, hi = np.float32(0.0), np.float32(255.0)
         gw = w // (p * m)  # merged blocks across
-        for c in range(3):
-            mc, sc = mean[c], std[c]
-            for by in range(h // p):  # by = bh * m + mh
-                for py in range(p):
-                    o = band[py]
-                    _vertical_row(inter, c, by * p + py, ymin, yn, ylim, yw, o)
-                    for x in range(w):
-                        o[x] = (np.rint(min(max(o[x], lo), hi)) - mc) / sc
+        by = 0
+        for y0 in range(0, H, R):
+            _horizontal_rows(src, y0, xmin, xn, xlim, xw, tile, acc, inter)
+            done = min(y0 + R, H)
+            while by < nb and need[by] <= done:
                 bh, mh = by // m, by % m
-                for s in range(rows0.shape[0]):
-                    col = (c * tp + ts[s]) * p * p
-                    for bw in range(gw):
-                        for mw in range(m):
-                            dst = out[rows0[s] + ((bh * gw + bw) * m + mh) * m + mw]
-                            x0 = (bw * m + mw) * p
-                            for py in range(p):
-                                for px in range(p):
-                                    dst[col + py * p + px] = band[py, x0 + px]
+                for c in range(3):
+                    mc, sc = mean[c], std[c]
+                    for py in range(p):
+                        o = band[py]
+                        _vertical_row(inter, c, by * p + py, ymin, yn, ylim, yw, o)
+                        for x in range(w):
+                            o[x] = (np.rint(min(max(o[x], lo), hi)) - mc) / sc
+                    for s in range(rows0.shape[0]):
+                        col = (c * tp + ts[s]) * p * p
+                        for bw in range(gw):
+                            for mw in range(m):
+                                dst = out[rows0[s] + ((bh * gw + bw) * m + mh) * m + mw]
+                                x0 = (bw * m + mw) * p
+                                for py in range(p):
+                                    for px in range(p):
+                                        dst[col + py * p + px] = band[py, x0 + px]
+                by += 1
 
 
 def _bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
