@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from media_factory import CORPUS, frame_index_of, media_files  # noqa: F401  (pytest fixture)
+from media_factory import CODEC_CORPUS, CORPUS, frame_index_of, media_files  # noqa: F401  (pytest fixture)
 from oracles import load_video_processor, official
 from qwenvl_viz import VizError, explain
 from qwenvl_viz import media as media_stage
@@ -430,3 +430,37 @@ def test_the_app_previews_show_the_pictures_the_backend_returns(media_files, mon
     state.PREVIEWS.clear()
     state.previews(trace, list(range(len(trace.sampling.indices))), 32, 24)
     assert sorted(asked) == sorted(set(trace.pictures))
+
+
+@pytest.mark.parametrize("name", [*CORPUS, *CODEC_CORPUS])
+def test_pixel_values_from_decoders_side_by_side_equal_one_decoders(media_files, monkeypatch, name):
+    """pixel_array cuts a long clip at keyframes and decodes the runs side by side (one FFmpeg thread each);
+    every clip of both corpora, with runs forced down to a few frames, gives one decoder's bits."""
+    import qwenvl_viz.trace as trace_mod
+
+    path = media_files.corpus(name)
+    monkeypatch.setattr(media_stage.frames, "MIN_PART_FRAMES", 4)
+    monkeypatch.setattr(trace_mod, "_usable_cpus", lambda: 3)
+    real, runs = media_stage.frames._decode_wanted, []
+
+    def counted(info, index, wanted, single_thread=False):
+        runs.append(wanted)
+        return real(info, index, wanted, single_thread)
+
+    monkeypatch.setattr(media_stage.frames, "_decode_wanted", counted)
+    for backend in ("torchcodec", "decord"):
+        try:
+            t = explain(path, model="qwen2.5-vl", decoder=backend, fps=30.0)
+        except VizError:
+            continue  # the backend refuses this file (checked against the real one elsewhere)
+        media_stage.clear_cache()
+        runs.clear()
+        side_by_side = t.pixel_array
+        parts = len(runs)
+        media_stage.clear_cache()
+        monkeypatch.setattr(trace_mod, "DECODE_PARTS", 1)
+        one = explain(path, model="qwen2.5-vl", decoder=backend, fps=30.0).pixel_array
+        monkeypatch.setattr(trace_mod, "DECODE_PARTS", 4)
+        assert np.array_equal(side_by_side, one), (name, backend, parts)
+        if name == "mjpeg_avi":  # every frame a keyframe: three runs of 10
+            assert [r[0] for r in runs[:parts]] == [0, 10, 20]
