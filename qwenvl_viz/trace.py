@@ -40,8 +40,11 @@ DEFAULT_PROMPTS = {"image": "Describe this image.", "video": "Describe this vide
 TEXT_RESUME = vocab.TEXT_RESUME
 # Workers that resize frames for pixel_values (torch single-threaded in each), beside the decoders.
 PIXEL_THREADS = 4
-# Decoders side by side for pixel_values, each over its own run of keyframes with one FFmpeg thread: on
-# the 60 s 1080p clip one decoder with FFmpeg's threads kept ~1.5 of 2 cores busy and cost 0.3 CPU-s more.
+# Decoders side by side for pixel_values, each over its own run of keyframes with one FFmpeg thread
+# (up to half the CPUs, at least 2): on the 60 s 1080p clip one decoder with FFmpeg's threads kept ~1.5
+# of 2 cores busy and cost 0.3 CPU-s more. Decoding and resizing then cost about the same, so the
+# workers get the CPUs the decoders leave, at least one: on 2 cores, 2 decoders and 1 worker took a
+# median 2.29 s against 2.42 s with 2 workers (8 alternating pairs).
 DECODE_PARTS = 4
 
 
@@ -150,11 +153,14 @@ class Trace:
         """
         n = self.patchify.nframes
         cpus = _usable_cpus()
-        threads = min(PIXEL_THREADS, cpus) if n > 1 else 1
+        parts = 1 if cpus < 2 else min(DECODE_PARTS, max(2, cpus // 2))
+        runs = media_stage.decoder_runs(self.media, self._pictures(), parts) if self.kind == "video" else 0
+        # the CPUs the decoders leave: one decoder with FFmpeg's threads leaves most of them
+        threads = max(1, min(PIXEL_THREADS, cpus if runs <= 1 else cpus - runs)) if n > 1 else 1
         if threads > 1 and self._resizes_with_torch():
             import torch  # noqa: F401  (loaded before the workers, so each runs it single-threaded)
-        return build_pixel_values(self.patchify, self._numbered_source_frames(min(DECODE_PARTS, cpus)),
-                                  prepare=self._resized_chw, threads=threads, fused=self._fused_writer(), numbered=True)
+        return build_pixel_values(self.patchify, self._numbered_source_frames(parts), prepare=self._resized_chw,
+                                  threads=threads, fused=self._fused_writer(), numbered=True)
 
     def _numbered_source_frames(self, parts: int):
         """``(j, frame)`` for each sampled frame ``j`` (as ``iter_source_frames``), in any order."""

@@ -440,7 +440,7 @@ def test_pixel_values_from_decoders_side_by_side_equal_one_decoders(media_files,
 
     path = media_files.corpus(name)
     monkeypatch.setattr(media_stage.frames, "MIN_PART_FRAMES", 4)
-    monkeypatch.setattr(trace_mod, "_usable_cpus", lambda: 3)
+    monkeypatch.setattr(trace_mod, "_usable_cpus", lambda: 6)  # 3 decoders, 3 workers
     real, runs = media_stage.frames._decode_wanted, []
 
     def counted(info, index, wanted, single_thread=False):

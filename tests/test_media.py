@@ -234,6 +234,17 @@ def test_several_decoders_give_every_position_the_frames_one_decoder_and_decord_
     assert _delta(before)["frames_decoded"] == 0 and [frame_index_of(again[i]) for i in range(len(want))] == want
 
 
+def test_decoder_runs_counts_the_decoders_a_pass_would_use_for_the_frames_not_cached(media_files, monkeypatch):
+    monkeypatch.setattr(media.frames, "MIN_PART_FRAMES", 20)
+    info = open_media(media_files.video("mp4", frames=150, gop=30))
+    want = list(range(0, 150, 10))
+    assert media.decoder_runs(info, want, 3) == 3 and media.decoder_runs(info, want, 1) == 1
+    read_frames(info, want[:11])  # 0..100 cached: what is left, 110..140 from keyframe 90, makes 2 runs of 20+
+    assert media.decoder_runs(info, want, 3) == 2
+    read_frames(info, want)
+    assert media.decoder_runs(info, want, 3) == 0
+
+
 def test_decoders_split_at_keyframes_into_balanced_runs_and_never_where_a_seek_is_not_exact():
     import dataclasses
 

@@ -62,6 +62,7 @@ from .frames import (  # noqa: F401
     _frame_index,
     frame_times,
     iter_frames,
+    decoder_runs,
     iter_frames_unordered,
     read_frames,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "load_image",
     "exif_size",
     "iter_frames",
+    "decoder_runs",
     "iter_frames_unordered",
     "read_frames",
     "frame_times",

@@ -310,6 +310,20 @@ def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], pre
             close()
 
 
+def _uncached_runs(info: MediaInfo, req: list[int], parts: int) -> list[list[int]]:
+    index = _index_for(info)
+    missing = sorted(i for i in set(req) if _frame_cache.get((info.content_hash, i)) is None)
+    return _parts(index, missing, parts) if missing else []
+
+
+def decoder_runs(info: MediaInfo, indices: Sequence[int], parts: int) -> int:
+    """How many decoders :func:`iter_frames_unordered` would run side by side for ``indices`` now
+    (0 when every frame is cached)."""
+    if info.kind != "video":
+        return 0
+    return len(_uncached_runs(info, _check_indices(info, indices), parts))
+
+
 def iter_frames_unordered(info: MediaInfo, indices: Sequence[int], *, parts: int = 1) -> Iterator[tuple[int, np.ndarray]]:
     """``(position, frame)`` for every position of ``indices``, in the order the frames are ready: the
     cached ones first, then the others decoded by up to ``parts`` decoders side by side, each over its own
