@@ -77,49 +77,74 @@ if njit is not None:
 
         return sig, codegen
 
+    def _block_rows(context, builder, signature, args, n: int):
+        """For ``(a, ai, aj, b, bi, bj)`` (2D arrays, C-contiguous rows): ``load(i)``, row ``ai + i`` of ``a``
+        from column ``aj`` as an ``n``-vector, and ``store(j, v)``, ``v`` into row ``bi + j`` of ``b`` from
+        column ``bj``. No bounds checks."""
+        i64 = ir.IntType(64)
+        byte = ir.IntType(8).as_pointer()
+        A = context.make_array(signature.args[0])(context, builder, args[0])
+        B = context.make_array(signature.args[3])(context, builder, args[3])
+        ai, aj, bi, bj = (context.cast(builder, args[k], signature.args[k], nb_types.int64) for k in (1, 2, 4, 5))
+        size = ir.Constant(i64, signature.args[0].dtype.bitwidth // 8)
+        vec = ir.VectorType(context.get_data_type(signature.args[0].dtype), n)
+        sa, sb = builder.extract_value(A.strides, 0), builder.extract_value(B.strides, 0)
+        pa = builder.gep(builder.bitcast(A.data, byte), [builder.add(builder.mul(ai, sa), builder.mul(aj, size))])
+        pb = builder.gep(builder.bitcast(B.data, byte), [builder.add(builder.mul(bi, sb), builder.mul(bj, size))])
+
+        def at(base, stride, i):
+            return builder.bitcast(builder.gep(base, [builder.mul(stride, ir.Constant(i64, i))]), vec.as_pointer())
+
+        def load(i):
+            value = builder.load(at(pa, sa, i))
+            value.align = 1
+            return value
+
+        def store(j, value):
+            builder.store(value, at(pb, sb, j)).align = 1
+
+        return load, store
+
+    def _shuffle(builder, x, y, mask):
+        i32 = ir.IntType(32)
+        return builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, len(mask)), [ir.Constant(i32, k) for k in mask]))
+
     @intrinsic
-    def _transpose8(typingctx, a, ai, aj, b, bc, bi, bj):
-        """``b[bc, bi + j, bj + i] = a[ai + i, aj + j]`` for ``i, j < 8``: an 8x8 float32 block moved with
-        eight vector loads, 24 shuffles and eight vector stores (``a`` 2D, ``b`` 3D, C-contiguous
-        rows; no bounds checks). The compiler turns the same moves written as loops into one load per
-        value, 3.5x slower over a frame."""
-        sig = nb_types.void(a, ai, aj, b, bc, bi, bj)
+    def _transpose8(typingctx, a, ai, aj, b, bi, bj):
+        """``b[bi + j, bj + i] = a[ai + i, aj + j]`` for ``i, j < 8``: an 8x8 float32 block moved with
+        eight vector loads, 24 shuffles and eight vector stores (2D arrays, C-contiguous rows; no
+        bounds checks). numba compiles the same moves written as loops 3.5x slower over a frame."""
+        sig = nb_types.void(a, ai, aj, b, bi, bj)
 
         def codegen(context, builder, signature, args):
-            i64, i32 = ir.IntType(64), ir.IntType(32)
-            v8 = ir.VectorType(ir.FloatType(), 8)
-            A = context.make_array(signature.args[0])(context, builder, args[0])
-            B = context.make_array(signature.args[3])(context, builder, args[3])
-            ai_, aj_, bc_, bi_, bj_ = (context.cast(builder, args[k], signature.args[k], nb_types.int64)
-                                      for k in (1, 2, 4, 5, 6))
-            sa = builder.extract_value(A.strides, 0)  # bytes
-            sb0, sb1 = builder.extract_value(B.strides, 0), builder.extract_value(B.strides, 1)
-            four = ir.Constant(i64, 4)
-            byte = ir.IntType(8).as_pointer()
-            pa = builder.gep(builder.bitcast(A.data, byte), [builder.add(builder.mul(ai_, sa), builder.mul(aj_, four))])
-            pb = builder.gep(builder.bitcast(B.data, byte),
-                             [builder.add(builder.add(builder.mul(bc_, sb0), builder.mul(bi_, sb1)), builder.mul(bj_, four))])
-
-            def row(base, stride, i):
-                return builder.bitcast(builder.gep(base, [builder.mul(stride, ir.Constant(i64, i))]), v8.as_pointer())
-
-            def shuffle(x, y, mask):
-                return builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, 8), [ir.Constant(i32, k) for k in mask]))
-
-            r = []
-            for i in range(8):
-                load = builder.load(row(pa, sa, i))
-                load.align = 4
-                r.append(load)
+            load, store = _block_rows(context, builder, signature, args, 8)
+            r = [load(i) for i in range(8)]
             lo, hi = (0, 8, 1, 9, 4, 12, 5, 13), (2, 10, 3, 11, 6, 14, 7, 15)
-            t = [shuffle(r[i], r[i + 1], m) for i in (0, 2, 4, 6) for m in (lo, hi)]
+            t = [_shuffle(builder, r[i], r[i + 1], m) for i in (0, 2, 4, 6) for m in (lo, hi)]
             lo, hi = (0, 1, 8, 9, 4, 5, 12, 13), (2, 3, 10, 11, 6, 7, 14, 15)
-            u = [shuffle(t[i], t[i + 2], m) for i in (0, 1, 4, 5) for m in (lo, hi)]
+            u = [_shuffle(builder, t[i], t[i + 2], m) for i in (0, 1, 4, 5) for m in (lo, hi)]
             lo, hi = (0, 1, 2, 3, 8, 9, 10, 11), (4, 5, 6, 7, 12, 13, 14, 15)
-            out = [shuffle(u[i], u[i + 4], m) for m in (lo, hi) for i in range(4)]
-            for j in range(8):
-                store = builder.store(out[j], row(pb, sb1, j))
-                store.align = 4
+            for j, v in enumerate(_shuffle(builder, u[i], u[i + 4], m) for m in (lo, hi) for i in range(4)):
+                store(j, v)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    @intrinsic
+    def _transpose16(typingctx, a, ai, aj, b, bi, bj):
+        """``b[bi + j, bj + i] = a[ai + i, aj + j]`` for ``i, j < 16``: a 16x16 uint8 block, four rounds
+        of interleaving row ``i`` with row ``i + 8`` (2D arrays, C-contiguous rows; no bounds checks)."""
+        sig = nb_types.void(a, ai, aj, b, bi, bj)
+
+        def codegen(context, builder, signature, args):
+            load, store = _block_rows(context, builder, signature, args, 16)
+            r = [load(i) for i in range(16)]
+            lo = [k for p in range(8) for k in (p, p + 16)]
+            hi = [k for p in range(8, 16) for k in (p, p + 16)]
+            for _ in range(4):
+                r = [_shuffle(builder, r[i], r[i + 8], m) for i in range(8) for m in (lo, hi)]
+            for j in range(16):
+                store(j, r[j])
             return context.get_dummy_value()
 
         return sig, codegen
@@ -131,10 +156,11 @@ if njit is not None:
             return njit(nogil=True)(fn)
 
     @_jit
-    def _horizontal_rows(src, y0, xmin, xn, xlim, xw, tile, acc, inter):  # pragma: no cover - compiled
+    def _horizontal_rows(src, y0, xmin, xn, xlim, xw, planes, tile, acc, inter):  # pragma: no cover - compiled
         """Rows ``y0 .. y0 + ROWS_PER_TILE`` (fewer at the bottom) of the width pass of uint8
         ``src [H, W, 3]`` into float32 ``inter [3, ring, Wo]``, row ``y`` at ``y % ring`` (a copy when
-        no weights), through the scratch ``tile [W, L]`` uint8 and ``acc [Wo, L]`` (L = 3 x ROWS_PER_TILE).
+        no weights), through the scratch ``planes [3, ROWS_PER_TILE, W]`` and ``tile [W, L]`` uint8 and
+        ``acc [Wo, L]`` float32 (L = 3 x ROWS_PER_TILE). ``src`` is C-contiguous.
 
         Lanes are the tile's 3 channels x rows, always full width: a partial last tile computes lanes
         it does not keep, which lets the compiler vectorize a loop of constant length. The tile stays
@@ -152,11 +178,25 @@ if njit is not None:
                     for c in range(3):
                         inter[c, (y0 + r) % ring, x] = src[y0 + r, x, c]
             return
-        for x in range(W):
-            t = tile[x]
+        # the transpose into the tile: rows split into planes (a loop the compiler vectorizes), then
+        # 16x16 blocks, single values at the edges
+        flat = src.reshape(H, W * 3)
+        for r in range(rn):
+            row = flat[y0 + r]
+            p0, p1, p2 = planes[0, r], planes[1, r], planes[2, r]
+            for x in range(W):
+                p0[x] = row[3 * x]
+                p1[x] = row[3 * x + 1]
+                p2[x] = row[3 * x + 2]
+        full, wfull = rn - rn % 16, W - W % 16
+        for c in range(3):
+            pc = planes[c]
+            for rb in range(0, full, 16):
+                for xb in range(0, wfull, 16):
+                    _transpose16(pc, rb, xb, tile, xb, c * R + rb)
             for r in range(rn):
-                for c in range(3):
-                    t[c * R + r] = src[y0 + r, x, c]
+                for x in range(0 if r >= full else wfull, W):
+                    tile[x, c * R + r] = pc[r, x]
         for ox in range(Wo):
             x0 = xmin[ox]
             a = acc[ox]
@@ -179,9 +219,10 @@ if njit is not None:
         full = rn - rn % 8
         wfull = Wo - Wo % 8
         for c in range(3):
+            ic = inter[c]
             for rb in range(0, full, 8):
                 for ob in range(0, wfull, 8):
-                    _transpose8(acc, ob, c * R + rb, inter, c, (y0 % ring) + rb, ob)
+                    _transpose8(acc, ob, c * R + rb, ic, (y0 % ring) + rb, ob)
             for r in range(rn):
                 o = inter[c, (y0 + r) % ring]
                 for ox in range(0 if r >= full else wfull, Wo):
@@ -192,10 +233,11 @@ if njit is not None:
         """The width pass of uint8 ``src [H, W, 3]`` as float32 ``[3, H, Wo]`` (a copy when no weights)."""
         H, W, _ = src.shape
         inter = np.empty((3, H, Wo), np.float32)
+        planes = np.empty((3, ROWS_PER_TILE, W), np.uint8)
         tile = np.zeros((W, 3 * ROWS_PER_TILE), np.uint8)
         acc = np.empty((Wo, 3 * ROWS_PER_TILE), np.float32)
         for y0 in range(0, H, ROWS_PER_TILE):
-            _horizontal_rows(src, y0, xmin, xn, xlim, xw, tile, acc, inter)
+            _horizontal_rows(src, y0, xmin, xn, xlim, xw, planes, tile, acc, inter)
         return inter
 
     @_jit
@@ -268,6 +310,7 @@ if njit is not None:
         # rows still read by the first pending band, plus the next tile; whole tiles, so that a tile's
         # rows never wrap around the ring
         inter = np.empty((3, min(H, -(-(window + 2 * R) // R) * R), w), np.float32)
+        planes = np.empty((3, R, W), np.uint8)
         tile = np.zeros((W, 3 * R), np.uint8)
         acc = np.empty((w, 3 * R), np.float32)
         band = np.empty((p, w), np.float32)  # one row of patches: each slot row then takes p*p values in a run
@@ -275,7 +318,7 @@ if njit is not None:
         gw = w // (p * m)  # merged blocks across
         by = 0
         for y0 in range(0, H, R):
-            _horizontal_rows(src, y0, xmin, xn, xlim, xw, tile, acc, inter)
+            _horizontal_rows(src, y0, xmin, xn, xlim, xw, planes, tile, acc, inter)
             done = min(y0 + R, H)
             while by < nb and need[by] <= done:
                 bh, mh = by // m, by % m
