@@ -154,20 +154,22 @@ class Trace:
         n = self.patchify.nframes
         cpus = _usable_cpus()
         parts = 1 if cpus < 2 else min(DECODE_PARTS, max(2, cpus // 2))
-        runs = media_stage.decoder_runs(self.media, self._pictures(), parts) if self.kind == "video" else 0
+        pictures = self._pictures() if self.kind == "video" else []
+        runs = media_stage.decoder_runs(self.media, pictures, parts) if pictures else 0
         # the CPUs the decoders leave: one decoder with FFmpeg's threads leaves most of them
         threads = max(1, min(PIXEL_THREADS, cpus if runs <= 1 else cpus - runs)) if n > 1 else 1
         if threads > 1 and self._resizes_with_torch():
             import torch  # noqa: F401  (loaded before the workers, so each runs it single-threaded)
-        return build_pixel_values(self.patchify, self._numbered_source_frames(parts), prepare=self._resized_chw,
+        return build_pixel_values(self.patchify, self._numbered_source_frames(pictures, parts), prepare=self._resized_chw,
                                   threads=threads, fused=self._fused_writer(), numbered=True)
 
-    def _numbered_source_frames(self, parts: int):
-        """``(j, frame)`` for each sampled frame ``j`` (as ``iter_source_frames``), in any order."""
+    def _numbered_source_frames(self, pictures: list[int], parts: int):
+        """``(j, frame)`` for each sampled frame ``j`` (as ``iter_source_frames``; ``pictures`` are
+        ``_pictures()``), in any order."""
         if self.kind == "image":
             yield 0, media_stage.load_image(self.media, apply_exif=self.exif_applied)
             return
-        for j, frame in media_stage.iter_frames_unordered(self.media, self._pictures(), parts=parts):
+        for j, frame in media_stage.iter_frames_unordered(self.media, pictures, parts=parts):
             yield j, self._as_decoder_returns(frame)
 
     def _resizes_with_torch(self) -> bool:

@@ -4,10 +4,10 @@ qwen-vl-utils resizes video frames with torchvision v1 ``resize``, which casts u
 calls ``F.interpolate(mode="bicubic", antialias=True)``. On the CPU that kernel is scalar, the largest
 cost of a long video's ``pixel_values``. This module computes the same numbers 2.4-5.2x faster, by CPU
 (1080p to 560x1008, one thread, uint8 in: 7.9 ms vs torch's 40.9-45.1 ms for the interpolation alone on
-the 2-core Xeon VM of 7 Dec 2026; 8.6-8.9 vs 21.9-23.3 ms and 4.7 vs 16.8 ms on earlier machines and an
-earlier version of this kernel),
-vectorised across rows and channels (numba). For ``pixel_values`` it also normalizes and writes each
-frame straight into its merge-order slots (``resample_into_patches``).
+the 2-core Xeon VM of 7 Dec 2026; 8.6-8.9 vs 21.9-23.3 ms and 4.7 vs 16.8 ms for earlier versions on
+earlier machines), vectorised across rows and channels (numba; block transposes through LLVM shuffles).
+For ``pixel_values`` it also normalizes and writes each frame straight into its merge-order slots
+(``resample_into_patches``).
 
 Same bits, not merely close ones: the result is rounded to uint8, so a last-bit difference moves a
 level wherever a value sits near .5. It reproduces, per output value (torch ``UpSampleKernel.cpp``,

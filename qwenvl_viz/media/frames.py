@@ -245,6 +245,33 @@ def _parts(index: _VideoIndex, wanted: list[int], parts: int) -> list[list[int]]
     return [wanted[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def _video_indices(info: MediaInfo, indices: Sequence[int]) -> list[int]:
+    if info.kind != "video":
+        raise VizError(f"iter_frames needs a video; {os.path.basename(info.path)!r} is an {info.kind}; use load_image")
+    return _check_indices(info, indices)
+
+
+def _take_cached(info: MediaInfo, req: list[int], count: bool = True) -> tuple[dict[int, np.ndarray], list[int]]:
+    """The cached frames of ``req``, taken now (so that decoding the others cannot evict them before
+    they are yielded), and the others, each once, in request order."""
+    have = {i: a for i in dict.fromkeys(req) if (a := _frame_cache.get((info.content_hash, i))) is not None}
+    missing = [i for i in dict.fromkeys(req) if i not in have]
+    if count:
+        _count("cache_hits", sum(1 for i in req if i in have))
+        _count("cache_misses", len(missing))
+    return have, missing
+
+
+def _keep(info: MediaInfo, i: int, arr: np.ndarray, room: int) -> int:
+    """Cache frame ``i`` if it fits in ``room`` bytes; the room left. A pass never evicts its own
+    frames: LRU over a scan larger than the cache would keep only its tail, which a repeat of the same
+    scan evicts before reaching it; keeping the head gives hits."""
+    if arr.nbytes > room:
+        return room
+    _frame_cache.put((info.content_hash, i), arr)
+    return room - arr.nbytes
+
+
 def iter_frames(info: MediaInfo, indices: Sequence[int], *, prefetch: bool = True) -> Iterator[np.ndarray]:
     """Yield one uint8 ``[H, W, 3]`` RGB frame (displayed orientation, read-only) per index.
 
@@ -254,9 +281,7 @@ def iter_frames(info: MediaInfo, indices: Sequence[int], *, prefetch: bool = Tru
     the target makes that cheaper, and converts to RGB only the frames yielded. With ``prefetch`` a
     background thread decodes up to two frames ahead.
     """
-    if info.kind != "video":
-        raise VizError(f"iter_frames needs a video; {os.path.basename(info.path)!r} is an {info.kind}; use load_image")
-    req = _check_indices(info, indices)
+    req = _video_indices(info, indices)
     index = _index_for(info) if req else None
     runs = _ascending_runs(req)
     if len(runs) <= 1:
@@ -272,17 +297,7 @@ def _iter_runs(info: MediaInfo, index: _VideoIndex, runs: list[list[int]], prefe
 def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], prefetch: bool) -> Iterator[np.ndarray]:
     if not req or index is None:
         return
-    # Take the cached frames now, so decoding the others cannot evict them before they are yielded.
-    have: dict[int, np.ndarray] = {}
-    for i in dict.fromkeys(req):
-        arr = _frame_cache.get((info.content_hash, i))
-        if arr is not None:
-            have[i] = arr
-    _count("cache_hits", sum(1 for i in req if i in have))
-    missing = [i for i in dict.fromkeys(req) if i not in have]
-    _count("cache_misses", len(missing))
-    # A pass never evicts its own frames: LRU over a scan larger than the cache would keep only its
-    # tail, which a repeat of the same scan evicts before reaching it; keeping the head gives hits.
+    have, missing = _take_cached(info, req)
     room = _frame_cache.max_bytes - sum(a.nbytes for a in have.values())
     decoded: Iterator[tuple[int, np.ndarray]] = iter(())
     if missing:
@@ -299,9 +314,7 @@ def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], pre
             else:
                 j, arr = next(decoded)
                 assert j == i, (j, i)  # decode order = sorted unique missing = request order
-                if arr.nbytes <= room:
-                    _frame_cache.put((info.content_hash, i), arr)
-                    room -= arr.nbytes
+                room = _keep(info, i, arr, room)
                 last = (i, arr)
                 yield arr
     finally:
@@ -310,18 +323,13 @@ def _iter_frames(info: MediaInfo, index: _VideoIndex | None, req: list[int], pre
             close()
 
 
-def _uncached_runs(info: MediaInfo, req: list[int], parts: int) -> list[list[int]]:
-    index = _index_for(info)
-    missing = sorted(i for i in set(req) if _frame_cache.get((info.content_hash, i)) is None)
-    return _parts(index, missing, parts) if missing else []
-
-
 def decoder_runs(info: MediaInfo, indices: Sequence[int], parts: int) -> int:
     """How many decoders :func:`iter_frames_unordered` would run side by side for ``indices`` now
     (0 when every frame is cached)."""
     if info.kind != "video":
         return 0
-    return len(_uncached_runs(info, _check_indices(info, indices), parts))
+    _, missing = _take_cached(info, _check_indices(info, indices), count=False)
+    return len(_parts(_index_for(info), sorted(missing), parts)) if missing else 0
 
 
 def iter_frames_unordered(info: MediaInfo, indices: Sequence[int], *, parts: int = 1) -> Iterator[tuple[int, np.ndarray]]:
@@ -332,19 +340,15 @@ def iter_frames_unordered(info: MediaInfo, indices: Sequence[int], *, parts: int
     is decoded, and one decoder with FFmpeg's threads keeps about 1.5 cores busy, several about all.
     Frames are the ones :func:`iter_frames` yields, bit for bit (the same seeks, checked the same way).
     """
-    if info.kind != "video":
-        raise VizError(f"iter_frames needs a video; {os.path.basename(info.path)!r} is an {info.kind}; use load_image")
-    req = _check_indices(info, indices)
+    req = _video_indices(info, indices)
     if not req:
         return
     index = _index_for(info)
     where: dict[int, list[int]] = {}
     for pos, i in enumerate(req):
         where.setdefault(i, []).append(pos)
-    have = {i: a for i in where if (a := _frame_cache.get((info.content_hash, i))) is not None}
-    _count("cache_hits", sum(len(where[i]) for i in have))
-    missing = [i for i in sorted(where) if i not in have]
-    _count("cache_misses", len(missing))
+    have, missing = _take_cached(info, req)
+    missing.sort()
     for i, arr in have.items():
         for pos in where[i]:
             yield pos, arr
@@ -356,9 +360,7 @@ def iter_frames_unordered(info: MediaInfo, indices: Sequence[int], *, parts: int
     decoded = _prefetched(gens, depth=2 * len(gens)) if len(missing) > 1 else gens[0]
     try:
         for i, arr in decoded:
-            if arr.nbytes <= room:
-                _frame_cache.put((info.content_hash, i), arr)
-                room -= arr.nbytes
+            room = _keep(info, i, arr, room)
             for pos in where[i]:
                 yield pos, arr
     finally:
